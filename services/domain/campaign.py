@@ -1,0 +1,43 @@
+"""Campaigns and the catalog they come in, as the domain sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRange:
+    """min <= level <= max, both inclusive."""
+
+    min: int
+    max: int
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    game: str
+    name: str
+    priority: float
+    start_date: datetime  # inclusive
+    end_date: datetime  # exclusive
+    enabled: bool
+    level: LevelRange | None = None
+    # As written in the catalog (order and case kept so it round-trips); the
+    # engine compares countries case-insensitively. Empty means no condition.
+    countries: tuple[str, ...] = ()
+    required_items: tuple[str, ...] = ()
+    forbidden_items: tuple[str, ...] = ()
+    last_updated: datetime | None = None
+
+    def is_live(self, now: datetime) -> bool:
+        """Enabled and `now` within [start_date, end_date)."""
+        return self.enabled and self.start_date <= now < self.end_date
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """One immutable version of the campaign catalog."""
+
+    version: str
+    campaigns: tuple[Campaign, ...]

@@ -1,0 +1,36 @@
+"""Domain errors. Transports map each to one status code, in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class InvalidInput(DomainError):
+    """The caller sent something malformed; `field` names the offending field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class ProfileNotFound(DomainError):
+    def __init__(self, player_id: str) -> None:
+        super().__init__(f"no profile with player_id {player_id!r}")
+        self.player_id = player_id
+
+
+class ProfileAlreadyExists(DomainError):
+    def __init__(self, player_id: str) -> None:
+        super().__init__(f"a profile with player_id {player_id!r} already exists")
+        self.player_id = player_id
+
+
+class DependencyUnavailable(DomainError):
+    """A dependency (profile store, campaign service) cannot be reached; safe to retry."""
+
+
+class DependencyTimeout(DependencyUnavailable):
+    """The dependency did not answer within the caller's deadline."""

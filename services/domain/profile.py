@@ -1,0 +1,59 @@
+"""The player profile as the domain sees it: plain, immutable, typed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeAlias
+
+# What a custom (`_`-prefixed) field may hold: anything JSON can express.
+JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+
+PLAYER_ID_MAX_LENGTH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: int
+    model: str = ""
+    carrier: str = ""
+    firmware: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Clan:
+    id: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A player's profile. `None` means the game never set the field."""
+
+    player_id: str
+    credential: str | None = None
+    created: datetime | None = None
+    modified: datetime | None = None
+    last_session: datetime | None = None
+    total_spent: float | None = None
+    total_refund: float | None = None
+    total_transactions: int | None = None
+    last_purchase: datetime | None = None
+    active_campaigns: tuple[str, ...] = ()
+    devices: tuple[Device, ...] | None = None
+    level: int | None = None
+    xp: int | None = None
+    total_playtime: int | None = None
+    country: str | None = None
+    language: str | None = None
+    birthdate: datetime | None = None
+    gender: str | None = None
+    inventory: Mapping[str, int] = field(default_factory=dict)
+    clan: Clan | None = None
+    # The game's own fields, keyed by their full `_`-prefixed name.
+    custom_fields: Mapping[str, JSONValue] = field(default_factory=dict)
+
+    def holds(self, item: str) -> bool:
+        """True when the player has `item` with a quantity above zero."""
+        return self.inventory.get(item, 0) > 0

@@ -1,0 +1,279 @@
+"""Profiles as documents: the JSON format games already use, and MongoDB's.
+
+A document is a plain dict with the sample `data/profile.json` keys. Times are
+`datetime` objects in documents (so MongoDB stores real dates) and strings like
+`2022-01-25 00:00:00Z` in JSON text; `profile_from_document` accepts both.
+Unknown keys are errors unless they start with `_`: those are the game's own
+custom fields and travel untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from services.domain.errors import InvalidInput
+from services.domain.profile import PLAYER_ID_MAX_LENGTH, Clan, Device, JSONValue, Profile
+from services.domain.timefmt import format_timestamp, parse_timestamp
+
+T = TypeVar("T")
+
+TIME_FIELDS = ("created", "modified", "last_session", "last_purchase", "birthdate")
+INT_FIELDS = ("total_transactions", "level", "xp", "total_playtime")
+FLOAT_FIELDS = ("total_spent", "total_refund")
+STR_FIELDS = ("credential", "country", "language", "gender")
+# Every known top-level key, in the sample's order (documents are written in it).
+KNOWN_FIELDS = (
+    "player_id",
+    "credential",
+    "created",
+    "modified",
+    "last_session",
+    "total_spent",
+    "total_refund",
+    "total_transactions",
+    "last_purchase",
+    "active_campaigns",
+    "devices",
+    "level",
+    "xp",
+    "total_playtime",
+    "country",
+    "language",
+    "birthdate",
+    "gender",
+    "inventory",
+    "clan",
+)
+_KNOWN = frozenset(KNOWN_FIELDS)
+# MongoDB owns `_id`; a custom field of that name would clash with it.
+RESERVED_CUSTOM_FIELDS = frozenset({"_id"})
+
+
+def validate_player_id(value: object, field: str = "player_id") -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be a string, got {_kind(value)}")
+    if not value:
+        raise InvalidInput(field, "must not be empty")
+    if len(value) > PLAYER_ID_MAX_LENGTH:
+        raise InvalidInput(field, f"must be at most {PLAYER_ID_MAX_LENGTH} characters")
+    return value
+
+
+def validate_custom_field_name(name: str) -> str:
+    """Custom names go into MongoDB as keys, so operators and paths are refused."""
+    if not name.startswith("_") or len(name) < 2:
+        raise InvalidInput(name, "custom field names start with '_' and have a name after it")
+    if name in RESERVED_CUSTOM_FIELDS:
+        raise InvalidInput(name, "is reserved by the store")
+    if any(ch in name for ch in ".$\0"):
+        raise InvalidInput(name, "custom field names may not contain '.', '$' or NUL")
+    return name
+
+
+def profile_from_document(doc: Mapping[str, Any]) -> Profile:
+    """Builds a Profile from a document, raising InvalidInput naming the first bad field."""
+    if not isinstance(doc, Mapping):
+        raise InvalidInput("profile", f"must be a JSON object, got {_kind(doc)}")
+    custom: dict[str, JSONValue] = {}
+    for key, value in doc.items():
+        if key in _KNOWN:
+            continue
+        if isinstance(key, str) and key.startswith("_"):
+            custom[validate_custom_field_name(key)] = _json_value(value, key)
+        else:
+            raise InvalidInput(str(key), "unknown field (custom fields must start with '_')")
+
+    fields: dict[str, Any] = {"player_id": validate_player_id(doc.get("player_id"))}
+    for name in TIME_FIELDS:
+        fields[name] = _optional(doc, name, _time)
+    for name in INT_FIELDS:
+        fields[name] = _optional(doc, name, _int)
+    for name in FLOAT_FIELDS:
+        fields[name] = _optional(doc, name, _float)
+    for name in STR_FIELDS:
+        fields[name] = _optional(doc, name, _str)
+    fields["active_campaigns"] = tuple(
+        _str(v, f"active_campaigns[{i}]")
+        for i, v in enumerate(_optional(doc, "active_campaigns", _list) or [])
+    )
+    devices = _optional(doc, "devices", _list)
+    fields["devices"] = (
+        None
+        if devices is None
+        else tuple(_device(d, f"devices[{i}]") for i, d in enumerate(devices))
+    )
+    fields["inventory"] = _inventory(_optional(doc, "inventory", _object) or {})
+    clan = _optional(doc, "clan", _object)
+    fields["clan"] = None if clan is None else _clan(clan)
+    fields["custom_fields"] = custom
+    return Profile(**fields)
+
+
+def profile_to_document(profile: Profile) -> dict[str, Any]:
+    """The document for `profile`: known fields in the sample's order, unset ones left out."""
+    doc: dict[str, Any] = {}
+    for name in KNOWN_FIELDS:
+        value = getattr(profile, name)
+        if value is None:
+            continue
+        if name == "active_campaigns":
+            value = list(value)
+        elif name == "devices":
+            value = [
+                {"id": d.id, "model": d.model, "carrier": d.carrier, "firmware": d.firmware}
+                for d in value
+            ]
+        elif name == "inventory":
+            value = dict(value)
+        elif name == "clan":
+            value = {"id": value.id, "name": value.name}
+        doc[name] = value
+    doc.update(profile.custom_fields)
+    return doc
+
+
+def profile_from_json(text: str | bytes) -> Profile:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput("profile", f"not valid JSON: {exc}") from None
+    return profile_from_document(doc)
+
+
+def document_to_json(doc: Mapping[str, Any], *, indent: int | None = None) -> str:
+    """JSON text for a document, times in the sample's `2022-01-25 00:00:00Z` style."""
+    return json.dumps(doc, indent=indent, default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _optional(doc: Mapping[str, Any], name: str, convert: Callable[[Any, str], T]) -> T | None:
+    value = doc.get(name)
+    return None if value is None else convert(value, name)
+
+
+def _kind(value: object) -> str:
+    return {
+        type(None): "null",
+        bool: "a boolean",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
+def _time(value: Any, field: str) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InvalidInput(field, "time has no time zone")
+        return value
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise InvalidInput(field, str(exc)) from None
+
+
+def _int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(field, f"must be a whole number, got {_kind(value)}")
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidInput(field, f"must be a whole number, got {value}")
+    if not -(2**63) <= value < 2**63:
+        raise InvalidInput(field, "is out of the 64-bit range")
+    return int(value)
+
+
+def _float(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(field, f"must be a number, got {_kind(value)}")
+    if not math.isfinite(value):
+        raise InvalidInput(field, "must be a finite number")
+    return float(value)
+
+
+def _str(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be a string, got {_kind(value)}")
+    return value
+
+
+def _list(value: Any, field: str) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise InvalidInput(field, f"must be a list, got {_kind(value)}")
+    return list(value)
+
+
+def _object(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(field, f"must be an object, got {_kind(value)}")
+    return value
+
+
+def _only(doc: Mapping[str, Any], allowed: tuple[str, ...], field: str) -> None:
+    for key in doc:
+        if key not in allowed:
+            raise InvalidInput(f"{field}.{key}", "unknown field")
+
+
+def _device(value: Any, field: str) -> Device:
+    doc = _object(value, field)
+    _only(doc, ("id", "model", "carrier", "firmware"), field)
+    if doc.get("id") is None:
+        raise InvalidInput(f"{field}.id", "is required")
+    return Device(
+        id=_int(doc["id"], f"{field}.id"),
+        model=_optional(doc, "model", lambda v, _: _str(v, f"{field}.model")) or "",
+        carrier=_optional(doc, "carrier", lambda v, _: _str(v, f"{field}.carrier")) or "",
+        firmware=_optional(doc, "firmware", lambda v, _: _str(v, f"{field}.firmware")) or "",
+    )
+
+
+def _clan(doc: Mapping[str, Any]) -> Clan:
+    _only(doc, ("id", "name"), "clan")
+    return Clan(
+        id=_optional(doc, "id", lambda v, _: _str(v, "clan.id")) or "",
+        name=_optional(doc, "name", lambda v, _: _str(v, "clan.name")) or "",
+    )
+
+
+def _inventory(doc: Mapping[str, Any]) -> dict[str, int]:
+    inventory: dict[str, int] = {}
+    for item, quantity in doc.items():
+        if not isinstance(item, str) or not item:
+            raise InvalidInput("inventory", "item names must be non-empty strings")
+        count = _int(quantity, f"inventory.{item}")
+        if count < 0:
+            raise InvalidInput(f"inventory.{item}", f"quantity must not be negative, got {count}")
+        inventory[item] = count
+    return inventory
+
+
+def _json_value(value: Any, field: str) -> JSONValue:
+    """Checks a custom value is plain JSON, so every store and transport can carry it."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(field, "numbers must be finite")
+        return value
+    if isinstance(value, datetime):
+        # MongoDB hands back dates as datetimes; custom fields keep JSON's types.
+        return format_timestamp(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        out: dict[str, JSONValue] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidInput(field, "object keys must be strings")
+            out[k] = _json_value(v, f"{field}.{k}")
+        return out
+    raise InvalidInput(field, f"must be plain JSON, got {type(value).__name__}")

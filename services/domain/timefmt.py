@@ -1,0 +1,38 @@
+"""Timestamps in the formats users already have.
+
+The sample data writes `2022-01-25 00:00:00Z`; RFC 3339 (`2022-01-25T00:00:00Z`,
+offsets, fractions) is accepted too. Every parsed time is timezone-aware UTC, and a
+time without a zone is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parses `text`, raising ValueError with the reason when it is not a zoned time."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected a timestamp string, got {type(text).__name__}")
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a timestamp like '2022-01-25 00:00:00Z' or RFC 3339"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (add 'Z' for UTC)")
+    return parsed.astimezone(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """Formats in the sample data's style, `2022-01-25 00:00:00Z` (fractions kept)."""
+    utc = value.astimezone(UTC)
+    return (
+        utc.strftime("%Y-%m-%d %H:%M:%S")
+        + (f".{utc.microsecond:06d}".rstrip("0") if utc.microsecond else "")
+        + "Z"
+    )

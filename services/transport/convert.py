@@ -1,0 +1,193 @@
+"""Translation between protobuf messages and domain objects; nothing else.
+
+Protobuf scalars marked `optional` map to `None` when unset, and Timestamps that
+are unset map to `None`, so a profile round-trips without inventing zeros.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from profilematcher.campaigns.v1 import campaign_pb2
+from profilematcher.profiles.v1 import profile_pb2
+from services.domain.campaign import Campaign, LevelRange
+from services.domain.errors import InvalidInput
+from services.domain.profile import Clan, Device, JSONValue, Profile
+from services.domain.profile_json import validate_custom_field_name, validate_player_id
+
+TimeField = Literal["created", "modified", "last_session", "last_purchase", "birthdate"]
+ScalarField = Literal[
+    "credential",
+    "total_spent",
+    "total_refund",
+    "total_transactions",
+    "level",
+    "xp",
+    "total_playtime",
+    "country",
+    "language",
+    "gender",
+]
+_TIME_FIELDS: tuple[TimeField, ...] = (
+    "created",
+    "modified",
+    "last_session",
+    "last_purchase",
+    "birthdate",
+)
+_SCALAR_FIELDS: tuple[ScalarField, ...] = (
+    "credential",
+    "total_spent",
+    "total_refund",
+    "total_transactions",
+    "level",
+    "xp",
+    "total_playtime",
+    "country",
+    "language",
+    "gender",
+)
+
+
+def timestamp_from_datetime(value: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value.astimezone(UTC))
+    return ts
+
+
+def datetime_from_timestamp(ts: timestamp_pb2.Timestamp, field: str) -> datetime:
+    # Timestamp's valid range is years 1..9999; ToDatetime raises on anything else.
+    try:
+        return ts.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput(field, "timestamp out of range") from None
+
+
+def profile_to_message(profile: Profile) -> profile_pb2.Profile:
+    msg = profile_pb2.Profile(player_id=profile.player_id)
+    for name in _SCALAR_FIELDS:
+        value = getattr(profile, name)
+        if value is not None:
+            setattr(msg, name, value)
+    for time_field in _TIME_FIELDS:
+        value = getattr(profile, time_field)
+        if value is not None:
+            getattr(msg, time_field).CopyFrom(timestamp_from_datetime(value))
+    msg.active_campaigns.extend(profile.active_campaigns)
+    for device in profile.devices or ():
+        msg.devices.add(
+            id=device.id, model=device.model, carrier=device.carrier, firmware=device.firmware
+        )
+    msg.inventory.update(profile.inventory)
+    if profile.clan is not None:
+        msg.clan.id, msg.clan.name = profile.clan.id, profile.clan.name
+    for key, value in profile.custom_fields.items():
+        msg.custom_fields[key].CopyFrom(_value_message(value))
+    return msg
+
+
+def profile_from_message(msg: profile_pb2.Profile, *, require_player_id: bool = True) -> Profile:
+    """Validates and converts; raises InvalidInput naming the field (as `profile.<field>`)."""
+    player_id = (
+        validate_player_id(msg.player_id, "profile.player_id")
+        if require_player_id or msg.player_id
+        else ""
+    )
+    fields: dict[str, object] = {}
+    for name in _SCALAR_FIELDS:
+        if msg.HasField(name):
+            fields[name] = getattr(msg, name)
+    for time_field in _TIME_FIELDS:
+        if msg.HasField(time_field):
+            fields[time_field] = datetime_from_timestamp(
+                getattr(msg, time_field), f"profile.{time_field}"
+            )
+    for item, quantity in msg.inventory.items():
+        if not item:
+            raise InvalidInput("profile.inventory", "item names must be non-empty")
+        if quantity < 0:
+            raise InvalidInput(f"profile.inventory.{item}", "quantity must not be negative")
+    for key in msg.custom_fields:
+        try:
+            validate_custom_field_name(key)
+        except InvalidInput as exc:
+            raise InvalidInput(f"profile.custom_fields[{key!r}]", exc.problem) from None
+    return Profile(
+        player_id=player_id,
+        active_campaigns=tuple(msg.active_campaigns),
+        devices=tuple(
+            Device(id=d.id, model=d.model, carrier=d.carrier, firmware=d.firmware)
+            for d in msg.devices
+        )
+        or None,
+        inventory=dict(msg.inventory),
+        clan=Clan(id=msg.clan.id, name=msg.clan.name) if msg.HasField("clan") else None,
+        custom_fields={
+            key: json_format.MessageToDict(value) for key, value in msg.custom_fields.items()
+        },
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _value_message(value: JSONValue) -> struct_pb2.Value:
+    msg = struct_pb2.Value()
+    if value is None:
+        msg.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(value, bool):
+        msg.bool_value = value
+    elif isinstance(value, int | float):
+        msg.number_value = value
+    elif isinstance(value, str):
+        msg.string_value = value
+    elif isinstance(value, list):
+        msg.list_value.values.extend(_value_message(v) for v in value)
+    else:
+        for key, item in value.items():
+            msg.struct_value.fields[key].CopyFrom(_value_message(item))
+    return msg
+
+
+def campaign_to_message(campaign: Campaign) -> campaign_pb2.Campaign:
+    msg = campaign_pb2.Campaign(
+        game=campaign.game,
+        name=campaign.name,
+        priority=campaign.priority,
+        enabled=campaign.enabled,
+        start_date=timestamp_from_datetime(campaign.start_date),
+        end_date=timestamp_from_datetime(campaign.end_date),
+    )
+    if campaign.last_updated is not None:
+        msg.last_updated.CopyFrom(timestamp_from_datetime(campaign.last_updated))
+    if campaign.level is not None:
+        msg.matchers.level.min, msg.matchers.level.max = campaign.level.min, campaign.level.max
+    if campaign.countries or campaign.required_items:
+        msg.matchers.has.countries.extend(campaign.countries)
+        msg.matchers.has.items.extend(campaign.required_items)
+    if campaign.forbidden_items:
+        msg.matchers.does_not_have.items.extend(campaign.forbidden_items)
+    return msg
+
+
+def campaign_from_message(msg: campaign_pb2.Campaign) -> Campaign:
+    """Campaigns come from our own campaign service, already validated there."""
+    m = msg.matchers
+    return Campaign(
+        game=msg.game,
+        name=msg.name,
+        priority=msg.priority,
+        enabled=msg.enabled,
+        start_date=datetime_from_timestamp(msg.start_date, "start_date"),
+        end_date=datetime_from_timestamp(msg.end_date, "end_date"),
+        last_updated=(
+            datetime_from_timestamp(msg.last_updated, "last_updated")
+            if msg.HasField("last_updated")
+            else None
+        ),
+        level=LevelRange(m.level.min, m.level.max) if m.HasField("level") else None,
+        countries=tuple(m.has.countries),
+        required_items=tuple(m.has.items),
+        forbidden_items=tuple(m.does_not_have.items),
+    )
