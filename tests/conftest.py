@@ -1,0 +1,35 @@
+"""Shared test settings: deterministic hypothesis runs, and the brief's sample data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Derandomized so that a run is reproducible and CI never flakes on a new example;
+# no per-example deadline because shared machines are noisy.
+settings.register_profile(
+    "default",
+    derandomize=True,
+    deadline=None,
+    max_examples=200,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("default")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def sample_profile_doc() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((SHARED_DATA / "profile.json").read_text())
+    return doc
+
+
+@pytest.fixture
+def sample_campaign_doc() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((SHARED_DATA / "campaign.json").read_text())
+    return doc
