@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from types import FrameType
+from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -96,7 +97,11 @@ def start_server(
     return running
 
 
-def wait_for_signal(servers: Iterable[RunningServer]) -> None:
+class Stoppable(Protocol):
+    def stop(self, grace: float | None = None) -> None: ...
+
+
+def wait_for_signal(servers: Iterable[Stoppable]) -> None:
     """Blocks until SIGTERM or SIGINT, then stops every server gracefully."""
     stop = threading.Event()
 

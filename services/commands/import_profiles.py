@@ -1,0 +1,46 @@
+"""`profile-matcher import FILE`: stream profiles from a file into a store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from services.config import add_flag
+from services.storage.factory import describe_store, open_store
+from services.storage.importing import import_profiles, iter_profile_documents
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="a JSON list of profiles, or one per line")
+    add_flag(
+        parser,
+        "--store",
+        env="PROFILE_MATCHER_STORE",
+        default="",
+        convert=str,
+        help="where to import: mongodb://... or a file path for the embedded store",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.store:
+        print(
+            "note: no --store given; importing into a throw-away in-memory store "
+            "(this only validates the file)",
+            file=sys.stderr,
+        )
+    store = open_store(args.store or None)
+    try:
+        with args.file.open(encoding="utf-8") as stream:
+            report = import_profiles(store, iter_profile_documents(stream))
+    finally:
+        store.close()
+    print(
+        f"{describe_store(args.store or None)}: created {report.created}, "
+        f"updated {report.updated}, rejected {report.rejected}"
+    )
+    for rejection in report.rejections:
+        who = f" ({rejection.player_id})" if rejection.player_id else ""
+        print(f"  record {rejection.index}{who}: {rejection.reason}")
+    return 1 if report.rejected else 0

@@ -1,0 +1,113 @@
+"""Use cases of the matcher: a player's client config, one or many, and the dry run.
+
+Transport-free: the servicers translate messages and call these; the store and the
+catalog arrive through their interfaces and the clock is injected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from services.domain.errors import DomainError, InvalidInput, ProfileNotFound
+from services.domain.profile import Profile
+from services.domain.profile_json import validate_player_id
+from services.matching.compiled import CompiledCatalog
+from services.matching.explain import Explanation, explain
+from services.storage.base import ProfileStore
+
+# Large enough for a game server's lobby, small enough that one call stays well
+# inside the default 4 MiB message limit (a profile is ~1 KiB).
+BATCH_LIMIT = 500
+
+
+class CatalogSource(Protocol):
+    def current(self, *, timeout: float | None = None) -> CompiledCatalog:
+        """The catalog to match against; DependencyUnavailable if there is none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    active_campaigns: tuple[str, ...]
+    explanations: list[Explanation]
+    catalog_version: str
+
+
+class ClientConfigs:
+    def __init__(
+        self, store: ProfileStore, catalogs: CatalogSource, clock: Callable[[], datetime]
+    ) -> None:
+        self._store = store
+        self._catalogs = catalogs
+        self._clock = clock
+
+    def get(self, player_id: str, game: str | None, *, timeout: float | None = None) -> Profile:
+        validate_player_id(player_id)
+        result = self.get_many([player_id], game, timeout=timeout)[0]
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    def get_many(
+        self, player_ids: Sequence[str], game: str | None, *, timeout: float | None = None
+    ) -> list[Profile | DomainError]:
+        """Results in request order: the up-to-date profile, or ProfileNotFound.
+
+        One store read for all players and one batched write for those whose
+        active_campaigns changed; an unchanged list is never written.
+        """
+        _validate_batch(player_ids)
+        # The catalog first: if there is none, fail before touching the store.
+        catalog = self._catalogs.current(timeout=timeout)
+        now = self._clock()
+        stored = self._store.get_many(player_ids, timeout=timeout)
+        changed: dict[str, tuple[str, ...]] = {}
+        results: list[Profile | DomainError] = []
+        for player_id in player_ids:
+            profile = stored.get(player_id)
+            if profile is None:
+                results.append(ProfileNotFound(player_id))
+                continue
+            names = catalog.match(profile, now, game or None)
+            if names != profile.active_campaigns:
+                changed[player_id] = names
+                profile = dataclasses.replace(profile, active_campaigns=names)
+            results.append(profile)
+        if changed:
+            self._store.set_active_campaigns(changed, timeout=timeout)
+        return results
+
+    def dry_run(
+        self,
+        profile: Profile,
+        game: str | None,
+        at: datetime | None,
+        *,
+        timeout: float | None = None,
+    ) -> DryRun:
+        catalog = self._catalogs.current(timeout=timeout)
+        now = at or self._clock()
+        return DryRun(
+            active_campaigns=catalog.match(profile, now, game or None),
+            explanations=explain(profile, catalog.catalog.campaigns, now, game or None),
+            catalog_version=catalog.version,
+        )
+
+
+def _validate_batch(player_ids: Sequence[str]) -> None:
+    if not player_ids:
+        raise InvalidInput("player_ids", "must name at least one player")
+    if len(player_ids) > BATCH_LIMIT:
+        raise InvalidInput(
+            "player_ids", f"at most {BATCH_LIMIT} players per call, got {len(player_ids)}"
+        )
+    seen: set[str] = set()
+    for index, player_id in enumerate(player_ids):
+        validate_player_id(player_id, f"player_ids[{index}]")
+        if player_id in seen:
+            raise InvalidInput(f"player_ids[{index}]", f"duplicate player id {player_id!r}")
+        seen.add(player_id)

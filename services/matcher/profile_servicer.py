@@ -1,0 +1,120 @@
+"""ProfileService: profile CRUD and bulk import over the ProfileStore."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import grpc
+
+from profilematcher.profiles.v1 import profile_service_pb2 as pb
+from profilematcher.profiles.v1 import profile_service_pb2_grpc
+from services.domain.errors import InvalidInput, ProfileNotFound
+from services.domain.profile_json import (
+    KNOWN_FIELDS,
+    profile_to_document,
+    validate_custom_field_name,
+    validate_player_id,
+)
+from services.storage.base import ProfileStore
+from services.storage.importing import import_profiles
+from services.transport.convert import profile_from_message, profile_to_message
+from services.transport.status import mapped_errors
+
+# `custom_fields` in a mask sets every custom field the request carries (it is the
+# only way to name them in a JSON FieldMask, which cannot spell a leading "_").
+_MASKABLE = frozenset(KNOWN_FIELDS) - {"player_id"} | {"custom_fields"}
+
+
+class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
+    def __init__(self, store: ProfileStore) -> None:
+        self._store = store
+
+    @mapped_errors
+    def CreateProfile(
+        self, request: pb.CreateProfileRequest, context: grpc.ServicerContext
+    ) -> pb.CreateProfileResponse:
+        profile = profile_from_message(request.profile)
+        self._store.create(profile, timeout=context.time_remaining())
+        return pb.CreateProfileResponse(profile=profile_to_message(profile))
+
+    @mapped_errors
+    def GetProfile(
+        self, request: pb.GetProfileRequest, context: grpc.ServicerContext
+    ) -> pb.GetProfileResponse:
+        player_id = validate_player_id(request.player_id)
+        profile = self._store.get(player_id, timeout=context.time_remaining())
+        if profile is None:
+            raise ProfileNotFound(player_id)
+        return pb.GetProfileResponse(profile=profile_to_message(profile))
+
+    @mapped_errors
+    def UpdateProfile(
+        self, request: pb.UpdateProfileRequest, context: grpc.ServicerContext
+    ) -> pb.UpdateProfileResponse:
+        profile = profile_from_message(request.profile)
+        values, unset = _mask_to_changes(profile_to_document(profile), request.update_mask.paths)
+        updated = self._store.update_fields(
+            profile.player_id, values, unset, timeout=context.time_remaining()
+        )
+        return pb.UpdateProfileResponse(profile=profile_to_message(updated))
+
+    @mapped_errors
+    def DeleteProfile(
+        self, request: pb.DeleteProfileRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteProfileResponse:
+        player_id = validate_player_id(request.player_id)
+        if not self._store.delete(player_id, timeout=context.time_remaining()):
+            raise ProfileNotFound(player_id)
+        return pb.DeleteProfileResponse()
+
+    @mapped_errors
+    def ImportProfiles(
+        self, request_iterator: Iterator[pb.ImportProfilesRequest], context: grpc.ServicerContext
+    ) -> pb.ImportProfilesResponse:
+        report = import_profiles(self._store, _documents(request_iterator))
+        return pb.ImportProfilesResponse(
+            created=report.created,
+            updated=report.updated,
+            rejected=report.rejected,
+            rejections=[
+                pb.ImportRejection(index=r.index, player_id=r.player_id or "", reason=r.reason)
+                for r in report.rejections
+            ],
+        )
+
+
+def _documents(
+    requests: Iterable[pb.ImportProfilesRequest],
+) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    for index, request in enumerate(requests):
+        try:
+            yield index, profile_to_document(profile_from_message(request.profile)), None
+        except InvalidInput as exc:
+            yield index, None, str(exc)
+
+
+def _mask_to_changes(
+    document: dict[str, Any], paths: Iterable[str]
+) -> tuple[dict[str, Any], set[str]]:
+    values: dict[str, Any] = {}
+    unset: set[str] = set()
+    paths = list(paths)
+    if not paths:
+        raise InvalidInput("update_mask", "must name the fields to update")
+    for path in paths:
+        if path == "player_id":
+            raise InvalidInput("update_mask", "player_id cannot be changed")
+        if path == "custom_fields":
+            values.update((k, v) for k, v in document.items() if k.startswith("_"))
+            continue
+        if path not in _MASKABLE:
+            try:
+                validate_custom_field_name(path)
+            except InvalidInput:
+                raise InvalidInput("update_mask", f"unknown field {path!r}") from None
+        if path in document:
+            values[path] = document[path]
+        else:
+            unset.add(path)
+    return values, unset

@@ -1,0 +1,80 @@
+"""ProfileMatcherService: translates messages, calls ClientConfigs, maps errors."""
+
+from __future__ import annotations
+
+import grpc
+
+from profilematcher.matcher.v1 import matcher_service_pb2 as pb
+from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from services.domain.errors import DomainError
+from services.matcher.client_config import ClientConfigs
+from services.matching.explain import Explanation, Outcome
+from services.transport.convert import (
+    datetime_from_timestamp,
+    profile_from_message,
+    profile_to_message,
+)
+from services.transport.status import mapped_errors, status_for
+
+_OUTCOMES = {
+    Outcome.MATCHED: pb.OUTCOME_MATCHED,
+    Outcome.NOT_MATCHED: pb.OUTCOME_NOT_MATCHED,
+    Outcome.NOT_CONSIDERED: pb.OUTCOME_NOT_CONSIDERED,
+}
+
+
+class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
+    def __init__(self, configs: ClientConfigs) -> None:
+        self._configs = configs
+
+    @mapped_errors
+    def GetClientConfig(
+        self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
+    ) -> pb.GetClientConfigResponse:
+        profile = self._configs.get(
+            request.player_id, request.game, timeout=context.time_remaining()
+        )
+        return pb.GetClientConfigResponse(profile=profile_to_message(profile))
+
+    @mapped_errors
+    def BatchGetClientConfig(
+        self, request: pb.BatchGetClientConfigRequest, context: grpc.ServicerContext
+    ) -> pb.BatchGetClientConfigResponse:
+        results = self._configs.get_many(
+            list(request.player_ids), request.game, timeout=context.time_remaining()
+        )
+        response = pb.BatchGetClientConfigResponse()
+        for player_id, result in zip(request.player_ids, results, strict=True):
+            if isinstance(result, DomainError):
+                response.results.add(
+                    player_id=player_id,
+                    error=pb.PlayerError(code=status_for(result).value[0], message=str(result)),
+                )
+            else:
+                response.results.add(player_id=player_id, profile=profile_to_message(result))
+        return response
+
+    @mapped_errors
+    def MatchProfile(
+        self, request: pb.MatchProfileRequest, context: grpc.ServicerContext
+    ) -> pb.MatchProfileResponse:
+        profile = profile_from_message(request.profile, require_player_id=False)
+        at = datetime_from_timestamp(request.at, "at") if request.HasField("at") else None
+        dry_run = self._configs.dry_run(profile, request.game, at, timeout=context.time_remaining())
+        return pb.MatchProfileResponse(
+            active_campaigns=dry_run.active_campaigns,
+            explanations=[_explanation_message(e) for e in dry_run.explanations],
+            catalog_version=dry_run.catalog_version,
+        )
+
+
+def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:
+    return pb.CampaignExplanation(
+        game=explanation.game,
+        campaign=explanation.campaign,
+        outcome=_OUTCOMES[explanation.outcome],
+        matcher=explanation.matcher,
+        expected=explanation.expected,
+        actual=explanation.actual,
+        reason=explanation.reason,
+    )

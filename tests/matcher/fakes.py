@@ -1,0 +1,158 @@
+"""Test doubles at the process boundary: a CampaignService and a store we can steer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent import futures
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
+from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
+
+from services.domain.campaign import Campaign, LevelRange
+from services.domain.errors import DependencyUnavailable
+from services.domain.profile import Profile
+from services.storage.base import ProfileStore
+from services.transport.convert import campaign_to_message
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def sample_campaign(**changes: Any) -> Campaign:
+    """The brief's sample campaign, live at NOW."""
+    fields: dict[str, Any] = {
+        "game": "mygame",
+        "name": "mycampaign",
+        "priority": 10.5,
+        "level": LevelRange(1, 3),
+        "countries": ("US", "RO", "CA"),
+        "required_items": ("item_1",),
+        "forbidden_items": ("item_4",),
+        "start_date": NOW - timedelta(days=1),
+        "end_date": NOW + timedelta(days=30),
+        "enabled": True,
+    }
+    fields.update(changes)
+    return Campaign(**fields)
+
+
+class FakeCampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
+    """Serves whatever catalog the test sets; counts ListCampaigns calls."""
+
+    def __init__(self, campaigns: Sequence[Campaign] = ()) -> None:
+        self.campaigns = tuple(campaigns)
+        self.version = "v1"
+        self.list_calls = 0
+
+    def set_catalog(self, campaigns: Sequence[Campaign], version: str) -> None:
+        self.campaigns, self.version = tuple(campaigns), version
+
+    def ListCampaigns(  # noqa: N802
+        self, request: pb.ListCampaignsRequest, context: grpc.ServicerContext
+    ) -> pb.ListCampaignsResponse:
+        self.list_calls += 1
+        if request.known_version == self.version:
+            return pb.ListCampaignsResponse(version=self.version, unchanged=True)
+        return pb.ListCampaignsResponse(
+            version=self.version, campaigns=[campaign_to_message(c) for c in self.campaigns]
+        )
+
+
+class CampaignServer:
+    """A real gRPC server on a fixed local port, so it can be stopped and started again."""
+
+    def __init__(self, service: FakeCampaignService) -> None:
+        self.service = service
+        probe = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+        self.port = probe.add_insecure_port("127.0.0.1:0")
+        probe.stop(None)
+        self._server: grpc.Server | None = None
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        campaign_service_pb2_grpc.add_CampaignServiceServicer_to_server(self.service, server)
+        server.add_insecure_port(self.target)
+        server.start()
+        self._server = server
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop(None).wait()
+            self._server = None
+
+
+class SpyStore:
+    """Wraps a real store: records writes, can fail on demand, and can run a hook
+    between the read and the write of active_campaigns (to race another writer)."""
+
+    def __init__(self, inner: ProfileStore) -> None:
+        self.inner = inner
+        self.active_writes: list[dict[str, tuple[str, ...]]] = []
+        self.down = False
+        self.before_write: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _check(self) -> None:
+        if self.down:
+            raise DependencyUnavailable("profile store: connection refused (test)")
+
+    def get(self, player_id: str, *, timeout: float | None = None) -> Profile | None:
+        self._check()
+        return self.inner.get(player_id, timeout=timeout)
+
+    def get_many(
+        self, player_ids: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, Profile]:
+        self._check()
+        return self.inner.get_many(player_ids, timeout=timeout)
+
+    def set_active_campaigns(
+        self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None
+    ) -> None:
+        self._check()
+        for hook in self.before_write:
+            hook()
+        with self._lock:
+            self.active_writes.append({k: tuple(v) for k, v in updates.items()})
+        self.inner.set_active_campaigns(updates, timeout=timeout)
+
+    def create(self, profile: Profile, *, timeout: float | None = None) -> None:
+        self._check()
+        self.inner.create(profile, timeout=timeout)
+
+    def upsert(self, profile: Profile, *, timeout: float | None = None) -> bool:
+        self._check()
+        return self.inner.upsert(profile, timeout=timeout)
+
+    def update_fields(
+        self,
+        player_id: str,
+        values: Mapping[str, Any],
+        unset: Collection[str] = (),
+        *,
+        timeout: float | None = None,
+    ) -> Profile:
+        self._check()
+        return self.inner.update_fields(player_id, values, unset, timeout=timeout)
+
+    def delete(self, player_id: str, *, timeout: float | None = None) -> bool:
+        self._check()
+        return self.inner.delete(player_id, timeout=timeout)
+
+    def ping(self, *, timeout: float | None = None) -> None:
+        self._check()
+        self.inner.ping(timeout=timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def iter_requests(items: Sequence[Any]) -> Iterator[Any]:
+    yield from items

@@ -1,0 +1,140 @@
+"""ProfileService CRUD and bulk import through real gRPC, on every store backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2
+from profilematcher.profiles.v1 import profile_pb2
+from profilematcher.profiles.v1 import profile_service_pb2 as pb
+from profilematcher.profiles.v1 import profile_service_pb2_grpc
+
+from services.domain.profile_json import profile_from_document
+from services.transport.convert import profile_to_message
+from tests.matcher.fakes import SpyStore
+
+Stub = profile_service_pb2_grpc.ProfileServiceStub
+
+
+@pytest.fixture
+def sample(sample_profile_doc: dict[str, Any]) -> profile_pb2.Profile:
+    return profile_to_message(profile_from_document(sample_profile_doc))
+
+
+def status(call: Any) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value.code(), info.value.details()
+
+
+def test_create_get_delete(profiles: Stub, sample: profile_pb2.Profile) -> None:
+    created = profiles.CreateProfile(pb.CreateProfileRequest(profile=sample))
+    assert created.profile == sample
+    got = profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id))
+    assert got.profile == sample
+    profiles.DeleteProfile(pb.DeleteProfileRequest(player_id=sample.player_id))
+    code, _ = status(lambda: profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)))
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+def test_create_twice_is_already_exists(profiles: Stub, sample: profile_pb2.Profile) -> None:
+    profiles.CreateProfile(pb.CreateProfileRequest(profile=sample))
+    code, details = status(lambda: profiles.CreateProfile(pb.CreateProfileRequest(profile=sample)))
+    assert code == grpc.StatusCode.ALREADY_EXISTS
+    assert sample.player_id in details
+
+
+def test_update_sets_and_clears_only_the_masked_fields(
+    profiles: Stub, sample: profile_pb2.Profile
+) -> None:
+    profiles.CreateProfile(pb.CreateProfileRequest(profile=sample))
+    change = profile_pb2.Profile(player_id=sample.player_id, level=7)
+    change.custom_fields["_customfield"].string_value = "changed"
+    updated = profiles.UpdateProfile(
+        pb.UpdateProfileRequest(
+            profile=change,
+            update_mask=field_mask_pb2.FieldMask(paths=["level", "country", "_customfield"]),
+        )
+    ).profile
+    assert updated.level == 7
+    assert not updated.HasField("country")  # masked but unset: cleared
+    assert updated.custom_fields["_customfield"].string_value == "changed"
+    assert updated.xp == sample.xp  # not masked: kept
+    assert updated.inventory == sample.inventory
+
+
+@pytest.mark.parametrize(
+    ("paths", "message"),
+    [
+        ([], "update_mask: must name the fields to update"),
+        (["player_id"], "update_mask: player_id cannot be changed"),
+        (["nickname"], "update_mask: unknown field 'nickname'"),
+    ],
+)
+def test_bad_update_masks_are_invalid_argument_and_change_nothing(
+    profiles: Stub, sample: profile_pb2.Profile, paths: list[str], message: str
+) -> None:
+    profiles.CreateProfile(pb.CreateProfileRequest(profile=sample))
+    request = pb.UpdateProfileRequest(
+        profile=profile_pb2.Profile(player_id=sample.player_id, level=9),
+        update_mask=field_mask_pb2.FieldMask(paths=paths),
+    )
+    code, details = status(lambda: profiles.UpdateProfile(request))
+    assert (code, details) == (grpc.StatusCode.INVALID_ARGUMENT, message)
+    assert profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)).profile == sample
+
+
+def test_update_of_unknown_player_is_not_found(profiles: Stub) -> None:
+    request = pb.UpdateProfileRequest(
+        profile=profile_pb2.Profile(player_id="nobody", level=1),
+        update_mask=field_mask_pb2.FieldMask(paths=["level"]),
+    )
+    code, _ = status(lambda: profiles.UpdateProfile(request))
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.GetProfile(pb.GetProfileRequest(player_id="")),
+        lambda s: s.DeleteProfile(pb.DeleteProfileRequest(player_id="")),
+        lambda s: s.CreateProfile(pb.CreateProfileRequest(profile=profile_pb2.Profile())),
+    ],
+)
+def test_missing_player_id_is_invalid_argument(profiles: Stub, call: Any) -> None:
+    code, details = status(lambda: call(profiles))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "player_id" in details
+
+
+def test_delete_unknown_is_not_found(profiles: Stub) -> None:
+    code, _ = status(lambda: profiles.DeleteProfile(pb.DeleteProfileRequest(player_id="nobody")))
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+def test_store_down_is_unavailable(profiles: Stub, store: SpyStore) -> None:
+    store.down = True
+    code, _ = status(lambda: profiles.GetProfile(pb.GetProfileRequest(player_id="p1")))
+    assert code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_import_round_trip_with_rejections(profiles: Stub, sample: profile_pb2.Profile) -> None:
+    profiles.CreateProfile(pb.CreateProfileRequest(profile=profile_pb2.Profile(player_id="old")))
+    bad = profile_pb2.Profile(player_id="bad")
+    bad.inventory["item_1"] = -5
+    stream = [
+        pb.ImportProfilesRequest(profile=sample),
+        pb.ImportProfilesRequest(profile=bad),
+        pb.ImportProfilesRequest(profile=profile_pb2.Profile(player_id="old", level=2)),
+        pb.ImportProfilesRequest(profile=profile_pb2.Profile()),
+    ]
+    report = profiles.ImportProfiles(iter(stream))
+    assert (report.created, report.updated, report.rejected) == (1, 1, 2)
+    assert [(r.index, r.reason.split(":")[0]) for r in report.rejections] == [
+        (1, "profile.inventory.item_1"),
+        (3, "profile.player_id"),
+    ]
+    assert profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)).profile == sample
+    assert profiles.GetProfile(pb.GetProfileRequest(player_id="old")).profile.level == 2
