@@ -19,7 +19,7 @@ from services.domain.profile_json import (
 from services.storage.base import ProfileStore
 from services.storage.importing import import_profiles
 from services.transport.convert import profile_from_message, profile_to_message
-from services.transport.status import mapped_errors
+from services.transport.status import mapped_errors, time_left
 
 # `custom_fields` in a mask sets every custom field the request carries (it is the
 # only way to name them in a JSON FieldMask, which cannot spell a leading "_").
@@ -35,7 +35,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request: pb.CreateProfileRequest, context: grpc.ServicerContext
     ) -> pb.CreateProfileResponse:
         profile = profile_from_message(request.profile)
-        self._store.create(profile, timeout=context.time_remaining())
+        self._store.create(profile, timeout=time_left(context))
         return pb.CreateProfileResponse(profile=profile_to_message(profile))
 
     @mapped_errors
@@ -43,7 +43,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request: pb.GetProfileRequest, context: grpc.ServicerContext
     ) -> pb.GetProfileResponse:
         player_id = validate_player_id(request.player_id)
-        profile = self._store.get(player_id, timeout=context.time_remaining())
+        profile = self._store.get(player_id, timeout=time_left(context))
         if profile is None:
             raise ProfileNotFound(player_id)
         return pb.GetProfileResponse(profile=profile_to_message(profile))
@@ -55,7 +55,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         profile = profile_from_message(request.profile)
         values, unset = _mask_to_changes(profile_to_document(profile), request.update_mask.paths)
         updated = self._store.update_fields(
-            profile.player_id, values, unset, timeout=context.time_remaining()
+            profile.player_id, values, unset, timeout=time_left(context)
         )
         return pb.UpdateProfileResponse(profile=profile_to_message(updated))
 
@@ -64,7 +64,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request: pb.DeleteProfileRequest, context: grpc.ServicerContext
     ) -> pb.DeleteProfileResponse:
         player_id = validate_player_id(request.player_id)
-        if not self._store.delete(player_id, timeout=context.time_remaining()):
+        if not self._store.delete(player_id, timeout=time_left(context)):
             raise ProfileNotFound(player_id)
         return pb.DeleteProfileResponse()
 

@@ -14,7 +14,7 @@ from services.transport.convert import (
     profile_from_message,
     profile_to_message,
 )
-from services.transport.status import mapped_errors, status_for
+from services.transport.status import mapped_errors, time_left, status_for
 
 _OUTCOMES = {
     Outcome.MATCHED: pb.OUTCOME_MATCHED,
@@ -32,7 +32,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
         self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetClientConfigResponse:
         profile = self._configs.get(
-            request.player_id, request.game, timeout=context.time_remaining()
+            request.player_id, request.game, timeout=time_left(context)
         )
         return pb.GetClientConfigResponse(profile=profile_to_message(profile))
 
@@ -41,7 +41,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
         self, request: pb.BatchGetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.BatchGetClientConfigResponse:
         results = self._configs.get_many(
-            list(request.player_ids), request.game, timeout=context.time_remaining()
+            list(request.player_ids), request.game, timeout=time_left(context)
         )
         response = pb.BatchGetClientConfigResponse()
         for player_id, result in zip(request.player_ids, results, strict=True):
@@ -60,7 +60,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     ) -> pb.MatchProfileResponse:
         profile = profile_from_message(request.profile, require_player_id=False)
         at = datetime_from_timestamp(request.at, "at") if request.HasField("at") else None
-        dry_run = self._configs.dry_run(profile, request.game, at, timeout=context.time_remaining())
+        dry_run = self._configs.dry_run(profile, request.game, at, timeout=time_left(context))
         return pb.MatchProfileResponse(
             active_campaigns=dry_run.active_campaigns,
             explanations=[_explanation_message(e) for e in dry_run.explanations],

@@ -53,11 +53,14 @@ class RunningServer:
         self.server.stop(self.grace_seconds if grace is None else grace).wait()
 
 
-def create_server(options: ServerOptions) -> grpc.Server:
+def create_server(
+    options: ServerOptions, interceptors: Sequence[grpc.ServerInterceptor] = ()
+) -> grpc.Server:
     return grpc.server(
         futures.ThreadPoolExecutor(
             max_workers=options.max_workers, thread_name_prefix="grpc-worker"
         ),
+        interceptors=interceptors,
         maximum_concurrent_rpcs=options.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", options.max_message_bytes),
@@ -83,12 +86,13 @@ def start_server(
         (*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     address = f"{options.host}:{options.port}"
-    if credentials is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, credentials)
-    if port == 0:
-        raise OSError(f"cannot bind {address}")
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:  # grpcio's way of saying the bind failed
+        raise OSError(f"cannot bind {address}: {exc}") from None
     server.start()
     running = RunningServer(
         server, health_servicer, port, tuple(service_names), options.grace_seconds

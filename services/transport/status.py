@@ -25,6 +25,16 @@ Resp = TypeVar("Resp")
 Self = TypeVar("Self")
 
 
+# grpc reports "no deadline" as an enormous remaining time; past this it means none.
+_NO_DEADLINE = 365 * 24 * 3600.0
+
+
+def time_left(context: grpc.ServicerContext) -> float | None:
+    """Seconds left of the caller's deadline, or None when the caller set none."""
+    remaining = context.time_remaining()
+    return None if remaining is None or remaining > _NO_DEADLINE else remaining
+
+
 def status_for(error: DomainError) -> grpc.StatusCode:
     match error:
         case InvalidInput():

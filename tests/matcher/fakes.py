@@ -66,9 +66,7 @@ class CampaignServer:
 
     def __init__(self, service: FakeCampaignService) -> None:
         self.service = service
-        probe = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-        self.port = probe.add_insecure_port("127.0.0.1:0")
-        probe.stop(None)
+        self.port = 0  # chosen by the first start, kept for restarts
         self._server: grpc.Server | None = None
 
     @property
@@ -76,9 +74,12 @@ class CampaignServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        # No SO_REUSEPORT: a restart must get this port back, not share it.
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)]
+        )
         campaign_service_pb2_grpc.add_CampaignServiceServicer_to_server(self.service, server)
-        server.add_insecure_port(self.target)
+        self.port = server.add_insecure_port(self.target)
         server.start()
         self._server = server
 

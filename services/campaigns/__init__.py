@@ -1,0 +1,1 @@
+"""CampaignService: serves the campaign catalog file over gRPC and follows its changes."""

@@ -1,0 +1,38 @@
+"""Building one immutable catalog version from loaded campaigns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+from services.campaigns.catalog_file import campaign_to_document
+from services.domain.campaign import Campaign, Catalog
+
+VERSION_LENGTH = 12
+
+
+def listing_order(c: Campaign) -> tuple[float, str, str]:
+    """Highest priority first, ties by game then name (the order ListCampaigns promises)."""
+    return (-c.priority, c.game, c.name)
+
+
+def catalog_version(campaigns: Iterable[Campaign]) -> str:
+    """A short hash of the campaigns' canonical content.
+
+    Identical content keeps its version whatever the file's layout, key order, time
+    notation or campaign order, so rewriting a file with no real change does not make
+    every client refetch.
+    """
+    canonical = json.dumps(
+        [campaign_to_document(c) for c in sorted(campaigns, key=listing_order)],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:VERSION_LENGTH]
+
+
+def build_catalog(campaigns: Iterable[Campaign]) -> Catalog:
+    ordered = tuple(sorted(campaigns, key=listing_order))
+    return Catalog(version=catalog_version(ordered), campaigns=ordered)

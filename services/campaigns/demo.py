@@ -1,0 +1,98 @@
+"""A demo catalog whose windows are placed around `now`, so it always has live campaigns."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from services.campaigns.catalog_file import catalog_to_json
+from services.domain.campaign import Campaign, LevelRange
+
+DAY = timedelta(days=1)
+
+
+def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
+    """Two games; most campaigns live at `now`, one disabled, one expired, one not started."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.replace(microsecond=0)
+    live = (now - DAY, now + 30 * DAY)
+    edited = now - 2 * DAY
+
+    def campaign(
+        game: str,
+        name: str,
+        priority: float,
+        window: tuple[datetime, datetime] = live,
+        *,
+        enabled: bool = True,
+        level: tuple[int, int] | None = None,
+        countries: tuple[str, ...] = (),
+        has: tuple[str, ...] = (),
+        not_has: tuple[str, ...] = (),
+    ) -> Campaign:
+        return Campaign(
+            game=game,
+            name=name,
+            priority=priority,
+            start_date=window[0],
+            end_date=window[1],
+            enabled=enabled,
+            level=None if level is None else LevelRange(*level),
+            countries=countries,
+            required_items=has,
+            forbidden_items=not_has,
+            last_updated=edited,
+        )
+
+    return (
+        # The sample data/campaign.json, moved to a live window.
+        campaign(
+            "mygame",
+            "mycampaign",
+            10.5,
+            level=(1, 3),
+            countries=("US", "RO", "CA"),
+            has=("item_1",),
+            not_has=("item_4",),
+        ),
+        campaign("mygame", "welcome_pack", 5, level=(1, 5), not_has=("welcome_pack",)),
+        campaign(
+            "mygame",
+            "weekend_sale",
+            20,
+            (now - 2 * DAY, now + 2 * DAY),
+            countries=("US", "CA", "GB", "DE"),
+        ),
+        campaign("mygame", "veteran_bundle", 7.25, level=(10, 99), has=("item_1", "item_2")),
+        campaign("mygame", "halloween_event", 15, (now - 60 * DAY, now - 30 * DAY)),
+        campaign("mygame", "paused_offer", 12, countries=("RO",), enabled=False),
+        campaign("spacegame", "starter_fleet", 10, level=(0, 10), not_has=("starter_ship",)),
+        campaign("spacegame", "europe_launch", 8, countries=("DE", "FR", "ES", "IT", "RO")),
+        campaign("spacegame", "season_two", 30, (now + 7 * DAY, now + 60 * DAY), level=(5, 50)),
+        campaign("spacegame", "miner_boost", 10, has=("mining_laser",), not_has=("auto_miner",)),
+    )
+
+
+def write_demo_catalog(path: Path, now: datetime) -> Path:
+    """Writes the demo catalog to `path` in the users' file format and returns `path`.
+
+    The file is replaced in one rename, so a server already following `path` never
+    reads it half-written.
+    """
+    path = Path(path)
+    text = catalog_to_json(demo_campaigns(now))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        # mkstemp makes the file private; a catalog is read by a server that may run
+        # as another user (a container), so it gets the usual file mode.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

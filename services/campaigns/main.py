@@ -1,0 +1,88 @@
+"""`profile-matcher campaigns`: serve a catalog file until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from services.campaigns.catalog_file import CatalogError
+from services.campaigns.server import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ENV_CATALOG,
+    ENV_PORT,
+    CampaignSettings,
+    SettingsError,
+    start_campaign_server,
+)
+from services.transport.server import wait_for_signal
+
+log = logging.getLogger(__name__)
+
+EXIT_BAD_CONFIG = 2
+EXIT_CANNOT_BIND = 1
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Serve a campaign catalog file over gRPC (CampaignService, health, reflection), "
+        "reloading it whenever it changes."
+    )
+    parser.add_argument(
+        "--catalog",
+        metavar="FILE",
+        help=f"catalog file: a JSON list of campaigns, or one campaign (env {ENV_CATALOG})",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help=f"port to listen on; 0 picks a free one (env {ENV_PORT}, default {DEFAULT_PORT})",
+    )
+    parser.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        metavar="SECONDS",
+        help="how often to check the catalog file for changes (default 0.2)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serves until a signal; 2 for a bad configuration or catalog, 1 if the port is taken."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    try:
+        settings = CampaignSettings.from_sources(
+            catalog=args.catalog, port=args.port, host=args.host, poll_interval=args.poll_interval
+        )
+        server = start_campaign_server(settings)
+    except SettingsError as exc:
+        print(f"profile-matcher campaigns: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except CatalogError as exc:
+        print(
+            f"profile-matcher campaigns: the catalog cannot be served "
+            f"({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}):",
+            file=sys.stderr,
+        )
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except OSError as exc:
+        print(f"profile-matcher campaigns: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_BIND
+    snapshot = server.holder.current
+    log.info(
+        "CampaignService ready on %s:%d, catalog %s version %s (%d campaigns)",
+        settings.host,
+        server.port,
+        settings.catalog,
+        snapshot.catalog.version,
+        len(snapshot.catalog.campaigns),
+    )
+    wait_for_signal([server])
+    log.info("CampaignService stopped")
+    return 0

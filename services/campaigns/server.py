@@ -1,0 +1,145 @@
+"""The campaign process's one wiring point: settings in, a running server out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from profilematcher.campaigns.v1 import campaign_service_pb2_grpc as pb_grpc
+from services.campaigns.catalog import build_catalog
+from services.campaigns.catalog_file import load_catalog_file
+from services.campaigns.holder import CatalogHolder
+from services.campaigns.reloader import DEFAULT_POLL_INTERVAL, CatalogReloader, file_signature
+from services.campaigns.servicer import SERVICE_NAME, CampaignServiceServicer
+from services.transport.server import RunningServer, ServerOptions, create_server, start_server
+
+DEFAULT_HOST = "[::]"
+DEFAULT_PORT = 50052
+ENV_CATALOG = "PROFILE_MATCHER_CATALOG"
+ENV_PORT = "PROFILE_MATCHER_CAMPAIGNS_PORT"
+
+
+class SettingsError(ValueError):
+    """The flags and environment do not make a usable configuration."""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSettings:
+    """Everything the campaign process needs.
+
+    Thread budget: the server is synchronous, so every open WatchCampaigns stream
+    holds one of `max_workers` threads until it ends. At most `max_watchers` streams
+    are admitted (more get RESOURCE_EXHAUSTED) so that `max_workers - max_watchers`
+    threads always remain for ListCampaigns, health checks and reflection. Watchers
+    are matcher processes (one stream each), so the defaults allow 48 matchers; raise
+    both numbers together for a larger fleet.
+    """
+
+    catalog: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    max_workers: int = 64
+    max_watchers: int = 48
+    grace_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be within 0..65535, got {self.port}")
+        if self.poll_interval <= 0:
+            raise SettingsError(f"poll interval must be positive, got {self.poll_interval}")
+        if not 0 < self.max_watchers < self.max_workers:
+            raise SettingsError(
+                f"max_watchers ({self.max_watchers}) must be positive and below "
+                f"max_workers ({self.max_workers}), or unary calls would starve"
+            )
+
+    @classmethod
+    def from_sources(
+        cls,
+        *,
+        catalog: str | os.PathLike[str] | None = None,
+        port: int | None = None,
+        host: str | None = None,
+        poll_interval: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CampaignSettings:
+        """Settings from flag values (None: not given), falling back to the environment."""
+        env = os.environ if env is None else env
+        catalog_path = catalog if catalog is not None else env.get(ENV_CATALOG) or None
+        if catalog_path is None:
+            raise SettingsError(f"no catalog file: pass --catalog FILE or set {ENV_CATALOG}")
+        if port is None and env.get(ENV_PORT):
+            try:
+                port = int(env[ENV_PORT])
+            except ValueError:
+                raise SettingsError(
+                    f"{ENV_PORT} must be a port number, got {env[ENV_PORT]!r}"
+                ) from None
+        return cls(
+            catalog=Path(catalog_path),
+            port=DEFAULT_PORT if port is None else port,
+            host=DEFAULT_HOST if host is None else host,
+            poll_interval=DEFAULT_POLL_INTERVAL if poll_interval is None else poll_interval,
+        )
+
+
+@dataclass(slots=True)
+class CampaignServer(RunningServer):
+    """A running campaign server; `stop` also ends the watch streams and reloading.
+
+    It is a RunningServer so that `services.transport.server.wait_for_signal` stops
+    it like any other server, in the order that lets it stop quickly.
+    """
+
+    holder: CatalogHolder
+    reloader: CatalogReloader
+    servicer: CampaignServiceServicer
+
+    def stop(self, grace: float | None = None) -> None:
+        self.set_serving(False)
+        self.reloader.stop()
+        # Streams end now instead of holding the graceful stop for its whole grace.
+        self.holder.close()
+        RunningServer.stop(self, grace)
+
+
+def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
+    """Loads the catalog, starts serving it and following the file; health SERVING.
+
+    Raises CatalogError (with every problem) when the file cannot be used, and
+    OSError when the address cannot be bound; nothing is left running then.
+    """
+    # The signature is taken before the read, so a change during it is seen later.
+    seen = file_signature(settings.catalog)
+    holder = CatalogHolder(build_catalog(load_catalog_file(settings.catalog)))
+    servicer = CampaignServiceServicer(holder, max_watchers=settings.max_watchers)
+    options = ServerOptions(
+        host=settings.host,
+        port=settings.port,
+        max_workers=settings.max_workers,
+        grace_seconds=settings.grace_seconds,
+    )
+    server = create_server(options)
+    pb_grpc.add_CampaignServiceServicer_to_server(servicer, server)
+    try:
+        running = start_server(server, options, [SERVICE_NAME])
+    except BaseException:
+        server.stop(None)
+        raise
+    reloader = CatalogReloader(settings.catalog, holder, interval=settings.poll_interval, seen=seen)
+    reloader.start()
+    campaign_server = CampaignServer(
+        server=running.server,
+        health=running.health,
+        port=running.port,
+        service_names=running.service_names,
+        grace_seconds=running.grace_seconds,
+        holder=holder,
+        reloader=reloader,
+        servicer=servicer,
+    )
+    campaign_server.set_serving(True)
+    return campaign_server

@@ -1,0 +1,174 @@
+"""CampaignService over gRPC: translate messages, call the catalog, map errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import grpc
+
+from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
+from profilematcher.campaigns.v1 import campaign_service_pb2_grpc as pb_grpc
+from services.campaigns.errors import CatalogChanged, TooManyWatchers
+from services.campaigns.holder import CatalogHolder, CatalogSnapshot
+from services.campaigns.listing import list_page
+from services.domain.errors import DomainError
+from services.transport.convert import (
+    campaign_to_message,
+    datetime_from_timestamp,
+    timestamp_from_datetime,
+)
+from services.transport.status import status_for
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["CampaignService"].full_name
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+Self = TypeVar("Self")
+
+
+def _status(exc: Exception, method: str) -> tuple[grpc.StatusCode, str]:
+    """The one place where this service's errors become status codes.
+
+    The campaign-specific errors come first; every other domain error gets the
+    project-wide mapping, and anything else is a bug: INTERNAL, with a traceback.
+    """
+    match exc:
+        case CatalogChanged():
+            return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
+        case TooManyWatchers():
+            return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+        case DomainError():
+            return status_for(exc), str(exc)
+        case _:
+            log.exception("bug in %s", method)
+            return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}"
+
+
+def _unary(
+    method: Callable[[Self, Req, grpc.ServicerContext], Resp],
+) -> Callable[[Self, Req, grpc.ServicerContext], Resp]:
+    @functools.wraps(method)
+    def wrapper(self: Self, request: Req, context: grpc.ServicerContext) -> Resp:
+        try:
+            return method(self, request, context)
+        except Exception as exc:
+            code, message = _status(exc, method.__qualname__)
+        context.abort(code, message)
+
+    return wrapper
+
+
+def _stream(
+    method: Callable[[Self, Req, grpc.ServicerContext], Iterator[Resp]],
+) -> Callable[[Self, Req, grpc.ServicerContext], Iterator[Resp]]:
+    # A generator raises while it is iterated, after the call has returned, so the
+    # try has to sit around the iteration.
+    @functools.wraps(method)
+    def wrapper(self: Self, request: Req, context: grpc.ServicerContext) -> Iterator[Resp]:
+        try:
+            yield from method(self, request, context)
+            return
+        except Exception as exc:
+            code, message = _status(exc, method.__qualname__)
+        context.abort(code, message)
+
+    return wrapper
+
+
+class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
+    """Serves the holder's catalog.
+
+    Each open WatchCampaigns stream occupies one worker thread of the (synchronous)
+    server for as long as it is open, so at most `max_watchers` streams are admitted;
+    the server's pool must be larger by the threads that unary calls need.
+    `heartbeat_seconds` bounds how long a stream waits before it checks again that
+    its caller is still there, should a termination callback ever be missed.
+    """
+
+    def __init__(
+        self, holder: CatalogHolder, *, max_watchers: int, heartbeat_seconds: float = 5.0
+    ) -> None:
+        self._holder = holder
+        self._max_watchers = max_watchers
+        self._heartbeat = heartbeat_seconds
+        self._watchers = 0
+        self._watchers_lock = threading.Lock()
+
+    @_unary
+    def ListCampaigns(
+        self, request: pb.ListCampaignsRequest, context: grpc.ServicerContext
+    ) -> pb.ListCampaignsResponse:
+        catalog = self._holder.current.catalog
+        if request.known_version and request.known_version == catalog.version:
+            return pb.ListCampaignsResponse(version=catalog.version, unchanged=True)
+        active_at = (
+            datetime_from_timestamp(request.active_at, "active_at")
+            if request.HasField("active_at")
+            else None
+        )
+        page = list_page(
+            catalog,
+            game=request.game,
+            active_at=active_at,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListCampaignsResponse(
+            campaigns=[campaign_to_message(c) for c in page.campaigns],
+            version=catalog.version,
+            next_page_token=page.next_page_token,
+        )
+
+    @_stream
+    def WatchCampaigns(
+        self, request: pb.WatchCampaignsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WatchCampaignsResponse]:
+        self._admit_watcher()
+        try:
+            gone = threading.Event()
+
+            def on_termination() -> None:
+                gone.set()
+                self._holder.wake_waiters()
+
+            if not context.add_callback(on_termination):
+                return
+            snapshot = self._holder.current
+            while True:
+                yield _watch_response(snapshot)
+                following: CatalogSnapshot | None = None
+                while following is None:
+                    if gone.is_set() or self._holder.closed or not context.is_active():
+                        return
+                    following = self._holder.wait_for_change(
+                        snapshot.catalog.version, self._heartbeat, cancelled=gone.is_set
+                    )
+                snapshot = following
+        finally:
+            with self._watchers_lock:
+                self._watchers -= 1
+
+    def _admit_watcher(self) -> None:
+        with self._watchers_lock:
+            if self._watchers >= self._max_watchers:
+                raise TooManyWatchers(self._max_watchers)
+            self._watchers += 1
+
+    @property
+    def open_watchers(self) -> int:
+        with self._watchers_lock:
+            return self._watchers
+
+
+def _watch_response(snapshot: CatalogSnapshot) -> pb.WatchCampaignsResponse:
+    return pb.WatchCampaignsResponse(
+        campaigns=[campaign_to_message(c) for c in snapshot.catalog.campaigns],
+        version=snapshot.catalog.version,
+        loaded_at=timestamp_from_datetime(snapshot.loaded_at),
+    )
