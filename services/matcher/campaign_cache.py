@@ -1,23 +1,28 @@
 """The campaign catalog, cached in memory and compiled once per version.
 
-A cachetools TTLCache decides when the catalog is due for a refresh. Only one
-fetch is ever in flight: with nothing cached, callers wait for it; with a catalog
-cached, one caller refreshes and the others keep being served the last good
-catalog, which also stays in service while the campaign service is down.
+Players never wait on the campaign service while a catalog is cached:
+- a cachetools TTLCache says when the catalog is due; past `refresh_ahead` of its
+  TTL one background fetch starts, so a busy matcher refreshes before expiry;
+- after expiry the last good catalog keeps being served while that fetch runs,
+  and also while the campaign service is down (stale on error);
+- only a cold cache (nothing ever fetched) makes callers wait, for one shared fetch.
+Catalogs pushed by WatchCampaigns arrive through `offer` and count as fresh.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from cachetools import TTLCache
 
 from services.domain.campaign import Catalog
-from services.domain.errors import DependencyUnavailable
+from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.matching.compiled import CompiledCatalog
 
 log = logging.getLogger(__name__)
@@ -33,46 +38,91 @@ class CatalogFetcher(Protocol):
         ...
 
 
+class CacheObserver(Protocol):
+    """What the cache reports (metrics); every method must be cheap and never raise."""
+
+    def hit(self) -> None: ...
+    def miss(self) -> None: ...
+    def stale(self) -> None: ...
+    def refreshed(self, result: str) -> None: ...
+    def installed(self, version: str) -> None: ...
+
+
+class _NoObserver:
+    def hit(self) -> None: ...
+    def miss(self) -> None: ...
+    def stale(self) -> None: ...
+    def refreshed(self, result: str) -> None: ...
+    def installed(self, version: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CacheState:
+    version: str | None
+    # Seconds since the campaign service last confirmed the catalog; None when cold.
+    age: float | None
+    serving: bool
+
+
 class CampaignCache:
     def __init__(
         self,
         fetcher: CatalogFetcher,
         *,
         ttl: float = 300.0,
+        refresh_ahead: float = 0.8,
+        max_staleness: float = 3600.0,
         retry_after: float = 1.0,
+        fetch_timeout: float = 2.0,
         timer: Callable[[], float] = time.monotonic,
+        observer: CacheObserver | None = None,
     ) -> None:
         self._fetcher = fetcher
         self._timer = timer
+        self._ttl = ttl
+        self._refresh_at_age = ttl * refresh_ahead
+        self._max_staleness = max_staleness
         self._retry_after = retry_after
+        self._fetch_timeout = fetch_timeout
+        self._observer = observer or _NoObserver()
         # TTLCache is not thread-safe: every access holds _lock.
         self._fresh: TTLCache[str, CompiledCatalog] = TTLCache(maxsize=1, ttl=ttl, timer=timer)
         self._lock = threading.Lock()
-        self._fetching = threading.Lock()
+        self._fetching = threading.Lock()  # held by the one fetch in flight
         self._last_good: CompiledCatalog | None = None
+        self._confirmed_at = float("-inf")
         self._next_attempt = float("-inf")
-        self.fetches = 0
 
     def current(self, *, timeout: float | None = None) -> CompiledCatalog:
+        """The catalog to match with; DependencyUnavailable only when none was ever fetched."""
         with self._lock:
             fresh = self._fresh.get(_KEY)
             last_good = self._last_good
+            age = self._timer() - self._confirmed_at
         if fresh is not None:
+            self._observer.hit()
+            if age >= self._refresh_at_age:
+                self._refresh_in_background()
             return fresh
-        if last_good is None:
-            # Cold: nothing to serve, so wait for the one fetch in flight.
-            with self._fetching:
-                with self._lock:
-                    fresh = self._fresh.get(_KEY)
-                return fresh if fresh is not None else self._refresh(timeout)
-        if self._fetching.acquire(blocking=False):
-            try:
-                return self._refresh(timeout)
-            except DependencyUnavailable as exc:
-                log.warning("serving stale catalog %s: %s", last_good.version, exc)
-            finally:
-                self._fetching.release()
-        return last_good
+        if last_good is not None:
+            self._observer.stale()
+            self._refresh_in_background()
+            return last_good
+        self._observer.miss()
+        # Cold: everyone waits for the one fetch, but no longer than their deadline.
+        if not self._fetching.acquire(timeout=-1 if timeout is None else timeout):
+            raise DependencyTimeout("no campaign catalog fetched within the deadline")
+        try:
+            with self._lock:
+                last_good = self._last_good
+            if last_good is not None:
+                return last_good
+            if self._timer() < self._next_attempt:
+                # The service just failed: answer at once instead of queueing on it.
+                raise DependencyUnavailable("campaign service unavailable; no catalog yet")
+            return self._refresh(timeout)
+        finally:
+            self._fetching.release()
 
     def offer(self, catalog: Catalog) -> None:
         """Installs a catalog pushed by the campaign service (WatchCampaigns)."""
@@ -80,25 +130,51 @@ class CampaignCache:
             last_good = self._last_good
         self._install(self._compile(catalog, last_good))
 
-    @property
-    def version(self) -> str | None:
+    def poke(self) -> None:
+        """Starts a background refresh if one is due (for idle processes)."""
         with self._lock:
-            return None if self._last_good is None else self._last_good.version
+            due = self._fresh.get(_KEY) is None or (
+                self._timer() - self._confirmed_at >= self._refresh_at_age
+            )
+        if due:
+            self._refresh_in_background()
+
+    def state(self) -> CacheState:
+        with self._lock:
+            if self._last_good is None:
+                return CacheState(version=None, age=None, serving=False)
+            age = self._timer() - self._confirmed_at
+            return CacheState(self._last_good.version, age, age <= self._max_staleness)
+
+    def _refresh_in_background(self) -> None:
+        if self._timer() < self._next_attempt or not self._fetching.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                self._refresh(self._fetch_timeout)
+            except DependencyUnavailable as exc:
+                version = self.state().version
+                log.warning("campaign catalog refresh failed, serving %s: %s", version, exc)
+            finally:
+                self._fetching.release()
+
+        threading.Thread(target=run, name="catalog-refresh", daemon=True).start()
 
     def _refresh(self, timeout: float | None) -> CompiledCatalog:
-        # After a failure, fail fast (or serve stale) instead of making every
-        # request wait on a campaign service that is known to be down.
-        if self._timer() < self._next_attempt:
-            raise DependencyUnavailable("campaign service unavailable (retrying shortly)")
+        """Fetches; the caller holds _fetching."""
         last_good = self._last_good
-        self.fetches += 1
+        limit = self._fetch_timeout if timeout is None else min(timeout, self._fetch_timeout)
         try:
             fetched = self._fetcher.fetch(
-                None if last_good is None else last_good.version, timeout=timeout
+                None if last_good is None else last_good.version, timeout=limit
             )
         except DependencyUnavailable:
-            self._next_attempt = self._timer() + self._retry_after
+            self._observer.refreshed("error")
+            # Jittered, so that a fleet of matchers does not retry in lockstep.
+            self._next_attempt = self._timer() + self._retry_after * random.uniform(0.5, 1.5)
             raise
+        self._observer.refreshed("unchanged" if fetched is None else "ok")
         compiled = last_good if fetched is None else self._compile(fetched, last_good)
         assert compiled is not None, "an unchanged answer needs a known version"
         self._install(compiled)
@@ -112,8 +188,11 @@ class CampaignCache:
 
     def _install(self, compiled: CompiledCatalog) -> None:
         with self._lock:
-            if self._last_good is None or self._last_good.version != compiled.version:
-                log.info("campaign catalog version %s installed", compiled.version)
+            changed = self._last_good is None or self._last_good.version != compiled.version
             self._last_good = compiled
             self._fresh[_KEY] = compiled
+            self._confirmed_at = self._timer()
             self._next_attempt = float("-inf")
+        if changed:
+            log.info("campaign catalog version %s installed", compiled.version)
+            self._observer.installed(compiled.version)

@@ -1,13 +1,35 @@
-"""The matcher's client of CampaignService: messages in, domain catalog out."""
+"""The matcher's client of CampaignService: messages in, domain catalogs out."""
 
 from __future__ import annotations
 
-import grpc
+from collections.abc import Iterable, Iterator
 
-from profilematcher.campaigns.v1 import campaign_service_pb2, campaign_service_pb2_grpc
+import grpc
+from profilematcher.campaigns.v1 import campaign_pb2, campaign_service_pb2, campaign_service_pb2_grpc
+
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.transport.convert import campaign_from_message
+
+
+class CatalogStream:
+    """An open WatchCampaigns call: iterate for catalogs, `cancel` to end it."""
+
+    def __init__(
+        self, call: grpc._CallIterator[campaign_service_pb2.WatchCampaignsResponse]
+    ) -> None:
+        self._call = call
+
+    def __iter__(self) -> Iterator[Catalog]:
+        try:
+            for message in self._call:
+                yield _catalog(message.version, message.campaigns)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                raise _dependency_error(exc) from None
+
+    def cancel(self) -> None:
+        self._call.cancel()
 
 
 class CampaignClient:
@@ -25,16 +47,19 @@ class CampaignClient:
             raise _dependency_error(exc) from None
         if response.unchanged:
             return None
-        return Catalog(
-            version=response.version,
-            campaigns=tuple(campaign_from_message(c) for c in response.campaigns),
-        )
+        return _catalog(response.version, response.campaigns)
+
+    def watch(self) -> CatalogStream:
+        return CatalogStream(self._stub.WatchCampaigns(campaign_service_pb2.WatchCampaignsRequest()))
+
+
+def _catalog(version: str, campaigns: Iterable[campaign_pb2.Campaign]) -> Catalog:
+    return Catalog(version=version, campaigns=tuple(campaign_from_message(c) for c in campaigns))
 
 
 def _dependency_error(exc: grpc.RpcError) -> DependencyUnavailable:
-    code: grpc.StatusCode = exc.code()  # type: ignore[attr-defined]
-    details: str = exc.details()  # type: ignore[attr-defined]
-    message = f"campaign service: {code.name}: {details}"
+    code = exc.code()
+    message = f"campaign service: {code.name}: {exc.details() or 'no details'}"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return DependencyTimeout(message)
     return DependencyUnavailable(message)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import grpc
-
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_grpc
+
 from services.domain.errors import DependencyUnavailable
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
+from services.matcher.catalog_watch import CatalogWatcher
 from services.matcher.client_config import ClientConfigs
 from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.servicer import ProfileMatcherServicer
@@ -33,7 +35,12 @@ class MatcherSettings:
     server: ServerOptions = field(default_factory=lambda: ServerOptions(port=50051))
     campaigns_target: str = "localhost:50052"
     catalog_ttl: float = 300.0
+    # Past this age without word from the campaign service, health says NOT_SERVING
+    # (requests are still answered from the stale catalog).
+    max_staleness: float = 3600.0
     campaigns_timeout: float = 2.0
+    watch_campaigns: bool = True
+    health_interval: float = 1.0
 
 
 @dataclass(slots=True)
@@ -41,12 +48,19 @@ class MatcherServer:
     running: RunningServer
     cache: CampaignCache
     channel: grpc.Channel
+    watcher: CatalogWatcher | None
+    _stop_monitor: threading.Event
+    _monitor: threading.Thread
 
     @property
     def port(self) -> int:
         return self.running.port
 
     def stop(self, grace: float | None = None) -> None:
+        self._stop_monitor.set()
+        self._monitor.join(timeout=5)
+        if self.watcher is not None:
+            self.watcher.stop()
         self.running.stop(grace)
         self.channel.close()
 
@@ -57,10 +71,18 @@ def start_matcher(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> MatcherServer:
-    """Starts serving; the store is the caller's (it owns the one client per process)."""
+    """Starts serving; the store is the caller's (it owns the one client per process).
+
+    Health is SERVING only while a catalog no older than `max_staleness` is held:
+    a cold start with the campaign service down stays NOT_SERVING.
+    """
     channel = grpc.insecure_channel(settings.campaigns_target)
+    client = CampaignClient(channel, timeout=settings.campaigns_timeout)
     cache = CampaignCache(
-        CampaignClient(channel, timeout=settings.campaigns_timeout), ttl=settings.catalog_ttl
+        client,
+        ttl=settings.catalog_ttl,
+        max_staleness=settings.max_staleness,
+        fetch_timeout=settings.campaigns_timeout,
     )
     server = create_server(settings.server)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
@@ -71,7 +93,44 @@ def start_matcher(
     try:
         cache.current(timeout=settings.campaigns_timeout)
     except DependencyUnavailable as exc:
-        # Not fatal: the first request retries, and answers UNAVAILABLE until it succeeds.
-        log.warning("no campaign catalog yet: %s", exc)
-    running.set_serving(True)
-    return MatcherServer(running, cache, channel)
+        log.warning("no campaign catalog yet (NOT_SERVING until there is one): %s", exc)
+    watcher = None
+    if settings.watch_campaigns:
+        watcher = CatalogWatcher(client.watch, cache)
+        watcher.start()
+    stop_monitor = threading.Event()
+    monitor = threading.Thread(
+        target=_monitor_health,
+        args=(cache, running, settings.health_interval, stop_monitor),
+        name="health-monitor",
+        daemon=True,
+    )
+    _update_health(cache, running, None)
+    monitor.start()
+    return MatcherServer(running, cache, channel, watcher, stop_monitor, monitor)
+
+
+def _monitor_health(
+    cache: CampaignCache, running: RunningServer, interval: float, stop: threading.Event
+) -> None:
+    serving: bool | None = cache.state().serving
+    while not stop.wait(interval):
+        cache.poke()  # an idle matcher still refreshes, so its catalog does not age out
+        serving = _update_health(cache, running, serving)
+
+
+def _update_health(cache: CampaignCache, running: RunningServer, was: bool | None) -> bool:
+    state = cache.state()
+    if state.serving != was:
+        running.set_serving(state.serving)
+        if state.serving:
+            log.info("SERVING with catalog %s", state.version)
+        elif state.version is None:
+            log.warning("NOT_SERVING: no campaign catalog yet")
+        else:
+            log.warning(
+                "NOT_SERVING: catalog %s is %.0f s old, past the maximum staleness",
+                state.version,
+                state.age,
+            )
+    return state.serving

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent import futures
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
@@ -17,6 +18,8 @@ from services.domain.errors import DependencyUnavailable
 from services.domain.profile import Profile
 from services.storage.base import ProfileStore
 from services.transport.convert import campaign_to_message
+
+T = TypeVar("T")
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -42,13 +45,33 @@ def sample_campaign(**changes: Any) -> Campaign:
 class FakeCampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
     """Serves whatever catalog the test sets; counts ListCampaigns calls."""
 
-    def __init__(self, campaigns: Sequence[Campaign] = ()) -> None:
+    def __init__(self, campaigns: Sequence[Campaign] = (), *, watchable: bool = True) -> None:
         self.campaigns = tuple(campaigns)
         self.version = "v1"
         self.list_calls = 0
+        self.watchable = watchable
+        self._changed = threading.Condition()
 
     def set_catalog(self, campaigns: Sequence[Campaign], version: str) -> None:
-        self.campaigns, self.version = tuple(campaigns), version
+        with self._changed:
+            self.campaigns, self.version = tuple(campaigns), version
+            self._changed.notify_all()
+
+    def WatchCampaigns(  # noqa: N802
+        self, request: pb.WatchCampaignsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WatchCampaignsResponse]:
+        if not self.watchable:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "no watch in this test")
+        sent = None
+        while context.is_active():
+            with self._changed:
+                if sent == self.version:
+                    self._changed.wait(timeout=0.05)
+                    continue
+                sent, campaigns = self.version, self.campaigns
+            yield pb.WatchCampaignsResponse(
+                version=sent, campaigns=[campaign_to_message(c) for c in campaigns]
+            )
 
     def ListCampaigns(  # noqa: N802
         self, request: pb.ListCampaignsRequest, context: grpc.ServicerContext
@@ -155,5 +178,13 @@ class SpyStore:
         self.inner.close()
 
 
-def iter_requests(items: Sequence[Any]) -> Iterator[Any]:
-    yield from items
+def eventually(check: Callable[[], T], *, timeout: float = 10.0) -> T:
+    """Retries `check` until it stops raising (AssertionError or grpc.RpcError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except (AssertionError, grpc.RpcError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

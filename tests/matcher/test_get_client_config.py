@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.domain.profile_json import profile_from_document
 from services.matcher.server import MatcherServer
 from tests.matcher.conftest import start
-from tests.matcher.fakes import NOW, CampaignServer, SpyStore, sample_campaign
+from tests.matcher.fakes import NOW, CampaignServer, SpyStore, eventually, sample_campaign
 
 Stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub
 
@@ -58,13 +57,15 @@ def test_an_unchanged_list_is_not_written(stub: Stub, store: SpyStore, sample_pl
 
 
 def test_a_campaign_that_stops_matching_is_removed(
-    store: SpyStore, campaigns: CampaignServer, sample_player: str
+    stub: Stub, store: SpyStore, campaigns: CampaignServer, sample_player: str
 ) -> None:
-    # TTL 0: every request revalidates the catalog version with the campaign service.
-    with _matcher(store, campaigns, catalog_ttl=0.0) as stub:
-        assert get(stub, sample_player) == ["mycampaign"]
-        campaigns.service.set_catalog([sample_campaign(enabled=False)], "v2")
+    assert get(stub, sample_player) == ["mycampaign"]
+    campaigns.service.set_catalog([sample_campaign(enabled=False)], "v2")
+
+    def removed() -> None:
         assert get(stub, sample_player) == []
+
+    eventually(removed)  # the watch stream brings the change
     stored = store.inner.get(sample_player)
     assert stored is not None
     assert stored.active_campaigns == ()
@@ -178,7 +179,7 @@ def test_campaign_service_down_at_cold_start_is_unavailable(
         assert code == grpc.StatusCode.UNAVAILABLE
         campaigns.start()
         # Recovers by itself once the campaign service is back (after the retry pause).
-        assert _eventually(lambda: get(stub, sample_player)) == ["mycampaign"]
+        assert eventually(lambda: get(stub, sample_player)) == ["mycampaign"]
 
 
 def test_campaign_service_down_with_a_cached_catalog_keeps_serving(
@@ -229,12 +230,3 @@ class _matcher:  # noqa: N801 - used as a context manager, reads like a function
     def __exit__(self, *exc: object) -> None:
         self._channel.close()
         self._server.stop(0)
-
-
-def _eventually(call: Any, attempts: int = 100) -> Any:
-    for _ in range(attempts - 1):
-        try:
-            return call()
-        except grpc.RpcError:
-            time.sleep(0.1)
-    return call()
