@@ -74,8 +74,10 @@ def validate_custom_field_name(name: str) -> str:
     return name
 
 
-def profile_from_document(doc: Mapping[str, Any]) -> Profile:
-    """Builds a Profile from a document, raising InvalidInput naming the first bad field."""
+def profile_from_document(doc: Mapping[str, Any], *, require_player_id: bool = True) -> Profile:
+    """Builds a Profile from a document, raising InvalidInput naming the first bad field.
+
+    `require_player_id=False` is for dry runs, where the profile is not stored."""
     if not isinstance(doc, Mapping):
         raise InvalidInput("profile", f"must be a JSON object, got {_kind(doc)}")
     custom: dict[str, JSONValue] = {}
@@ -87,7 +89,10 @@ def profile_from_document(doc: Mapping[str, Any]) -> Profile:
         else:
             raise InvalidInput(str(key), "unknown field (custom fields must start with '_')")
 
-    fields: dict[str, Any] = {"player_id": validate_player_id(doc.get("player_id"))}
+    player_id = doc.get("player_id")
+    fields: dict[str, Any] = {
+        "player_id": validate_player_id(player_id) if require_player_id or player_id else ""
+    }
     for name in TIME_FIELDS:
         fields[name] = _optional(doc, name, _time)
     for name in INT_FIELDS:

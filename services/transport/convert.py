@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from profilematcher.campaigns.v1 import campaign_pb2
 from profilematcher.profiles.v1 import profile_pb2
 from services.domain.campaign import Campaign, LevelRange
 from services.domain.errors import InvalidInput
 from services.domain.profile import Clan, Device, JSONValue, Profile
-from services.domain.profile_json import validate_custom_field_name, validate_player_id
+from services.domain.profile_json import profile_from_document, profile_to_document
 
 TimeField = Literal["created", "modified", "last_session", "last_purchase", "birthdate"]
 ScalarField = Literal[
@@ -90,46 +90,55 @@ def profile_to_message(profile: Profile) -> profile_pb2.Profile:
 
 
 def profile_from_message(msg: profile_pb2.Profile, *, require_player_id: bool = True) -> Profile:
-    """Validates and converts; raises InvalidInput naming the field (as `profile.<field>`)."""
-    player_id = (
-        validate_player_id(msg.player_id, "profile.player_id")
-        if require_player_id or msg.player_id
-        else ""
-    )
+    """Validates and converts; raises InvalidInput naming the field (as `profile.<field>`).
+
+    The checks are the document codec's, so a profile is held to the same rules
+    whether it arrives as JSON or as a message."""
     fields: dict[str, object] = {}
     for name in _SCALAR_FIELDS:
         if msg.HasField(name):
             fields[name] = getattr(msg, name)
-    for time_field in _TIME_FIELDS:
-        if msg.HasField(time_field):
-            fields[time_field] = datetime_from_timestamp(
-                getattr(msg, time_field), f"profile.{time_field}"
+    try:
+        for time_field in _TIME_FIELDS:
+            if msg.HasField(time_field):
+                fields[time_field] = datetime_from_timestamp(getattr(msg, time_field), time_field)
+        unchecked = Profile(
+            player_id=msg.player_id,
+            active_campaigns=tuple(msg.active_campaigns),
+            devices=tuple(
+                Device(id=d.id, model=d.model, carrier=d.carrier, firmware=d.firmware)
+                for d in msg.devices
             )
-    for item, quantity in msg.inventory.items():
-        if not item:
-            raise InvalidInput("profile.inventory", "item names must be non-empty")
-        if quantity < 0:
-            raise InvalidInput(f"profile.inventory.{item}", "quantity must not be negative")
-    for key in msg.custom_fields:
-        try:
-            validate_custom_field_name(key)
-        except InvalidInput as exc:
-            raise InvalidInput(f"profile.custom_fields[{key!r}]", exc.problem) from None
-    return Profile(
-        player_id=player_id,
-        active_campaigns=tuple(msg.active_campaigns),
-        devices=tuple(
-            Device(id=d.id, model=d.model, carrier=d.carrier, firmware=d.firmware)
-            for d in msg.devices
+            or None,
+            inventory=dict(msg.inventory),
+            clan=Clan(id=msg.clan.id, name=msg.clan.name) if msg.HasField("clan") else None,
+            custom_fields={key: _json_value(v) for key, v in msg.custom_fields.items()},
+            **fields,  # type: ignore[arg-type]
         )
-        or None,
-        inventory=dict(msg.inventory),
-        clan=Clan(id=msg.clan.id, name=msg.clan.name) if msg.HasField("clan") else None,
-        custom_fields={
-            key: json_format.MessageToDict(value) for key, value in msg.custom_fields.items()
-        },
-        **fields,  # type: ignore[arg-type]
-    )
+        return profile_from_document(
+            profile_to_document(unchecked), require_player_id=require_player_id
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(f"profile.{exc.field}", exc.problem) from None
+
+
+def _json_value(value: struct_pb2.Value) -> JSONValue:
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        # JSON has one number type; whole numbers come back as ints, as they went in.
+        if number.is_integer() and abs(number) < 2**53:
+            return int(number)
+        return number
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "list_value":
+        return [_json_value(v) for v in value.list_value.values]
+    if kind == "struct_value":
+        return {k: _json_value(v) for k, v in value.struct_value.fields.items()}
+    return None
 
 
 def _value_message(value: JSONValue) -> struct_pb2.Value:

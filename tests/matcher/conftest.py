@@ -8,9 +8,9 @@ from typing import Any
 import grpc
 import mongomock
 import pytest
+
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
-
 from services.domain.profile_json import profile_from_document
 from services.matcher.server import MatcherServer, MatcherSettings, start_matcher
 from services.storage.mongo_store import MongoProfileStore

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import grpc
+
 from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
-
 from services.domain.campaign import Campaign, LevelRange
 from services.domain.errors import DependencyUnavailable
 from services.domain.profile import Profile

@@ -7,10 +7,10 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
+
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2
-
 from services.domain.profile_json import profile_from_document
 from services.matcher.client_config import BATCH_LIMIT
 from services.transport.convert import profile_to_message, timestamp_from_datetime

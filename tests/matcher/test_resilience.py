@@ -9,9 +9,9 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
-
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyUnavailable
 from services.matcher.campaign_cache import CampaignCache
@@ -90,9 +90,11 @@ def test_cold_start_with_the_campaign_service_down_is_not_serving(
     server = start(store, campaigns, campaigns_timeout=0.3, health_interval=0.05)
     try:
         assert health(server) == health_pb2.HealthCheckResponse.NOT_SERVING
-        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            with pytest.raises(grpc.RpcError) as info:
-                Stub(channel).GetClientConfig(pb.GetClientConfigRequest(player_id=sample_player))
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel,
+            pytest.raises(grpc.RpcError) as info,
+        ):
+            Stub(channel).GetClientConfig(pb.GetClientConfigRequest(player_id=sample_player))
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "campaign" in info.value.details()
         campaigns.start()
@@ -113,9 +115,7 @@ def test_a_catalog_change_reaches_the_matcher_through_the_watch_stream(
         server.stop(0)
 
 
-def test_without_watch_the_ttl_poll_brings_the_change(
-    store: SpyStore, sample_player: str
-) -> None:
+def test_without_watch_the_ttl_poll_brings_the_change(store: SpyStore, sample_player: str) -> None:
     service = FakeCampaignService([sample_campaign()], watchable=False)
     campaigns = CampaignServer(service)
     campaigns.start()
@@ -192,9 +192,7 @@ def test_cache_one_fetch_for_many_cold_callers() -> None:
     fetcher.release.clear()
     cache = make_cache(fetcher, clock)
     results: list[CompiledCatalog] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(cache.current())) for _ in range(10)
-    ]
+    threads = [threading.Thread(target=lambda: results.append(cache.current())) for _ in range(10)]
     for thread in threads:
         thread.start()
     fetcher.release.set()
