@@ -30,10 +30,10 @@ from pathlib import Path
 import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from profilematcher.matcher.v1 import matcher_service_pb2 as pb
-from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 
 from bench.serve import SAMPLE_PLAYER
+from profilematcher.matcher.v1 import matcher_service_pb2 as pb
+from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.demo.players import generate_players
 
 SERVICE = "/profilematcher.matcher.v1.ProfileMatcherService"
@@ -103,13 +103,11 @@ def h2load(
                 f"-D{seconds}",
                 "--warm-up-time=2",
                 f"--data={body_file}",
-                "-H",
-                "content-type: application/grpc",
-                "-H",
-                "te: trailers",
+                "--header=content-type: application/grpc",
+                "--header=te: trailers",
                 f"--log-file={log_file}",
                 f"http://127.0.0.1:{port}{SERVICE}/{method}",
-            ],  # fmt: skip
+            ],
             check=True,
             capture_output=True,
             text=True,

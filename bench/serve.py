@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
+
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
-
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.server import CampaignSettings, start_campaign_server
 from services.demo.players import generate_players, sample_profile
@@ -49,6 +49,16 @@ class EchoServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
         self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetClientConfigResponse:
         return self._response
+
+    def BatchGetClientConfig(  # noqa: N802
+        self, request: pb.BatchGetClientConfigRequest, context: grpc.ServicerContext
+    ) -> pb.BatchGetClientConfigResponse:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the echo baseline answers GetClientConfig")
+
+    def MatchProfile(  # noqa: N802
+        self, request: pb.MatchProfileRequest, context: grpc.ServicerContext
+    ) -> pb.MatchProfileResponse:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the echo baseline answers GetClientConfig")
 
 
 def main() -> None:

@@ -9,6 +9,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+# An autouse fixture: lets every test run the MongoDB store on mongomock.
+from tests.mongomock_compat import mongomock_bulk_compat
+
+__all__ = ["mongomock_bulk_compat"]
+
 # Derandomized so that a run is reproducible and CI never flakes on a new example;
 # no per-example deadline because shared machines are noisy.
 settings.register_profile(

@@ -28,6 +28,14 @@ class ProfileAlreadyExists(DomainError):
         self.player_id = player_id
 
 
+class StoredProfileCorrupt(DomainError):
+    """A stored profile no longer passes validation (edited by hand, or by another
+    writer): the caller's request was fine, the data is not."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"stored profile is not valid: {problem}")
+
+
 class DependencyUnavailable(DomainError):
     """A dependency (profile store, campaign service) cannot be reached; safe to retry."""
 

@@ -9,7 +9,7 @@ never leaves a partial write behind.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from services.domain.profile import Profile
 
@@ -65,3 +65,20 @@ class ProfileStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class BatchProfileStore(ProfileStore, Protocol):
+    """A store that also writes many whole profiles per round trip (bulk import, seeding).
+
+    Kept apart from ProfileStore so that wrappers and fakes of the small contract
+    stay valid; callers check `isinstance(store, BatchProfileStore)` and fall back
+    to `upsert` one by one.
+    """
+
+    def upsert_many(self, profiles: Sequence[Profile], *, timeout: float | None = None) -> int:
+        """Creates or wholly replaces each profile, in batched writes; returns how many
+        were created. When a player id repeats, the last profile given wins. Each
+        profile is written atomically, the batch as a whole need not be: on an error
+        some may have been written, and running the same batch again is safe."""
+        ...

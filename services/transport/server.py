@@ -60,7 +60,7 @@ def create_server(
         futures.ThreadPoolExecutor(
             max_workers=options.max_workers, thread_name_prefix="grpc-worker"
         ),
-        interceptors=interceptors,
+        interceptors=list(interceptors),
         maximum_concurrent_rpcs=options.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", options.max_message_bytes),

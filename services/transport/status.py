@@ -16,6 +16,7 @@ from services.domain.errors import (
     InvalidInput,
     ProfileAlreadyExists,
     ProfileNotFound,
+    StoredProfileCorrupt,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ def status_for(error: DomainError) -> grpc.StatusCode:
             return grpc.StatusCode.NOT_FOUND
         case ProfileAlreadyExists():
             return grpc.StatusCode.ALREADY_EXISTS
+        case StoredProfileCorrupt():
+            return grpc.StatusCode.DATA_LOSS
         case DependencyTimeout():
             return grpc.StatusCode.DEADLINE_EXCEEDED
         case DependencyUnavailable():

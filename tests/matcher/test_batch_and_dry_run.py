@@ -65,7 +65,7 @@ def test_batch_errors_are_invalid_argument_naming_the_field(
     with pytest.raises(grpc.RpcError) as info:
         stub.BatchGetClientConfig(pb.BatchGetClientConfigRequest(player_ids=ids))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert info.value.details().startswith(f"{field}:")
+    assert (info.value.details() or "").startswith(f"{field}:")
     assert store.active_writes == []
 
 
@@ -135,4 +135,4 @@ def test_match_profile_bad_input_is_invalid_argument(
     with pytest.raises(grpc.RpcError) as info:
         stub.MatchProfile(request_)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert info.value.details().startswith(f"{field}:")
+    assert (info.value.details() or "").startswith(f"{field}:")

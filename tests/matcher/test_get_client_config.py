@@ -151,7 +151,7 @@ def test_unknown_player_is_not_found(stub: Stub) -> None:
     with pytest.raises(grpc.RpcError) as info:
         stub.GetClientConfig(pb.GetClientConfigRequest(player_id="nobody"))
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
-    assert "nobody" in info.value.details()
+    assert "nobody" in (info.value.details() or "")
 
 
 @pytest.mark.parametrize("player_id", ["", "x" * 129])
@@ -159,7 +159,7 @@ def test_bad_player_id_is_invalid_argument(stub: Stub, player_id: str) -> None:
     with pytest.raises(grpc.RpcError) as info:
         stub.GetClientConfig(pb.GetClientConfigRequest(player_id=player_id))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "player_id" in info.value.details()
+    assert "player_id" in (info.value.details() or "")
 
 
 def test_store_down_is_unavailable(stub: Stub, store: SpyStore, sample_player: str) -> None:

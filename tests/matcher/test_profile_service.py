@@ -25,7 +25,7 @@ def sample(sample_profile_doc: dict[str, Any]) -> profile_pb2.Profile:
 def status(call: Any) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.RpcError) as info:
         call()
-    return info.value.code(), info.value.details()
+    return info.value.code(), (info.value.details() or "")
 
 
 def test_create_get_delete(profiles: Stub, sample: profile_pb2.Profile) -> None:

@@ -96,7 +96,7 @@ def test_cold_start_with_the_campaign_service_down_is_not_serving(
         ):
             Stub(channel).GetClientConfig(pb.GetClientConfigRequest(player_id=sample_player))
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert "campaign" in info.value.details()
+        assert "campaign" in (info.value.details() or "")
         campaigns.start()
         eventually(lambda: _assert(health(server) == health_pb2.HealthCheckResponse.SERVING))
     finally:

@@ -1,0 +1,109 @@
+"""Rules both stores share, so SQLite and MongoDB give the same answers to the same calls."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.domain.errors import InvalidInput, StoredProfileCorrupt
+from services.domain.profile import Profile
+from services.domain.profile_json import (
+    KNOWN_FIELDS,
+    profile_from_document,
+    profile_to_document,
+    validate_custom_field_name,
+    validate_player_id,
+)
+
+_KNOWN = frozenset(KNOWN_FIELDS)
+
+
+def stored_profile(doc: Mapping[str, Any]) -> Profile:
+    """A profile read back from a store; one that fails validation is corrupt data,
+    not the caller's mistake."""
+    try:
+        return profile_from_document(doc)
+    except InvalidInput as exc:
+        player_id = doc.get("player_id") if isinstance(doc, Mapping) else None
+        raise StoredProfileCorrupt(f"player {player_id!r}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldUpdate:
+    """A validated update_fields call: the profile it produces and the minimal write.
+
+    `set_values` holds canonical document values (what profile_to_document makes), so
+    a time given as a string is stored as a time, and a known field set to None is
+    moved to `unset` instead of being stored as null.
+    """
+
+    profile: Profile
+    set_values: dict[str, Any]
+    unset: tuple[str, ...]
+
+
+def plan_field_update(
+    current: Mapping[str, Any],
+    player_id: str,
+    values: Mapping[str, Any],
+    unset: Collection[str],
+) -> FieldUpdate:
+    """Merges the change into `current` in memory and validates the result.
+
+    Raises InvalidInput (before anything is written) when a key is not a field name,
+    when a key is both set and unset, when player_id would change or vanish, or when
+    the merged document is not a valid profile.
+    """
+    for key in values:
+        _check_field_name(key)
+    unset_keys = tuple(dict.fromkeys(unset))
+    for key in unset_keys:
+        _check_field_name(key)
+        if key in values:
+            raise InvalidInput(key, "cannot be both set and unset")
+    if "player_id" in unset_keys:
+        raise InvalidInput("player_id", "cannot be removed")
+    if "player_id" in values and values["player_id"] != player_id:
+        raise InvalidInput("player_id", "cannot be changed")
+
+    merged = dict(current)
+    merged.update(values)
+    for key in unset_keys:
+        merged.pop(key, None)
+    profile = profile_from_document(merged)
+
+    canonical = profile_to_document(profile)
+    set_values = {k: canonical[k] for k in values if k in canonical and k != "player_id"}
+    cleared = tuple(k for k in values if k not in canonical)
+    return FieldUpdate(profile, set_values, unset_keys + cleared)
+
+
+def _check_field_name(key: object) -> None:
+    # Keys end up as MongoDB field names: a dotted path or an operator must never pass.
+    if not isinstance(key, str):
+        raise InvalidInput("values", f"field names must be strings, got {type(key).__name__}")
+    if key not in _KNOWN:
+        if not key.startswith("_"):
+            raise InvalidInput(key, "unknown field (custom fields must start with '_')")
+        validate_custom_field_name(key)
+
+
+def checked_ids(player_ids: Iterable[str]) -> list[str]:
+    """Validated ids without repeats, first occurrence first."""
+    return list(dict.fromkeys(validate_player_id(pid) for pid in player_ids))
+
+
+def checked_campaigns(player_id: str, names: Sequence[str]) -> list[str]:
+    # A bare string is a Sequence[str] too; storing its characters would be a silent bug.
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise InvalidInput(f"active_campaigns[{player_id}]", "must be a list of strings")
+    return list(names)
+
+
+def last_per_player(profiles: Iterable[Profile]) -> list[Profile]:
+    """One profile per player id, the last one given winning, in first-seen order."""
+    latest: dict[str, Profile] = {}
+    for profile in profiles:
+        latest[validate_player_id(profile.player_id)] = profile
+    return list(latest.values())

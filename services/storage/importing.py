@@ -1,0 +1,320 @@
+"""Bulk import of profiles: `profile-matcher import FILE`, seeding, and ImportProfiles.
+
+Files come as a JSON list of profiles, as JSON Lines (one profile per line), or as a
+single profile object (pretty-printed or not, like `data/profile.json`). They are
+read in fixed-size chunks and decoded one record at a time, so a file of millions of
+profiles needs memory for one chunk and one batch, not for the file.
+
+A record that is not a valid profile is rejected with its index and the reason, and
+the import carries on. A JSON syntax error rejects one line of a JSON Lines file; in
+a JSON list nothing after it can be trusted, so the import of that file stops there
+(every record before it is kept).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias
+
+from services.domain.errors import InvalidInput
+from services.domain.profile import Profile
+from services.domain.profile_json import profile_from_document
+from services.storage.base import BatchProfileStore, ProfileStore
+
+# (index of the record in the file, the document or None, why it is unusable or None)
+Record: TypeAlias = tuple[int, dict[str, Any] | None, str | None]
+
+CHUNK_CHARS = 64 * 1024
+# A profile is around a kilobyte; a "record" that keeps growing past this is a broken
+# file (an unclosed string or bracket), and reading on would load all of it.
+MAX_RECORD_CHARS = 4 * 1024 * 1024
+
+_WHITESPACE = " \t\r\n"
+
+
+class TextSource(Protocol):
+    """What the reader needs of a stream: any text file object (TextIO) has it."""
+
+    def read(self, size: int, /) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    player_id: str | None
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    rejected: int = 0
+    # The first `max_rejections` rejections; `rejected` counts all of them.
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+class _Reader:
+    """A window over a text stream, filled a chunk at a time, for raw_decode."""
+
+    def __init__(self, stream: TextSource) -> None:
+        self._stream = stream
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        # Newlines in the text already dropped from the window, for line numbers.
+        self._dropped_lines = 0
+
+    def fill(self) -> bool:
+        """Reads one more chunk; False at the end of the stream."""
+        if self.eof:
+            return False
+        chunk = self._stream.read(CHUNK_CHARS)
+        if not chunk:
+            self.eof = True
+            return False
+        if self.pos > CHUNK_CHARS:
+            self._dropped_lines += self.buf.count("\n", 0, self.pos)
+            self.buf = self.buf[self.pos :]
+            self.pos = 0
+        self.buf += chunk
+        return True
+
+    def skip_whitespace(self) -> bool:
+        """Moves past whitespace; False when only whitespace remains."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in _WHITESPACE:
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return True
+            if not self.fill():
+                return False
+
+    def peek(self) -> str:
+        return self.buf[self.pos] if self.pos < len(self.buf) else ""
+
+    def line_at(self, pos: int) -> int:
+        return self._dropped_lines + self.buf.count("\n", 0, pos) + 1
+
+    def decode(self, decoder: json.JSONDecoder) -> Any:
+        """The JSON value at the current position; reads more while it is incomplete.
+
+        Raises JSONDecodeError (positions relative to the window) when the value is
+        malformed, or ValueError when it outgrows MAX_RECORD_CHARS. The position only
+        moves on success, so on an error `pos` is still where the value starts.
+        """
+        while True:
+            try:
+                value, end = decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                # A value cut off by the end of the window fails on its last line, with
+                # no newline after the failing spot (a string cannot hold a raw newline,
+                # so this holds for "unterminated string" too). With a newline after
+                # it, the text there is complete, and wrong.
+                if self.eof or self.buf.find("\n", exc.pos) >= 0:
+                    raise
+                self._grow()
+                continue
+            if end == len(self.buf) and not self.eof:
+                # A number can end at the window's edge and still go on in the next chunk.
+                self._grow()
+                continue
+            self.pos = end
+            return value
+
+    def _grow(self) -> None:
+        if len(self.buf) - self.pos > MAX_RECORD_CHARS:
+            raise ValueError(f"record is longer than {MAX_RECORD_CHARS} characters")
+        self.fill()
+
+    def resync(self) -> None:
+        """Moves to the next line that starts with '{' (or to the end of the text).
+
+        That is where the next JSON Lines record, or the next top-level object of
+        concatenated pretty-printed ones, begins; the lines of a broken record before
+        it would otherwise each be misread as a record of their own.
+        """
+        search_from = self.pos + 1
+        while True:
+            found = self.buf.find("\n{", search_from)
+            if found >= 0:
+                self.pos = found + 1
+                return
+            # All but the last character is skipped text and may be dropped from the
+            # window; the last may be the newline of a "\n{" split across chunks.
+            self.pos = max(self.pos, len(self.buf) - 1)
+            if not self.fill():
+                self.pos = len(self.buf)
+                return
+            search_from = self.pos
+
+
+def iter_profile_documents(stream: TextSource) -> Iterator[Record]:
+    """Yields every record of a JSON list, JSON Lines, or single-object text stream.
+
+    Each item is (index, document, None) or (index, None, reason) for a record that is
+    not a JSON object or not valid JSON. The stream is only ever read a chunk at a time.
+    """
+    reader = _Reader(stream)
+    if not reader.skip_whitespace():
+        return
+    if reader.peek() == "\ufeff":
+        reader.pos += 1
+        if not reader.skip_whitespace():
+            return
+    if reader.peek() == "[":
+        reader.pos += 1
+        yield from _list_records(reader)
+    else:
+        yield from _line_records(reader)
+
+
+def _list_records(reader: _Reader) -> Iterator[Record]:
+    decoder = json.JSONDecoder()
+    index = 0
+    if reader.skip_whitespace() and reader.peek() == "]":
+        reader.pos += 1
+        yield from _trailing(reader, index)
+        return
+    while True:
+        if not reader.skip_whitespace():
+            yield index, None, "the JSON list is not closed with ']'"
+            return
+        try:
+            value = reader.decode(decoder)
+        except json.JSONDecodeError as exc:
+            yield index, None, _syntax(reader, exc) + "; the rest of the list was not read"
+            return
+        except ValueError as exc:
+            yield index, None, f"line {reader.line_at(reader.pos)}: {exc}"
+            return
+        yield _record(index, value)
+        index += 1
+        if not reader.skip_whitespace():
+            yield index, None, "the JSON list is not closed with ']'"
+            return
+        separator = reader.peek()
+        reader.pos += 1
+        if separator == "]":
+            yield from _trailing(reader, index)
+            return
+        if separator != ",":
+            line = reader.line_at(reader.pos - 1)
+            yield (
+                index,
+                None,
+                f"line {line}: expected ',' or ']' after record {index - 1},"
+                f" found {separator!r}; the rest of the list was not read",
+            )
+            return
+
+
+def _trailing(reader: _Reader, index: int) -> Iterator[Record]:
+    if reader.skip_whitespace():
+        line = reader.line_at(reader.pos)
+        yield index, None, f"line {line}: unexpected text after the closing ']'"
+
+
+def _line_records(reader: _Reader) -> Iterator[Record]:
+    decoder = json.JSONDecoder()
+    index = 0
+    while reader.skip_whitespace():
+        try:
+            value = reader.decode(decoder)
+        except (json.JSONDecodeError, ValueError) as exc:
+            first_line = reader.line_at(reader.pos)
+            if isinstance(exc, json.JSONDecodeError):
+                reason = _syntax(reader, exc)
+            else:
+                reason = f"line {first_line}: {exc}"
+            reader.resync()
+            last_line = reader.line_at(reader.pos) - 1
+            if last_line > first_line:
+                reason += f" (lines {first_line}-{last_line} skipped)"
+            yield index, None, reason
+        else:
+            yield _record(index, value)
+        index += 1
+
+
+def _syntax(reader: _Reader, exc: json.JSONDecodeError) -> str:
+    return f"line {reader.line_at(exc.pos)}: invalid JSON: {exc.msg}"
+
+
+def _record(index: int, value: Any) -> Record:
+    if isinstance(value, dict):
+        return index, value, None
+    if value is None:
+        kind = "null"
+    elif isinstance(value, bool):
+        kind = "a boolean"
+    elif isinstance(value, int | float):
+        kind = "a number"
+    elif isinstance(value, str):
+        kind = "a string"
+    else:
+        kind = "a list"
+    return index, None, f"a profile must be a JSON object, got {kind}"
+
+
+def import_profiles(
+    store: ProfileStore,
+    documents: Iterable[Record],
+    *,
+    batch_size: int = 500,
+    max_rejections: int = 1000,
+    timeout: float | None = None,
+) -> ImportReport:
+    """Validates each document and creates or replaces its profile.
+
+    Invalid records are counted and listed (up to `max_rejections`, so a file of
+    garbage cannot fill memory) and the rest go on. Valid profiles are written in
+    batches of `batch_size` when the store can (BatchProfileStore), one by one
+    otherwise. `timeout` applies to each write. A store error (DependencyUnavailable)
+    ends the import and propagates; what was written stays, and importing the same
+    file again is safe because every write is an upsert.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    report = ImportReport()
+    batch: dict[str, Profile] = {}
+
+    def flush() -> None:
+        if not batch:
+            return
+        profiles = list(batch.values())
+        batch.clear()
+        if isinstance(store, BatchProfileStore):
+            created = store.upsert_many(profiles, timeout=timeout)
+        else:
+            created = sum(store.upsert(p, timeout=timeout) for p in profiles)
+        report.created += created
+        report.updated += len(profiles) - created
+
+    def reject(index: int, player_id: str | None, reason: str) -> None:
+        report.rejected += 1
+        if len(report.rejections) < max_rejections:
+            report.rejections.append(Rejection(index, player_id, reason))
+
+    for index, doc, error in documents:
+        if doc is None:
+            reject(index, None, error or "no document")
+            continue
+        raw_id = doc.get("player_id")
+        player_id = raw_id if isinstance(raw_id, str) else None
+        try:
+            profile = profile_from_document(doc)
+        except InvalidInput as exc:
+            reject(index, player_id, str(exc))
+            continue
+        if profile.player_id in batch:
+            # The same player twice: write the first before the second replaces it, so
+            # the counts match what a record-by-record import would report.
+            flush()
+        batch[profile.player_id] = profile
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return report

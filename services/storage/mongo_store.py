@@ -1,0 +1,342 @@
+"""The MongoDB profile store, on pymongo's synchronous client.
+
+One document per player in one collection, exactly profile_to_document's output
+(times as BSON dates) plus MongoDB's own `_id`, which is never read back. Players
+are found through a unique index on player_id: call `ensure_indexes()` once at
+start-up (open_store does), before serving.
+
+Every player id and field name reaching a query has been validated as a plain
+string first; filters are always built here as `{"player_id": <str>}`, never taken
+from a caller's dict, so no operator can be smuggled in.
+
+MongoDB stores times with millisecond precision: microseconds are truncated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection as CollectionABC
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+import pymongo
+from bson.errors import InvalidDocument
+from pymongo import MongoClient, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo.collection import Collection
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
+
+from services.domain.errors import (
+    DependencyTimeout,
+    DependencyUnavailable,
+    InvalidInput,
+    ProfileAlreadyExists,
+    ProfileNotFound,
+)
+from services.domain.profile import Profile
+from services.domain.profile_json import (
+    profile_to_document,
+    validate_player_id,
+)
+from services.storage._documents import (
+    checked_campaigns,
+    checked_ids,
+    last_per_player,
+    plan_field_update,
+    stored_profile,
+)
+
+Document: TypeAlias = dict[str, Any]
+
+DEFAULT_DATABASE = "profilematcher"
+DEFAULT_COLLECTION = "profiles"
+PLAYER_ID_INDEX = "player_id_1"
+# Never read MongoDB's `_id`: it is not a profile field and would fail validation.
+NO_ID = {"_id": 0}
+
+
+def mongo_client(
+    uri: str, *, server_selection_timeout: float = 2.0, operation_timeout: float = 2.0
+) -> MongoClient[Document]:
+    """The one MongoClient of a process, tuned to fail fast rather than hang.
+
+    `operation_timeout` is the default client-side limit of every operation
+    (timeoutMS), which a store call's own `timeout` replaces. Under that limit
+    pymongo 4.20 waits for a usable server for the operation's remaining time, not
+    for serverSelectionTimeoutMS, so a down database is reported when the
+    operation's time runs out. `server_selection_timeout` still bounds each
+    connection attempt (connectTimeoutMS) and any driver work outside an operation.
+    Dates come back timezone-aware. Servers are connected to in the background
+    (only a mongodb+srv:// URI may make its DNS lookup here).
+    """
+    selection_ms = max(1, round(server_selection_timeout * 1000))
+    operation_ms = max(1, round(operation_timeout * 1000))
+    return MongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=selection_ms,
+        connectTimeoutMS=selection_ms,
+        # timeoutMS supersedes socketTimeoutMS on MongoDB 4.4+ drivers; both are set so a
+        # stalled socket is abandoned even by code paths that run outside a timeout.
+        socketTimeoutMS=operation_ms,
+        timeoutMS=operation_ms,
+        appname="profile-matcher",
+    )
+
+
+class MongoProfileStore:
+    """ProfileStore on one MongoDB collection.
+
+    `default_timeout` (seconds) applies to calls that pass no `timeout`; None leaves
+    the client's own timeoutMS in charge. With `owns_client`, `close()` closes the
+    collection's MongoClient (open_store sets it; a shared client is left open).
+    """
+
+    def __init__(
+        self,
+        collection: Collection[Document],
+        *,
+        default_timeout: float | None = None,
+        owns_client: bool = False,
+    ) -> None:
+        if not collection.codec_options.tz_aware:
+            # profile_from_document refuses times without a zone, so a client built
+            # without tz_aware=True would make every stored profile unreadable.
+            collection = collection.with_options(
+                codec_options=collection.codec_options.with_options(tz_aware=True)
+            )
+        self._collection = collection
+        self._default_timeout = default_timeout
+        self._owns_client = owns_client
+
+    @classmethod
+    def from_client(
+        cls,
+        client: MongoClient[Document],
+        database: str = DEFAULT_DATABASE,
+        collection: str = DEFAULT_COLLECTION,
+        *,
+        default_timeout: float | None = None,
+        owns_client: bool = False,
+    ) -> MongoProfileStore:
+        return cls(
+            client[database][collection],
+            default_timeout=default_timeout,
+            owns_client=owns_client,
+        )
+
+    @property
+    def collection(self) -> Collection[Document]:
+        return self._collection
+
+    def ensure_indexes(self, *, timeout: float | None = None) -> None:
+        """Creates the unique player_id index if missing (idempotent; run at start-up).
+
+        It makes lookups by player id index searches, and makes `create` of a taken id
+        fail instead of storing a second profile for the same player.
+        """
+        with self._call("create the player_id index", timeout):
+            self._collection.create_index(
+                [("player_id", pymongo.ASCENDING)], unique=True, name=PLAYER_ID_INDEX
+            )
+
+    @contextmanager
+    def _call(self, action: str, timeout: float | None) -> Iterator[None]:
+        """Runs one store call under its deadline, with errors mapped to the domain's."""
+        limit = self._default_timeout if timeout is None else timeout
+        if limit is not None and limit <= 0:
+            raise DependencyTimeout(f"MongoDB: no time left to {action}")
+        with mongo_errors(action):
+            if limit is None:
+                yield
+            else:
+                with pymongo.timeout(limit):
+                    yield
+
+    def get(self, player_id: str, *, timeout: float | None = None) -> Profile | None:
+        query = _by_id(player_id)
+        with self._call("read a profile", timeout):
+            doc = self._collection.find_one(query, NO_ID)
+        return None if doc is None else stored_profile(doc)
+
+    def get_many(
+        self, player_ids: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, Profile]:
+        keys = checked_ids(player_ids)
+        if not keys:
+            return {}
+        with self._call("read profiles", timeout):
+            # The first batch otherwise stops at 101 documents and the rest would cost
+            # more round trips.
+            docs = list(
+                self._collection.find({"player_id": {"$in": keys}}, NO_ID, batch_size=len(keys))
+            )
+        profiles = (stored_profile(doc) for doc in docs)
+        return {p.player_id: p for p in profiles}
+
+    def set_active_campaigns(
+        self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None
+    ) -> None:
+        operations = [
+            UpdateOne(_by_id(pid), {"$set": {"active_campaigns": checked_campaigns(pid, names)}})
+            for pid, names in updates.items()
+        ]
+        if not operations:
+            return
+        with self._call("set active campaigns", timeout):
+            # Unordered: one player's failure does not hold back the others. No upsert:
+            # a player deleted meanwhile stays deleted.
+            self._collection.bulk_write(operations, ordered=False)
+
+    def create(self, profile: Profile, *, timeout: float | None = None) -> None:
+        doc = _document(profile)
+        with self._call("create a profile", timeout):
+            try:
+                self._collection.insert_one(doc)
+            except DuplicateKeyError:
+                raise ProfileAlreadyExists(profile.player_id) from None
+
+    def upsert(self, profile: Profile, *, timeout: float | None = None) -> bool:
+        doc = _document(profile)
+        with self._call("store a profile", timeout):
+            result = self._collection.replace_one(_by_id(profile.player_id), doc, upsert=True)
+        return result.upserted_id is not None
+
+    def upsert_many(self, profiles: Sequence[Profile], *, timeout: float | None = None) -> int:
+        """One unordered bulk write; repeated ids are reduced to their last profile first,
+        so the unordered writes never race each other on the same player."""
+        operations = [
+            ReplaceOne(_by_id(p.player_id), _document(p), upsert=True)
+            for p in last_per_player(profiles)
+        ]
+        if not operations:
+            return 0
+        with self._call("store profiles", timeout):
+            result = self._collection.bulk_write(operations, ordered=False)
+        return result.upserted_count
+
+    def update_fields(
+        self,
+        player_id: str,
+        values: Mapping[str, Any],
+        unset: CollectionABC[str] = (),
+        *,
+        timeout: float | None = None,
+    ) -> Profile:
+        query = _by_id(player_id)
+        # One deadline for both round trips.
+        with self._call("update a profile", timeout):
+            current = self._collection.find_one(query, NO_ID)
+            if current is None:
+                raise ProfileNotFound(player_id)
+            # Validated against the stored profile in memory first, so an invalid value
+            # is refused with nothing written. The write itself touches only the named
+            # fields, which each validate on their own, so a concurrent change to another
+            # field can neither make the result invalid nor be lost.
+            plan = plan_field_update(current, player_id, values, unset)
+            update: Document = {}
+            if plan.set_values:
+                update["$set"] = plan.set_values
+            if plan.unset:
+                update["$unset"] = dict.fromkeys(plan.unset, "")
+            if not update:
+                return plan.profile
+            after = self._collection.find_one_and_update(
+                query, update, projection=NO_ID, return_document=ReturnDocument.AFTER
+            )
+        if after is None:
+            raise ProfileNotFound(player_id)
+        return stored_profile(after)
+
+    def delete(self, player_id: str, *, timeout: float | None = None) -> bool:
+        query = _by_id(player_id)
+        with self._call("delete a profile", timeout):
+            result = self._collection.delete_one(query)
+        return result.deleted_count > 0
+
+    def ping(self, *, timeout: float | None = None) -> None:
+        with self._call("ping", timeout):
+            self._collection.database.command("ping")
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._collection.database.client.close()
+
+    def __repr__(self) -> str:
+        return f"MongoProfileStore({self._collection.full_name})"
+
+
+def _by_id(player_id: str) -> Document:
+    return {"player_id": validate_player_id(player_id)}
+
+
+def _document(profile: Profile) -> Document:
+    validate_player_id(profile.player_id)
+    return profile_to_document(profile)
+
+
+_MAX_DETAIL = 300
+# `scheme://user:password@` as it may appear inside a driver message.
+_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
+
+
+def _detail(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = _USERINFO.sub("***@", text)
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+
+
+@contextmanager
+def mongo_errors(action: str) -> Iterator[None]:
+    """Maps pymongo's errors to the domain's: the one place that knows them.
+
+    `action` says what was being attempted ("read a profile"); it and a trimmed driver
+    message, with any `user:password@` removed, make the error's text.
+    """
+    try:
+        yield
+    except (InvalidDocument, OverflowError) as exc:
+        # BSON cannot hold the value (e.g. an integer beyond 64 bits in a custom field).
+        raise InvalidInput("profile", f"cannot be stored in MongoDB: {_detail(exc)}") from exc
+    except ServerSelectionTimeoutError as exc:
+        # Its `timeout` is True too, but no server being reachable is an outage, not a
+        # slow answer: report it as unavailable.
+        raise DependencyUnavailable(
+            f"MongoDB unreachable, could not {action}: {_detail(exc)}"
+        ) from exc
+    except PyMongoError as exc:
+        if exc.timeout:
+            raise DependencyTimeout(
+                f"MongoDB did not answer in time, could not {action}: {_detail(exc)}"
+            ) from exc
+        if isinstance(exc, BulkWriteError):
+            errors = exc.details.get("writeErrors") or [{}]
+            first = errors[0]
+            raise DependencyUnavailable(
+                f"MongoDB refused to {action}: {first.get('errmsg', 'bulk write failed')}"
+                f" (code {first.get('code')}, {len(errors)} failed)"
+            ) from exc
+        if isinstance(exc, OperationFailure):
+            # The server's own errmsg, without pymongo's ", full error: {...}" dump.
+            message = (exc.details or {}).get("errmsg") or _detail(exc)
+            raise DependencyUnavailable(
+                f"MongoDB refused to {action}: {_USERINFO.sub('***@', str(message))}"
+                f" (code {exc.code})"
+            ) from exc
+        if isinstance(exc, ConnectionFailure):
+            raise DependencyUnavailable(
+                f"MongoDB connection failed, could not {action}: {_detail(exc)}"
+            ) from exc
+        if isinstance(exc, ConfigurationError):
+            raise DependencyUnavailable(
+                f"MongoDB cannot be used, could not {action}: {_detail(exc)}"
+            ) from exc
+        raise DependencyUnavailable(f"MongoDB error, could not {action}: {_detail(exc)}") from exc

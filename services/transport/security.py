@@ -1,0 +1,484 @@
+"""TLS for every server and for the matcher's client, and bearer tokens for ProfileService.
+
+Two independent layers:
+- TLS (optionally mutual) protects the connection: who the server is, and with a
+  client CA, which clients may connect at all. Credentials are read once at startup;
+  a rotated certificate takes effect on restart.
+- A shared bearer token protects methods: by default the writing RPCs of
+  ProfileService, optionally every method but health and reflection. A token sent
+  over a plaintext connection can be read by anyone on the path, so configure TLS
+  with it anywhere but on a trusted network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from grpc_health.v1 import health
+from grpc_reflection.v1alpha import reflection
+
+from profilematcher.profiles.v1 import profile_service_pb2
+from services.config import add_flag, env_default
+
+log = logging.getLogger(__name__)
+
+_TRequest = TypeVar("_TRequest")
+_TResponse = TypeVar("_TResponse")
+
+AUTHORIZATION = "authorization"
+
+# A shorter shared secret is within reach of guessing over the network.
+_MIN_TOKEN_LENGTH = 16
+
+
+# --- TLS ------------------------------------------------------------------------------
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _no_password() -> NoReturn:
+    # Without a callback OpenSSL would prompt on the terminal of a server process.
+    raise _EncryptedKey
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def _check_key_pair(cert_file: Path, key_file: Path, what: str) -> None:
+    """Fails at startup, naming the files, where grpc would only fail the bind or
+    every handshake with a message about neither."""
+    _read(cert_file, f"{what} certificate")
+    _read(key_file, f"{what} private key")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(
+            cert_file, key_file, password=_no_password
+        )
+    except _EncryptedKey:
+        raise ValueError(
+            f"{what} private key {key_file} is encrypted; gRPC needs an unencrypted key"
+        ) from None
+    except ssl.SSLError as exc:
+        raise ValueError(
+            f"{what} certificate {cert_file} and private key {key_file} cannot be used "
+            f"together: {exc.reason or exc}"
+        ) from None
+
+
+def _check_ca(ca_file: Path, what: str) -> None:
+    _read(ca_file, what)
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=ca_file)
+    except ssl.SSLError as exc:
+        raise ValueError(
+            f"{what} {ca_file} holds no usable PEM certificate: {exc.reason or exc}"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class TLSSettings:
+    """A server's TLS: its certificate chain and key, and with `ca_file`, mutual TLS
+    (every client must present a certificate signed by that CA)."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    ca_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.cert_file is not None and self.key_file is None:
+            raise ValueError(
+                f"TLS certificate {self.cert_file} given without its private key (--tls-key)"
+            )
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError(
+                f"TLS private key {self.key_file} given without its certificate (--tls-cert)"
+            )
+        if self.ca_file is not None and self.cert_file is None:
+            raise ValueError(
+                f"client CA {self.ca_file} (mutual TLS) needs the server's own "
+                "certificate and key too (--tls-cert, --tls-key)"
+            )
+        if self.cert_file is not None and self.key_file is not None:
+            _check_key_pair(self.cert_file, self.key_file, "TLS")
+        if self.ca_file is not None:
+            _check_ca(self.ca_file, "client CA")
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+    @property
+    def mutual(self) -> bool:
+        return self.ca_file is not None
+
+
+def server_credentials(tls: TLSSettings) -> grpc.ServerCredentials | None:
+    """What `start_server(..., credentials=)` takes; None serves plaintext."""
+    if tls.cert_file is None or tls.key_file is None:
+        return None
+    key = _read(tls.key_file, "TLS private key")
+    cert = _read(tls.cert_file, "TLS certificate")
+    ca = None if tls.ca_file is None else _read(tls.ca_file, "client CA")
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=ca, require_client_auth=ca is not None
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTLSSettings:
+    """A client's TLS: the CA that signed the server's certificate (None: the system's
+    roots) and, for a server that requires mutual TLS, our own certificate and key.
+
+    Naming any file turns TLS on: a client configured with a CA must never quietly
+    fall back to plaintext because a switch was forgotten.
+    """
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    enabled: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.cert_file is None) != (self.key_file is None):
+            given = self.cert_file or self.key_file
+            missing = "private key" if self.key_file is None else "certificate"
+            raise ValueError(f"client certificate and key go together: {given} has no {missing}")
+        if self.cert_file is not None and self.key_file is not None:
+            _check_key_pair(self.cert_file, self.key_file, "client")
+        if self.ca_file is not None:
+            _check_ca(self.ca_file, "server CA")
+        if not self.enabled and (self.ca_file or self.cert_file):
+            object.__setattr__(self, "enabled", True)
+
+
+def channel_credentials(tls: ClientTLSSettings) -> grpc.ChannelCredentials | None:
+    if not tls.enabled:
+        return None
+    return grpc.ssl_channel_credentials(
+        root_certificates=None if tls.ca_file is None else _read(tls.ca_file, "server CA"),
+        private_key=None if tls.key_file is None else _read(tls.key_file, "client private key"),
+        certificate_chain=(
+            None if tls.cert_file is None else _read(tls.cert_file, "client certificate")
+        ),
+    )
+
+
+def open_channel(
+    target: str, tls: ClientTLSSettings, options: Sequence[tuple[str, Any]] = ()
+) -> grpc.Channel:
+    """A secure channel when `tls.enabled`, else a plaintext one.
+
+    The server's certificate must name the host of `target` (a DNS or IP SAN); when
+    it cannot, pass ("grpc.ssl_target_name_override", "<name in the cert>").
+    """
+    credentials = channel_credentials(tls)
+    if credentials is None:
+        return grpc.insecure_channel(target, options=list(options))
+    return grpc.secure_channel(target, credentials, options=list(options))
+
+
+# --- Bearer tokens ----------------------------------------------------------------------
+
+_PROFILE_SERVICE = profile_service_pb2.DESCRIPTOR.services_by_name["ProfileService"]
+# Listed by reads rather than by writes so that a new RPC is protected until someone
+# decides it is a read.
+_PROFILE_READS = frozenset({"GetProfile"})
+PROFILE_WRITE_METHODS = frozenset(
+    f"/{_PROFILE_SERVICE.full_name}/{method.name}"
+    for method in _PROFILE_SERVICE.methods
+    if method.name not in _PROFILE_READS
+)
+# Probes and load balancers carry no token; reflection only describes the API.
+_ALWAYS_OPEN_SERVICES = frozenset(
+    {health.SERVICE_NAME, reflection.SERVICE_NAME, "grpc.reflection.v1.ServerReflection"}
+)
+
+
+def write_methods_of_profile_service(method: str) -> bool:
+    """Protects CreateProfile, UpdateProfile, DeleteProfile and ImportProfiles."""
+    return method in PROFILE_WRITE_METHODS
+
+
+def all_methods_except_health_and_reflection(method: str) -> bool:
+    service = method.lstrip("/").rpartition("/")[0]
+    return service not in _ALWAYS_OPEN_SERVICES
+
+
+def check_token(token: str) -> None:
+    """A token must travel as an HTTP/2 header value: printable ASCII, no spaces."""
+    if not token:
+        raise ValueError("the auth token is empty")
+    if not all("!" <= char <= "~" for char in token):
+        raise ValueError(
+            "the auth token must be printable ASCII without spaces (it is sent as a header)"
+        )
+
+
+class BearerTokenInterceptor(grpc.ServerInterceptor):
+    """Refuses a call to a method that `protected(full_method_name)` selects unless it
+    carries `authorization: Bearer <token>`: UNAUTHENTICATED when the header is
+    missing or malformed, PERMISSION_DENIED when the token is wrong.
+
+    The decision is taken before the handler runs, and a refused request is never
+    deserialized; client-streaming calls are refused before their first message is
+    read. Refusals are logged with method, peer and reason, never with the token.
+    """
+
+    def __init__(self, token: str, protected: Callable[[str], bool]) -> None:
+        check_token(token)
+        if len(token) < _MIN_TOKEN_LENGTH:
+            log.warning(
+                "the auth token has fewer than %d characters; use a long random one "
+                "(e.g. `openssl rand -hex 32`)",
+                _MIN_TOKEN_LENGTH,
+            )
+        self._expected = token.encode("ascii")
+        self._protected = protected
+
+    def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], grpc.RpcMethodHandler[_TRequest, _TResponse] | None
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[_TRequest, _TResponse] | None:
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or not self._protected(method):
+            return handler
+        refusal = self._refusal(handler_call_details.invocation_metadata)
+        if refusal is None:
+            return handler
+        code, reason = refusal
+        return _refusing_handler(handler, method, code, reason)
+
+    def _refusal(
+        self, metadata: Sequence[tuple[str, str | bytes]] | None
+    ) -> tuple[grpc.StatusCode, str] | None:
+        values = [value for key, value in metadata or () if key == AUTHORIZATION]
+        if not values:
+            return grpc.StatusCode.UNAUTHENTICATED, "missing 'authorization: Bearer <token>'"
+        if len(values) > 1:
+            return grpc.StatusCode.UNAUTHENTICATED, "more than one authorization header"
+        value = values[0]
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("ascii")
+            except UnicodeDecodeError:
+                value = ""
+        scheme, _, credentials = value.strip().partition(" ")
+        credentials = credentials.strip()
+        # RFC 7235: the scheme name is case-insensitive.
+        if scheme.lower() != "bearer" or not credentials:
+            return grpc.StatusCode.UNAUTHENTICATED, "authorization is not 'Bearer <token>'"
+        # Constant time, so response timing does not reveal how much of a guess was right.
+        if not hmac.compare_digest(credentials.encode("utf-8"), self._expected):
+            return grpc.StatusCode.PERMISSION_DENIED, "invalid bearer token"
+        return None
+
+
+def _refusing_handler(
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, code: grpc.StatusCode, reason: str
+) -> grpc.RpcMethodHandler[Any, Any]:
+    def refuse(_request: object, context: grpc.ServicerContext) -> NoReturn:
+        # Logged here rather than in the interceptor: only the context knows the peer.
+        log.warning("refused %s from %s: %s", method, context.peer(), reason)
+        context.abort(code, reason)
+
+    # Same shape as the real handler, so grpc drives the call the same way; no
+    # deserializer, so an unauthenticated request body is never parsed.
+    match handler.request_streaming, handler.response_streaming:
+        case False, False:
+            return grpc.unary_unary_rpc_method_handler(refuse)
+        case True, False:
+            return grpc.stream_unary_rpc_method_handler(refuse)
+        case False, True:
+            return grpc.unary_stream_rpc_method_handler(refuse)
+        case _:
+            return grpc.stream_stream_rpc_method_handler(refuse)
+
+
+def auth_interceptors(
+    token: str | None, *, protect_reads: bool = False
+) -> list[grpc.ServerInterceptor]:
+    """The interceptors for a server: none without a token; with one, the ProfileService
+    writes are protected, or with `protect_reads` every method but health and reflection.
+
+    `protect_reads` without a token is refused rather than left silently open.
+    """
+    if not token:
+        if protect_reads:
+            raise ValueError("protecting reads needs an auth token (--auth-token)")
+        return []
+    protected = (
+        all_methods_except_health_and_reflection
+        if protect_reads
+        else write_methods_of_profile_service
+    )
+    return [BearerTokenInterceptor(token, protected)]
+
+
+# --- Flags ------------------------------------------------------------------------------
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw) if raw else None
+
+
+def _parse_bool(raw: str) -> bool:
+    match raw.strip().lower():
+        case "1" | "true" | "yes" | "on":
+            return True
+        case "0" | "false" | "no" | "off":
+            return False
+    raise ValueError(raw)
+
+
+def _add_path_flag(parser: argparse.ArgumentParser, flag: str, env: str, help: str) -> None:
+    add_flag(parser, flag, env=env, default=None, convert=_optional_path, help=help)
+
+
+def _add_switch(parser: argparse.ArgumentParser, flag: str, env: str, help: str) -> None:
+    # add_flag would make it `--flag true`; a switch reads better and still takes its
+    # default from the environment.
+    parser.add_argument(
+        flag,
+        action=argparse.BooleanOptionalAction,
+        default=env_default(env, False, _parse_bool),
+        help=f"{help} (env {env}=true|false; default False)",
+    )
+
+
+def add_server_tls_flags(parser: argparse.ArgumentParser) -> None:
+    """--tls-cert, --tls-key, --tls-ca: for every command that runs a server."""
+    _add_path_flag(
+        parser,
+        "--tls-cert",
+        "PROFILE_MATCHER_TLS_CERT",
+        "PEM certificate chain of this server; with --tls-key, serve TLS only",
+    )
+    _add_path_flag(
+        parser,
+        "--tls-key",
+        "PROFILE_MATCHER_TLS_KEY",
+        "PEM private key (unencrypted) of --tls-cert",
+    )
+    _add_path_flag(
+        parser,
+        "--tls-ca",
+        "PROFILE_MATCHER_TLS_CA",
+        "PEM CA certificate(s); when given, clients must present a certificate signed "
+        "by one of them (mutual TLS)",
+    )
+
+
+def add_campaigns_client_tls_flags(parser: argparse.ArgumentParser) -> None:
+    """--campaigns-tls*: the matcher's connection to the campaign service."""
+    _add_switch(
+        parser,
+        "--campaigns-tls",
+        "PROFILE_MATCHER_CAMPAIGNS_TLS",
+        "connect to the campaign service over TLS, trusting the system's CAs unless "
+        "--campaigns-tls-ca is given (any --campaigns-tls-* file turns TLS on)",
+    )
+    _add_path_flag(
+        parser,
+        "--campaigns-tls-ca",
+        "PROFILE_MATCHER_CAMPAIGNS_TLS_CA",
+        "PEM CA certificate(s) to verify the campaign service's certificate",
+    )
+    _add_path_flag(
+        parser,
+        "--campaigns-tls-cert",
+        "PROFILE_MATCHER_CAMPAIGNS_TLS_CERT",
+        "PEM client certificate, for a campaign service that requires mutual TLS",
+    )
+    _add_path_flag(
+        parser,
+        "--campaigns-tls-key",
+        "PROFILE_MATCHER_CAMPAIGNS_TLS_KEY",
+        "PEM private key (unencrypted) of --campaigns-tls-cert",
+    )
+
+
+def add_auth_flags(parser: argparse.ArgumentParser) -> None:
+    """--auth-token, --auth-token-file, --protect-reads: for the matcher."""
+    add_flag(
+        parser,
+        "--auth-token",
+        env="PROFILE_MATCHER_AUTH_TOKEN",
+        default="",
+        convert=str,
+        help="shared secret that ProfileService writes require as 'authorization: Bearer "
+        "<token>'; empty: no authentication. Prefer the environment or --auth-token-file, "
+        "since a flag shows in the process list",
+    )
+    _add_path_flag(
+        parser,
+        "--auth-token-file",
+        "PROFILE_MATCHER_AUTH_TOKEN_FILE",
+        "file holding the auth token (surrounding whitespace ignored), instead of --auth-token",
+    )
+    _add_switch(
+        parser,
+        "--protect-reads",
+        "PROFILE_MATCHER_PROTECT_READS",
+        "require the token for every method (GetProfile, ProfileMatcherService), not only "
+        "for writes; health and reflection stay open",
+    )
+
+
+def add_security_flags(parser: argparse.ArgumentParser) -> None:
+    """Every security flag of the matcher: its own TLS, TLS to the campaign service,
+    and the auth token. The campaign service needs only `add_server_tls_flags`."""
+    add_server_tls_flags(parser)
+    add_campaigns_client_tls_flags(parser)
+    add_auth_flags(parser)
+
+
+def tls_from_args(args: argparse.Namespace) -> TLSSettings:
+    """Raises ValueError, naming the flag's file, for an unusable combination."""
+    return TLSSettings(cert_file=args.tls_cert, key_file=args.tls_key, ca_file=args.tls_ca)
+
+
+def client_tls_from_args(args: argparse.Namespace) -> ClientTLSSettings:
+    return ClientTLSSettings(
+        ca_file=args.campaigns_tls_ca,
+        cert_file=args.campaigns_tls_cert,
+        key_file=args.campaigns_tls_key,
+        enabled=args.campaigns_tls,
+    )
+
+
+def token_from_args(args: argparse.Namespace) -> str | None:
+    """The configured token, or None for no authentication.
+
+    Raises ValueError for both sources at once, an empty or unreadable token file, a
+    token that cannot be sent as a header, and --protect-reads without a token.
+    """
+    token: str | None = args.auth_token or None
+    token_file: Path | None = args.auth_token_file
+    if token is not None and token_file is not None:
+        raise ValueError("give --auth-token or --auth-token-file, not both")
+    if token_file is not None:
+        token = _read(token_file, "auth token file").decode("utf-8", "replace").strip()
+        if not token:
+            raise ValueError(f"auth token file {token_file} is empty")
+    if token is not None:
+        check_token(token)
+    elif args.protect_reads:
+        raise ValueError("--protect-reads needs --auth-token or --auth-token-file")
+    return token

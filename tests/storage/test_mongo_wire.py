@@ -1,0 +1,215 @@
+"""MongoProfileStore on the wire: real pymongo talking to MockupDB, a scripted server.
+
+mockupdb 1.8.1 works with pymongo 4.20 once its handshake is changed: its
+`auto_ismaster=True` reply says maxWireVersion 6 (MongoDB 3.6) and pymongo 4.20
+refuses any server below wire version 9 (MongoDB 4.4) with ConfigurationError
+("reports wire version 6, but this version of PyMongo requires at least 9"). The
+fixture answers the handshake with wire version 21 (MongoDB 7.0) instead.
+Each blocking store call runs on a thread (mockupdb's `go`) while the test plays
+the server's part.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+import types
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import mockupdb
+import pytest
+from mockupdb import MockupDB, OpMsg, go
+
+from services.domain.errors import (
+    DependencyTimeout,
+    DependencyUnavailable,
+    InvalidInput,
+    ProfileAlreadyExists,
+)
+from services.domain.profile_json import profile_to_document
+from services.storage.mongo_store import MongoProfileStore, mongo_client
+from tests.storage.contract import PLAYER, player, sample
+
+HANDSHAKE = {"ismaster": True, "minWireVersion": 0, "maxWireVersion": 21}
+SELECTION_TIMEOUT = 0.5
+OPERATION_TIMEOUT = 1.0
+# pymongo 4.20 waits for a usable server for the operation's remaining time (timeoutMS,
+# or a pymongo.timeout block) rather than serverSelectionTimeoutMS, so an outage shows
+# after the operation timeout. Slack on top of it for a loaded machine.
+OUTAGE_REPORTED_WITHIN = OPERATION_TIMEOUT + 1.5
+
+
+def _short_select(rlist: Any, wlist: Any, xlist: Any, timeout: float | None = None) -> Any:
+    return select.select(rlist, wlist, xlist, 0.02 if timeout is None else min(timeout, 0.02))
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    # MockupDB's accept loop polls with select(..., 1) and stop() waits for it: a
+    # second per test. A shorter poll, for mockupdb's module only, makes stop() prompt.
+    monkeypatch.setattr(
+        mockupdb, "select", types.SimpleNamespace(select=_short_select, error=select.error)
+    )
+    mock = MockupDB(auto_ismaster=HANDSHAKE)
+    mock.autoresponds("endSessions")
+    mock.run()
+    yield mock
+    mock.stop()
+
+
+def _store(uri: str) -> MongoProfileStore:
+    client = mongo_client(
+        uri, server_selection_timeout=SELECTION_TIMEOUT, operation_timeout=OPERATION_TIMEOUT
+    )
+    return MongoProfileStore(client["profilematcher"]["profiles"], owns_client=True)
+
+
+@pytest.fixture
+def store(server: Any) -> Iterator[MongoProfileStore]:
+    store = _store(server.uri)
+    yield store
+    store.close()
+
+
+def test_get_sends_a_find_by_player_id_without_id(server: Any, store: MongoProfileStore) -> None:
+    future = go(store.get, PLAYER)
+
+    request = server.receives(OpMsg("find", "profiles"))
+    assert request["filter"] == {"player_id": PLAYER}
+    assert request["projection"] == {"_id": 0}
+    request.ok(cursor={"id": 0, "ns": "profilematcher.profiles", "firstBatch": [sample_document()]})
+    assert future() == sample()
+
+
+def sample_document() -> dict[str, Any]:
+    return profile_to_document(sample())
+
+
+def test_set_active_campaigns_sends_single_field_updates(
+    server: Any, store: MongoProfileStore
+) -> None:
+    future = go(store.set_active_campaigns, {PLAYER: ["a"], "other": []})
+
+    request = server.receives(OpMsg("update", "profiles"))
+    assert request["ordered"] is False
+    assert [(u["q"], u["u"]) for u in request["updates"]] == [
+        ({"player_id": PLAYER}, {"$set": {"active_campaigns": ["a"]}}),
+        ({"player_id": "other"}, {"$set": {"active_campaigns": []}}),
+    ]
+    assert not any(u.get("upsert") for u in request["updates"])
+    request.ok(n=1, nModified=1)
+    future()
+
+
+def test_error_reply_is_unavailable_with_the_server_message(
+    server: Any, store: MongoProfileStore
+) -> None:
+    future = go(store.get, PLAYER)
+
+    server.receives(OpMsg("find", "profiles")).replies(
+        {"ok": 0, "errmsg": "not authorized on profilematcher to execute command", "code": 13}
+    )
+    with pytest.raises(DependencyUnavailable) as err:
+        future()
+    assert not isinstance(err.value, DependencyTimeout)
+    assert str(err.value) == (
+        "MongoDB refused to read a profile:"
+        " not authorized on profilematcher to execute command (code 13)"
+    )
+
+
+def test_max_time_expired_reply_is_a_timeout(server: Any, store: MongoProfileStore) -> None:
+    future = go(store.get, PLAYER)
+
+    server.receives(OpMsg("find", "profiles")).replies(
+        {"ok": 0, "errmsg": "operation exceeded time limit", "code": 50}
+    )
+    with pytest.raises(DependencyTimeout):
+        future()
+
+
+def test_duplicate_key_write_error_is_profile_already_exists(
+    server: Any, store: MongoProfileStore
+) -> None:
+    future = go(store.create, sample())
+
+    request = server.receives(OpMsg("insert", "profiles"))
+    # A BSON date, not text (mockupdb decodes dates as naive UTC).
+    assert request["documents"][0]["created"] == datetime(2021, 1, 10, 13, 37, 17)
+    request.ok(
+        n=0,
+        writeErrors=[{"index": 0, "code": 11000, "errmsg": "E11000 duplicate key error"}],
+    )
+    with pytest.raises(ProfileAlreadyExists):
+        future()
+
+
+def test_bulk_write_error_is_unavailable(server: Any, store: MongoProfileStore) -> None:
+    future = go(store.set_active_campaigns, {PLAYER: ["a"]})
+
+    server.receives(OpMsg("update", "profiles")).ok(
+        n=0,
+        nModified=0,
+        writeErrors=[{"index": 0, "code": 121, "errmsg": "Document failed validation"}],
+    )
+    with pytest.raises(DependencyUnavailable, match="Document failed validation"):
+        future()
+
+
+def test_server_that_never_answers_times_out_at_the_deadline(
+    server: Any, store: MongoProfileStore
+) -> None:
+    started = time.monotonic()
+    future = go(store.get, PLAYER, timeout=0.5)
+
+    server.receives(OpMsg("find", "profiles"))  # ...and never replies
+    with pytest.raises(DependencyTimeout):
+        future(timeout=10)
+    assert time.monotonic() - started < 3
+
+
+def test_stopped_server_is_unavailable_within_the_operation_timeout(
+    server: Any, store: MongoProfileStore
+) -> None:
+    future = go(store.ping)
+    server.receives(OpMsg("ping")).ok()
+    future()
+
+    server.stop()
+    started = time.monotonic()
+    with pytest.raises(DependencyUnavailable) as err:
+        store.get(PLAYER)
+    assert time.monotonic() - started < OUTAGE_REPORTED_WITHIN
+    assert not isinstance(err.value, DependencyTimeout)
+
+
+def test_closed_port_is_unavailable_within_the_operation_timeout() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = _store(f"mongodb://app:pw-not-shown@127.0.0.1:{port}/?directConnection=true")
+    try:
+        started = time.monotonic()
+        with pytest.raises(DependencyUnavailable) as err:
+            store.get(PLAYER)
+        assert time.monotonic() - started < OUTAGE_REPORTED_WITHIN
+        assert not isinstance(err.value, DependencyTimeout)
+        assert "read a profile" in str(err.value)
+        assert "pw-not-shown" not in str(err.value)
+    finally:
+        store.close()
+
+
+def test_value_bson_cannot_hold_is_invalid_input_and_never_sent(
+    server: Any, store: MongoProfileStore
+) -> None:
+    with pytest.raises(InvalidInput, match="cannot be stored in MongoDB"):
+        store.create(player("big", custom_fields={"_huge": 2**70}))
+
+    future = go(store.ping)
+    # The next thing the server sees is the ping: no insert went out before it.
+    server.receives(OpMsg("ping")).ok()
+    future()

@@ -1,0 +1,224 @@
+"""What only the SQLite store has: its file, its query plans, threads and processes."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.domain.errors import DependencyTimeout, DependencyUnavailable, InvalidInput
+from services.domain.profile import Profile
+from services.storage import sqlite_store
+from services.storage.sqlite_store import SQLiteProfileStore
+from tests.storage.contract import PLAYER, player, sample
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "profiles.sqlite3"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[SQLiteProfileStore]:
+    store = SQLiteProfileStore.open(path)
+    yield store
+    store.close()
+
+
+def _plan(sql: str, *params: object) -> str:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(sqlite_store.CREATE_TABLE)
+    rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+    conn.close()
+    return " | ".join(row[3] for row in rows)
+
+
+def test_point_read_searches_the_player_id_index() -> None:
+    assert _plan(sqlite_store.SELECT_ONE, "p") == (
+        "SEARCH profiles USING INDEX sqlite_autoindex_profiles_1 (player_id=?)"
+    )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        sqlite_store.SELECT_MANY,
+        sqlite_store.COUNT_EXISTING,
+        sqlite_store.SET_ACTIVE_CAMPAIGNS,
+        sqlite_store.REPLACE_DOC,
+        sqlite_store.DELETE,
+    ],
+)
+def test_no_statement_scans_the_table(sql: str) -> None:
+    params = ('["p"]',) if "json_each" in sql else ("x", "p")[: sql.count("?")]
+    plan = _plan(sql, *params)
+    assert re.search(
+        r"SEARCH profiles USING (COVERING )?INDEX sqlite_autoindex_profiles_1 \(player_id=\?\)",
+        plan,
+    )
+    assert "SCAN profiles" not in plan
+
+
+def test_file_keeps_profiles_across_reopen_in_wal_mode(path: Path) -> None:
+    first = SQLiteProfileStore.open(path)
+    first.create(sample())
+    first.close()
+
+    again = SQLiteProfileStore.open(str(path))
+    try:
+        assert again.get(PLAYER) == sample()
+        assert again.count() == 1
+    finally:
+        again.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_rows_hold_the_document_as_json_with_times_as_text(
+    store: SQLiteProfileStore, path: Path
+) -> None:
+    store.create(sample())
+
+    conn = sqlite3.connect(path)
+    text = conn.execute("SELECT doc FROM profiles WHERE player_id = ?", (PLAYER,)).fetchone()[0]
+    conn.close()
+    doc = json.loads(text)
+    assert doc["created"] == "2021-01-10 13:37:17Z"
+    assert doc["_customfield"] == "mycustom"
+    assert doc == json.loads((Path(__file__).parents[3] / "shared/data/profile.json").read_text())
+
+
+def test_set_active_campaigns_leaves_other_json_untouched(store: SQLiteProfileStore) -> None:
+    # json_set rewrites the text in SQL: numbers beyond 64 bits and unicode must survive.
+    store.create(player("p", custom_fields={"_big": 2**70, "_name": "Zoë 😀", "_f": 0.1}))
+
+    store.set_active_campaigns({"p": ["a"]})
+
+    got = store.get("p")
+    assert got is not None
+    assert got.custom_fields == {"_big": 2**70, "_name": "Zoë 😀", "_f": 0.1}
+    assert got.active_campaigns == ("a",)
+
+
+def test_writers_in_many_threads_lose_nothing(store: SQLiteProfileStore) -> None:
+    store.create(Profile(player_id="p"))
+    rounds = 30
+
+    def campaigns() -> None:
+        for i in range(rounds):
+            store.set_active_campaigns({"p": [f"c{i}"]})
+
+    def fields(n: int) -> None:
+        for i in range(rounds):
+            store.update_fields("p", {f"_writer{n}": i})
+            assert store.get("p") is not None
+
+    threads = [threading.Thread(target=campaigns)]
+    threads += [threading.Thread(target=fields, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    got = store.get("p")
+    assert got is not None
+    assert got.active_campaigns == (f"c{rounds - 1}",)
+    assert got.custom_fields == {f"_writer{n}": rounds - 1 for n in range(4)}
+
+
+def test_two_stores_on_one_file_keep_each_others_changes(path: Path) -> None:
+    # Two processes, e.g. a running matcher and an import, on the same file.
+    matcher = SQLiteProfileStore.open(path)
+    other = SQLiteProfileStore.open(path)
+    try:
+        matcher.create(sample())
+        assert matcher.get(PLAYER) is not None
+        other.update_fields(PLAYER, {"level": 9})
+        matcher.set_active_campaigns({PLAYER: ["x"]})
+
+        got = other.get(PLAYER)
+        assert got is not None
+        assert (got.level, got.active_campaigns) == (9, ("x",))
+    finally:
+        matcher.close()
+        other.close()
+
+
+def test_write_lock_held_by_another_process_is_a_timeout(
+    store: SQLiteProfileStore, path: Path
+) -> None:
+    store.create(sample())
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DependencyTimeout):
+            store.update_fields(PLAYER, {"level": 1}, timeout=0.1)
+        assert store.get(PLAYER) == sample()  # WAL: reads go on meanwhile
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    # The failed write left no transaction open behind it.
+    assert store.update_fields(PLAYER, {"level": 1}).level == 1
+
+
+def test_busy_store_is_a_timeout_after_the_callers_deadline() -> None:
+    store = SQLiteProfileStore.in_memory()
+    store._lock.acquire()  # another thread is mid-statement
+    try:
+        with pytest.raises(DependencyTimeout):
+            store.get(PLAYER, timeout=0.05)
+    finally:
+        store._lock.release()
+    assert store.get(PLAYER) is None
+    store.close()
+
+
+def test_closed_store_is_unavailable() -> None:
+    store = SQLiteProfileStore.in_memory()
+    store.close()
+    store.close()
+    with pytest.raises(DependencyUnavailable, match="closed"):
+        store.ping()
+
+
+def test_in_memory_stores_are_separate() -> None:
+    first, second = SQLiteProfileStore.in_memory(), SQLiteProfileStore.open(":memory:")
+    first.create(sample())
+    assert second.get(PLAYER) is None
+    first.close()
+    second.close()
+
+
+def test_missing_folder_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(DependencyUnavailable, match="cannot open"):
+        SQLiteProfileStore.open(tmp_path / "no" / "such" / "folder" / "db.sqlite3")
+
+
+def test_a_file_that_is_not_a_database_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, just some text that is long enough " * 40)
+    with pytest.raises(DependencyUnavailable):
+        SQLiteProfileStore.open(path)
+
+
+def test_a_newer_schema_is_refused(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {sqlite_store.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(DependencyUnavailable, match="newer"):
+        SQLiteProfileStore.open(path)
+
+
+def test_upsert_many_refuses_a_bad_batch_before_writing_any_of_it(
+    store: SQLiteProfileStore,
+) -> None:
+    too_long = Profile(player_id="x" * 200)
+    with pytest.raises(InvalidInput, match="player_id"):
+        store.upsert_many([player("a"), too_long])
+    assert store.count() == 0
