@@ -95,8 +95,10 @@ def mongo_client(
 class MongoProfileStore:
     """ProfileStore on one MongoDB collection.
 
-    `default_timeout` (seconds) applies to calls that pass no `timeout`; None leaves
-    the client's own timeoutMS in charge. With `owns_client`, `close()` closes the
+    `default_timeout` (seconds) bounds every call; a call's own `timeout` (the
+    caller's remaining deadline) can only shorten it. None takes the client's
+    timeoutMS (mongo_client sets it), so a long caller deadline never lets a hung
+    MongoDB hold a request past the configured limit. With `owns_client`, `close()` closes the
     collection's MongoClient (open_store sets it; a shared client is left open).
     """
 
@@ -114,7 +116,10 @@ class MongoProfileStore:
                 codec_options=collection.codec_options.with_options(tz_aware=True)
             )
         self._collection = collection
-        self._default_timeout = default_timeout
+        client_timeout = getattr(
+            getattr(collection.database.client, "options", None), "timeout", None
+        )
+        self._default_timeout = default_timeout if default_timeout is not None else client_timeout
         self._owns_client = owns_client
 
     @classmethod
@@ -151,7 +156,13 @@ class MongoProfileStore:
     @contextmanager
     def _call(self, action: str, timeout: float | None) -> Iterator[None]:
         """Runs one store call under its deadline, with errors mapped to the domain's."""
-        limit = self._default_timeout if timeout is None else timeout
+        limit = (
+            timeout
+            if self._default_timeout is None
+            else self._default_timeout
+            if timeout is None
+            else min(self._default_timeout, timeout)
+        )
         if limit is not None and limit <= 0:
             raise DependencyTimeout(f"MongoDB: no time left to {action}")
         with mongo_errors(action):

@@ -165,7 +165,8 @@ class SQLiteProfileStore:
     ) -> Iterator[sqlite3.Connection]:
         """The connection, held for this thread alone; with `write`, inside one
         transaction that commits on success and rolls back on any error."""
-        wait = self._timeout if timeout is None else timeout
+        # The configured limit, shortened (never lengthened) by the caller's deadline.
+        wait = self._timeout if timeout is None else min(self._timeout, timeout)
         if wait <= 0:
             raise DependencyTimeout(f"{self._name}: no time left to {action}")
         if not self._lock.acquire(timeout=wait):

@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import select
 import socket
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import mockupdb
 import pytest
-from mockupdb import MockupDB, OpMsg, go
+from mockupdb import OpMsg, go
 
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.storage.factory import describe_store, open_store
 from services.storage.mongo_store import MongoProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
+from tests.mockupdb_server import running_mockupdb
 from tests.storage.contract import PLAYER, sample
-from tests.storage.test_mongo_wire import HANDSHAKE, _short_select
 
 SECRET = "pa55-w0rd"
 
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setattr(
-        mockupdb, "select", types.SimpleNamespace(select=_short_select, error=select.error)
-    )
-    mock = MockupDB(auto_ismaster=HANDSHAKE)
-    mock.autoresponds("endSessions")
-    mock.run()
-    yield mock
-    mock.stop()
+    yield from running_mockupdb(monkeypatch)
 
 
 @pytest.mark.parametrize("uri", [None, "", ":memory:"])

@@ -1,27 +1,20 @@
 """MongoProfileStore on the wire: real pymongo talking to MockupDB, a scripted server.
 
-mockupdb 1.8.1 works with pymongo 4.20 once its handshake is changed: its
-`auto_ismaster=True` reply says maxWireVersion 6 (MongoDB 3.6) and pymongo 4.20
-refuses any server below wire version 9 (MongoDB 4.4) with ConfigurationError
-("reports wire version 6, but this version of PyMongo requires at least 9"). The
-fixture answers the handshake with wire version 21 (MongoDB 7.0) instead.
+The server is tests/mockupdb_server.py's (a handshake pymongo 4.20 accepts).
 Each blocking store call runs on a thread (mockupdb's `go`) while the test plays
 the server's part.
 """
 
 from __future__ import annotations
 
-import select
 import socket
 import time
-import types
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import mockupdb
 import pytest
-from mockupdb import MockupDB, OpMsg, go
+from mockupdb import OpMsg, go
 
 from services.domain.errors import (
     DependencyTimeout,
@@ -31,9 +24,9 @@ from services.domain.errors import (
 )
 from services.domain.profile_json import profile_to_document
 from services.storage.mongo_store import MongoProfileStore, mongo_client
+from tests.mockupdb_server import running_mockupdb
 from tests.storage.contract import PLAYER, player, sample
 
-HANDSHAKE = {"ismaster": True, "minWireVersion": 0, "maxWireVersion": 21}
 SELECTION_TIMEOUT = 0.5
 OPERATION_TIMEOUT = 1.0
 # pymongo 4.20 waits for a usable server for the operation's remaining time (timeoutMS,
@@ -42,22 +35,9 @@ OPERATION_TIMEOUT = 1.0
 OUTAGE_REPORTED_WITHIN = OPERATION_TIMEOUT + 1.5
 
 
-def _short_select(rlist: Any, wlist: Any, xlist: Any, timeout: float | None = None) -> Any:
-    return select.select(rlist, wlist, xlist, 0.02 if timeout is None else min(timeout, 0.02))
-
-
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # MockupDB's accept loop polls with select(..., 1) and stop() waits for it: a
-    # second per test. A shorter poll, for mockupdb's module only, makes stop() prompt.
-    monkeypatch.setattr(
-        mockupdb, "select", types.SimpleNamespace(select=_short_select, error=select.error)
-    )
-    mock = MockupDB(auto_ismaster=HANDSHAKE)
-    mock.autoresponds("endSessions")
-    mock.run()
-    yield mock
-    mock.stop()
+    yield from running_mockupdb(monkeypatch)
 
 
 def _store(uri: str) -> MongoProfileStore:

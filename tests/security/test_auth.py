@@ -1,0 +1,436 @@
+"""Bearer tokens on the real ProfileService and ProfileMatcherService, in process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from profilematcher.matcher.v1 import matcher_service_pb2 as matcher_pb
+from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_service_pb2 as pb
+from services.domain.campaign import Catalog
+from services.domain.profile import Profile
+from services.domain.profile_json import profile_from_document
+from services.matcher.client_config import ClientConfigs
+from services.matcher.profile_servicer import ProfileServicer
+from services.matcher.server import SERVICE_NAMES
+from services.matcher.servicer import ProfileMatcherServicer
+from services.matching.compiled import CompiledCatalog
+from services.storage.sqlite_store import SQLiteProfileStore
+from services.transport.convert import profile_to_message
+from services.transport.security import (
+    PROFILE_WRITE_METHODS,
+    BearerTokenInterceptor,
+    ClientTLSSettings,
+    TLSSettings,
+    all_methods_except_health_and_reflection,
+    auth_interceptors,
+    open_channel,
+    server_credentials,
+    write_methods_of_profile_service,
+)
+from tests.matcher.fakes import NOW, sample_campaign
+from tests.security.conftest import Serve, target
+from tests.security.pki import PKI
+
+TOKEN = "0123456789abcdef-right-token"
+WRONG = "0123456789abcdef-wrong-token"
+NEW_PLAYER = "new-player"
+Metadata = tuple[tuple[str, str | bytes], ...]
+ProfileStub = profile_service_pb2_grpc.ProfileServiceStub
+
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
+
+
+def bearer(token: str) -> Metadata:
+    return (("authorization", f"Bearer {token}"),)
+
+
+class FixedCatalog:
+    """The CatalogSource of ClientConfigs, without a campaign service behind it."""
+
+    def __init__(self) -> None:
+        self._compiled = CompiledCatalog(Catalog(version="v1", campaigns=(sample_campaign(),)))
+
+    def current(self, *, timeout: float | None = None) -> CompiledCatalog:
+        return self._compiled
+
+
+@pytest.fixture
+def store(sample_profile_doc: dict[str, Any]) -> Iterator[SQLiteProfileStore]:
+    store = SQLiteProfileStore.in_memory()
+    store.create(profile_from_document(sample_profile_doc))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def player(sample_profile_doc: dict[str, Any]) -> str:
+    player_id: str = sample_profile_doc["player_id"]
+    return player_id
+
+
+def start_matcher_like(
+    serve: Serve,
+    store: SQLiteProfileStore,
+    interceptors: Sequence[grpc.ServerInterceptor],
+    credentials: grpc.ServerCredentials | None = None,
+) -> str:
+    """Both of the matcher process's services, over the real servicers."""
+
+    def register(server: grpc.Server) -> Sequence[str]:
+        configs = ClientConfigs(store, FixedCatalog(), lambda: NOW)
+        matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
+            ProfileMatcherServicer(configs), server
+        )
+        profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(
+            ProfileServicer(store), server
+        )
+        return SERVICE_NAMES
+
+    return target(serve(interceptors=interceptors, register=register, credentials=credentials))
+
+
+@pytest.fixture
+def channel(serve: Serve, store: SQLiteProfileStore) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(start_matcher_like(serve, store, auth_interceptors(TOKEN))) as ch:
+        yield ch
+
+
+@pytest.fixture
+def profiles(channel: grpc.Channel) -> ProfileStub:
+    return ProfileStub(channel)
+
+
+def code_of(call: Callable[[], object]) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    code: grpc.StatusCode = info.value.code()
+    return code
+
+
+def new_profile(sample: Profile) -> profile_pb2.Profile:
+    message = profile_to_message(sample)
+    message.player_id = NEW_PLAYER
+    return message
+
+
+# Each write, as a call that would change the store if it were let through.
+Write = Callable[[ProfileStub, Profile, Metadata], object]
+
+
+def create(stub: ProfileStub, sample: Profile, metadata: Metadata) -> object:
+    request = pb.CreateProfileRequest(profile=new_profile(sample))
+    return stub.CreateProfile(request, metadata=metadata, timeout=10)
+
+
+def update(stub: ProfileStub, sample: Profile, metadata: Metadata) -> object:
+    request = pb.UpdateProfileRequest(
+        profile=profile_pb2.Profile(player_id=sample.player_id, level=99),
+        update_mask=field_mask_pb2.FieldMask(paths=["level"]),
+    )
+    return stub.UpdateProfile(request, metadata=metadata, timeout=10)
+
+
+def delete(stub: ProfileStub, sample: Profile, metadata: Metadata) -> object:
+    request = pb.DeleteProfileRequest(player_id=sample.player_id)
+    return stub.DeleteProfile(request, metadata=metadata, timeout=10)
+
+
+def import_(stub: ProfileStub, sample: Profile, metadata: Metadata) -> object:
+    requests = iter([pb.ImportProfilesRequest(profile=new_profile(sample))])
+    return stub.ImportProfiles(requests, metadata=metadata, timeout=10)
+
+
+WRITES = pytest.mark.parametrize("write", [create, update, delete, import_])
+
+
+def snapshot(store: SQLiteProfileStore, player: str) -> dict[str, Profile]:
+    return store.get_many([player, NEW_PLAYER])
+
+
+@pytest.fixture
+def sample(store: SQLiteProfileStore, player: str) -> Profile:
+    profile = store.get(player)
+    assert profile is not None
+    return profile
+
+
+# --- writes ---------------------------------------------------------------------------
+
+
+@WRITES
+def test_write_without_header_is_unauthenticated_and_changes_nothing(
+    write: Write, profiles: ProfileStub, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    before = snapshot(store, sample.player_id)
+    assert code_of(lambda: write(profiles, sample, ())) == UNAUTHENTICATED
+    assert snapshot(store, sample.player_id) == before
+
+
+@WRITES
+def test_write_with_wrong_token_is_permission_denied_and_changes_nothing(
+    write: Write, profiles: ProfileStub, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    before = snapshot(store, sample.player_id)
+    assert code_of(lambda: write(profiles, sample, bearer(WRONG))) == PERMISSION_DENIED
+    assert snapshot(store, sample.player_id) == before
+
+
+@WRITES
+def test_write_with_right_token_goes_through(
+    write: Write, profiles: ProfileStub, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    before = snapshot(store, sample.player_id)
+    write(profiles, sample, bearer(TOKEN))
+    assert snapshot(store, sample.player_id) != before
+
+
+def test_import_with_right_token_creates_the_profile(
+    profiles: ProfileStub, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    response = import_(profiles, sample, bearer(TOKEN))
+    assert isinstance(response, pb.ImportProfilesResponse)
+    assert (response.created, response.rejected) == (1, 0)
+    assert store.get(NEW_PLAYER) is not None
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        pytest.param((("authorization", TOKEN),), id="no-scheme"),
+        pytest.param((("authorization", f"Basic {TOKEN}"),), id="basic"),
+        pytest.param((("authorization", f"Token {TOKEN}"),), id="other-scheme"),
+        pytest.param((("authorization", "Bearer"),), id="scheme-only"),
+        pytest.param((("authorization", "Bearer   "),), id="blank-token"),
+        pytest.param((("authorization", ""),), id="empty"),
+        pytest.param((*bearer(TOKEN), *bearer(TOKEN)), id="twice"),
+        pytest.param((("x-api-key", TOKEN),), id="other-header"),
+    ],
+)
+def test_malformed_authorization_is_unauthenticated(
+    metadata: Metadata, profiles: ProfileStub, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    assert code_of(lambda: create(profiles, sample, metadata)) == UNAUTHENTICATED
+    assert store.get(NEW_PLAYER) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [f"bearer {TOKEN}", f"BEARER {TOKEN}", f"Bearer  {TOKEN} "],
+    ids=["lower", "upper", "extra-spaces"],
+)
+def test_scheme_is_case_insensitive_and_spacing_lenient(
+    value: str, profiles: ProfileStub, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    create(profiles, sample, (("authorization", value),))
+    assert store.get(NEW_PLAYER) is not None
+
+
+def test_prefix_of_the_token_is_permission_denied(
+    profiles: ProfileStub, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    assert code_of(lambda: create(profiles, sample, bearer(TOKEN[:-1]))) == PERMISSION_DENIED
+    assert code_of(lambda: create(profiles, sample, bearer(TOKEN + "x"))) == PERMISSION_DENIED
+    assert store.get(NEW_PLAYER) is None
+
+
+def test_refused_request_is_never_parsed(channel: grpc.Channel) -> None:
+    # Bytes that are no CreateProfileRequest: parsing them would fail with INTERNAL.
+    call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+        "/profilematcher.profiles.v1.ProfileService/CreateProfile"
+    )
+    garbage = b"\xff\xff\xff\xff"
+    assert code_of(lambda: call(garbage, timeout=10)) == UNAUTHENTICATED
+    assert code_of(lambda: call(garbage, metadata=bearer(TOKEN), timeout=10)) == (
+        grpc.StatusCode.INTERNAL
+    )
+
+
+# --- reads stay open by default -------------------------------------------------------
+
+
+def test_get_profile_needs_no_token(profiles: ProfileStub, player: str) -> None:
+    response = profiles.GetProfile(pb.GetProfileRequest(player_id=player), timeout=10)
+    assert response.profile.player_id == player
+
+
+def test_get_profile_errors_are_the_services_own(profiles: ProfileStub) -> None:
+    # Not refused by the interceptor: the servicer answers, even for an unknown player.
+    call = lambda: profiles.GetProfile(pb.GetProfileRequest(player_id="nobody"), timeout=10)  # noqa: E731
+    assert code_of(call) == grpc.StatusCode.NOT_FOUND
+
+
+def test_profile_matcher_service_needs_no_token(channel: grpc.Channel, player: str) -> None:
+    stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+    response = stub.GetClientConfig(matcher_pb.GetClientConfigRequest(player_id=player), timeout=10)
+    assert list(response.profile.active_campaigns) == ["mycampaign"]
+
+
+def test_unknown_method_is_unimplemented_not_refused(channel: grpc.Channel) -> None:
+    call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+        "/profilematcher.profiles.v1.ProfileService/DropEverything"
+    )
+    assert code_of(lambda: call(b"", timeout=10)) == grpc.StatusCode.UNIMPLEMENTED
+
+
+# --- protect_reads --------------------------------------------------------------------
+
+
+@pytest.fixture
+def guarded(serve: Serve, store: SQLiteProfileStore) -> Iterator[grpc.Channel]:
+    address = start_matcher_like(serve, store, auth_interceptors(TOKEN, protect_reads=True))
+    with grpc.insecure_channel(address) as channel:
+        yield channel
+
+
+def test_protect_reads_guards_get_profile(guarded: grpc.Channel, player: str) -> None:
+    stub = ProfileStub(guarded)
+    request = pb.GetProfileRequest(player_id=player)
+    assert code_of(lambda: stub.GetProfile(request, timeout=10)) == UNAUTHENTICATED
+    denied = lambda: stub.GetProfile(request, metadata=bearer(WRONG), timeout=10)  # noqa: E731
+    assert code_of(denied) == PERMISSION_DENIED
+    assert stub.GetProfile(request, metadata=bearer(TOKEN), timeout=10).profile.player_id == player
+
+
+def test_protect_reads_guards_the_matcher_service(guarded: grpc.Channel, player: str) -> None:
+    stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(guarded)
+    request = matcher_pb.GetClientConfigRequest(player_id=player)
+    assert code_of(lambda: stub.GetClientConfig(request, timeout=10)) == UNAUTHENTICATED
+    denied = lambda: stub.GetClientConfig(request, metadata=bearer(WRONG), timeout=10)  # noqa: E731
+    assert code_of(denied) == PERMISSION_DENIED
+    response = stub.GetClientConfig(request, metadata=bearer(TOKEN), timeout=10)
+    assert response.profile.player_id == player
+
+
+def test_protect_reads_still_guards_writes(
+    guarded: grpc.Channel, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    stub = ProfileStub(guarded)
+    assert code_of(lambda: import_(stub, sample, ())) == UNAUTHENTICATED
+    assert code_of(lambda: import_(stub, sample, bearer(WRONG))) == PERMISSION_DENIED
+    assert store.get(NEW_PLAYER) is None
+
+
+def test_protect_reads_leaves_health_and_reflection_open(guarded: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(guarded).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    reflection = reflection_pb2_grpc.ServerReflectionStub(guarded)
+    responses = reflection.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10
+    )
+    listed = {s.name for r in responses for s in r.list_services_response.service}
+    assert set(SERVICE_NAMES) <= listed
+
+
+# --- logging --------------------------------------------------------------------------
+
+
+def test_refusals_are_logged_without_the_token(
+    profiles: ProfileStub, sample: Profile, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    code_of(lambda: create(profiles, sample, ()))
+    code_of(lambda: create(profiles, sample, bearer(WRONG)))
+    code_of(lambda: import_(profiles, sample, (("authorization", f"Basic {WRONG}"),)))
+    refusals = [r for r in caplog.records if r.name == "services.transport.security"]
+    assert len(refusals) == 3
+    messages = [r.getMessage() for r in refusals]
+    assert "/profilematcher.profiles.v1.ProfileService/CreateProfile" in messages[0]
+    assert "missing" in messages[0]
+    assert "invalid bearer token" in messages[1]
+    assert "/profilematcher.profiles.v1.ProfileService/ImportProfiles" in messages[2]
+    # The peer, so an operator can tell who is knocking.
+    assert all("127.0.0.1" in m for m in messages)
+    assert WRONG not in caplog.text
+    assert TOKEN not in caplog.text
+    # Nor any recognisable piece of one.
+    assert "0123456789abcdef" not in caplog.text
+
+
+def test_accepted_calls_are_not_logged(
+    profiles: ProfileStub, sample: Profile, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="services.transport.security")
+    create(profiles, sample, bearer(TOKEN))
+    assert not [r for r in caplog.records if r.name == "services.transport.security"]
+
+
+# --- token and TLS together -----------------------------------------------------------
+
+
+def test_token_over_mutual_tls(
+    serve: Serve, store: SQLiteProfileStore, sample: Profile, pki: PKI
+) -> None:
+    tls = TLSSettings(pki.trusted.server.cert, pki.trusted.server.key, pki.trusted.ca)
+    address = start_matcher_like(serve, store, auth_interceptors(TOKEN), server_credentials(tls))
+    client_tls = ClientTLSSettings(
+        ca_file=pki.trusted.ca, cert_file=pki.trusted.client.cert, key_file=pki.trusted.client.key
+    )
+    with open_channel(address, client_tls) as channel:
+        stub = ProfileStub(channel)
+        assert code_of(lambda: create(stub, sample, bearer(WRONG))) == PERMISSION_DENIED
+        create(stub, sample, bearer(TOKEN))
+    assert store.get(NEW_PLAYER) is not None
+
+
+# --- the building blocks --------------------------------------------------------------
+
+
+def test_the_protected_writes_are_exactly_the_four() -> None:
+    service = "/profilematcher.profiles.v1.ProfileService/"
+    assert {service + m for m in ("CreateProfile", "UpdateProfile", "DeleteProfile")} | {
+        service + "ImportProfiles"
+    } == PROFILE_WRITE_METHODS
+    assert not write_methods_of_profile_service(service + "GetProfile")
+    assert not write_methods_of_profile_service(
+        "/profilematcher.matcher.v1.ProfileMatcherService/GetClientConfig"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "protected"),
+    [
+        ("/grpc.health.v1.Health/Check", False),
+        ("/grpc.health.v1.Health/Watch", False),
+        ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", False),
+        ("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", False),
+        ("/profilematcher.profiles.v1.ProfileService/GetProfile", True),
+        ("/profilematcher.matcher.v1.ProfileMatcherService/MatchProfile", True),
+        ("/profilematcher.campaigns.v1.CampaignService/ListCampaigns", True),
+    ],
+)
+def test_all_methods_except_health_and_reflection(method: str, protected: bool) -> None:
+    assert all_methods_except_health_and_reflection(method) is protected
+
+
+def test_no_token_means_no_interceptor() -> None:
+    assert auth_interceptors(None) == []
+    assert auth_interceptors("") == []
+
+
+def test_protect_reads_without_a_token_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs an auth token"):
+        auth_interceptors(None, protect_reads=True)
+
+
+@pytest.mark.parametrize("token", ["", "with space", "tab\there", "naïve-token-0123456789"])
+def test_token_that_cannot_be_a_header_is_refused(token: str) -> None:
+    with pytest.raises(ValueError, match="auth token"):
+        BearerTokenInterceptor(token, write_methods_of_profile_service)
+
+
+def test_short_token_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    BearerTokenInterceptor("tiny-secret", write_methods_of_profile_service)
+    assert "fewer than 16 characters" in caplog.text
+    assert "tiny-secret" not in caplog.text
