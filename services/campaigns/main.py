@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 
@@ -16,6 +17,8 @@ from services.campaigns.server import (
     SettingsError,
     start_campaign_server,
 )
+from services.observability.http import add_metrics_flags, metrics_settings_from
+from services.transport.security import add_server_tls_flags, tls_from_args
 from services.transport.server import wait_for_signal
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how often to check the catalog file for changes (default 0.2)",
     )
+    add_server_tls_flags(parser)
+    add_metrics_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,11 +60,18 @@ def run(args: argparse.Namespace) -> int:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     try:
-        settings = CampaignSettings.from_sources(
-            catalog=args.catalog, port=args.port, host=args.host, poll_interval=args.poll_interval
+        settings = dataclasses.replace(
+            CampaignSettings.from_sources(
+                catalog=args.catalog,
+                port=args.port,
+                host=args.host,
+                poll_interval=args.poll_interval,
+            ),
+            tls=tls_from_args(args),
+            metrics=metrics_settings_from(args),
         )
         server = start_campaign_server(settings)
-    except SettingsError as exc:
+    except (SettingsError, ValueError) as exc:
         print(f"profile-matcher campaigns: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     except CatalogError as exc:

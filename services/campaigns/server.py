@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc as pb_grpc
@@ -13,6 +13,10 @@ from services.campaigns.catalog_file import load_catalog_file
 from services.campaigns.holder import CatalogHolder
 from services.campaigns.reloader import DEFAULT_POLL_INTERVAL, CatalogReloader, file_signature
 from services.campaigns.servicer import SERVICE_NAME, CampaignServiceServicer
+from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
+from services.observability.interceptor import MetricsInterceptor
+from services.observability.metrics import Metrics, new_registry
+from services.transport.security import TLSSettings, server_credentials
 from services.transport.server import RunningServer, ServerOptions, create_server, start_server
 
 DEFAULT_HOST = "[::]"
@@ -44,6 +48,8 @@ class CampaignSettings:
     max_workers: int = 64
     max_watchers: int = 48
     grace_seconds: float = 5.0
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -97,6 +103,7 @@ class CampaignServer(RunningServer):
     holder: CatalogHolder
     reloader: CatalogReloader
     servicer: CampaignServiceServicer
+    metrics_server: MetricsServer | None = None
 
     def stop(self, grace: float | None = None) -> None:
         self.set_serving(False)
@@ -104,6 +111,8 @@ class CampaignServer(RunningServer):
         # Streams end now instead of holding the graceful stop for its whole grace.
         self.holder.close()
         RunningServer.stop(self, grace)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
 
 
 def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
@@ -122,10 +131,13 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         max_workers=settings.max_workers,
         grace_seconds=settings.grace_seconds,
     )
-    server = create_server(options)
+    metrics = Metrics(new_registry())
+    server = create_server(options, [MetricsInterceptor(metrics)])
     pb_grpc.add_CampaignServiceServicer_to_server(servicer, server)
     try:
-        running = start_server(server, options, [SERVICE_NAME])
+        running = start_server(
+            server, options, [SERVICE_NAME], credentials=server_credentials(settings.tls)
+        )
     except BaseException:
         server.stop(None)
         raise
@@ -140,6 +152,11 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         holder=holder,
         reloader=reloader,
         servicer=servicer,
+        metrics_server=(
+            start_metrics_server(settings.metrics.port, metrics.registry, settings.metrics.host)
+            if settings.metrics.enabled
+            else None
+        ),
     )
     campaign_server.set_serving(True)
     return campaign_server

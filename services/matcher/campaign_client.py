@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import grpc
-from profilematcher.campaigns.v1 import campaign_pb2, campaign_service_pb2, campaign_service_pb2_grpc
 
+from profilematcher.campaigns.v1 import (
+    campaign_pb2,
+    campaign_service_pb2,
+    campaign_service_pb2_grpc,
+)
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.transport.convert import campaign_from_message
@@ -50,7 +54,9 @@ class CampaignClient:
         return _catalog(response.version, response.campaigns)
 
     def watch(self) -> CatalogStream:
-        return CatalogStream(self._stub.WatchCampaigns(campaign_service_pb2.WatchCampaignsRequest()))
+        return CatalogStream(
+            self._stub.WatchCampaigns(campaign_service_pb2.WatchCampaignsRequest())
+        )
 
 
 def _catalog(version: str, campaigns: Iterable[campaign_pb2.Campaign]) -> Catalog:

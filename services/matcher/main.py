@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from services.config import add_flag
+from services.domain.errors import DependencyUnavailable
 from services.matcher.server import MatcherSettings, start_matcher
+from services.observability.http import add_metrics_flags, metrics_settings_from
 from services.storage.factory import describe_store, open_store
+from services.transport.security import (
+    add_security_flags,
+    client_tls_from_args,
+    tls_from_args,
+    token_from_args,
+)
 from services.transport.server import ServerOptions, wait_for_signal
 
 log = logging.getLogger(__name__)
@@ -22,27 +31,62 @@ def configure(parser: argparse.ArgumentParser) -> None:
         ("--port", "PROFILE_MATCHER_PORT", 50051, int, "port to serve on"),
         ("--host", "PROFILE_MATCHER_HOST", "[::]", str, "address to bind"),
         ("--catalog-ttl", "PROFILE_MATCHER_CATALOG_TTL", 300.0, float,
-         "seconds a fetched catalog is served before it is fetched again"),
+         "seconds a fetched catalog counts as fresh (the fallback when the watch stream is down)"),
+        ("--max-staleness", "PROFILE_MATCHER_MAX_STALENESS", 3600.0, float,
+         "seconds without word from the campaign service before health says NOT_SERVING"),
         ("--timeout", "PROFILE_MATCHER_TIMEOUT", 2.0, float,
-         "seconds to wait for MongoDB or the campaign service when a call has no deadline"),
+         "longest wait for MongoDB or the campaign service; a caller's deadline shortens it"),
         ("--workers", "PROFILE_MATCHER_WORKERS", 16, int, "gRPC worker threads"),
+        ("--max-concurrent-rpcs", "PROFILE_MATCHER_MAX_CONCURRENT_RPCS", 256, int,
+         "RPCs in flight beyond which new ones get RESOURCE_EXHAUSTED at once"),
+        ("--max-message-bytes", "PROFILE_MATCHER_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int,
+         "largest request or response message"),
     ]  # fmt: skip
     for flag, env, default, convert, help_text in flags:
         add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
+    add_security_flags(parser)
+    add_metrics_flags(parser)
 
 
 def settings_from(args: argparse.Namespace) -> MatcherSettings:
+    """Raises ValueError for settings that do not fit together (named in the message)."""
+    token = token_from_args(args)
+    tls = tls_from_args(args)
+    if token and not tls.enabled:
+        log.warning("an auth token is set but TLS is off: the token travels in clear text")
     return MatcherSettings(
-        server=ServerOptions(host=args.host, port=args.port, max_workers=args.workers),
+        server=ServerOptions(
+            host=args.host,
+            port=args.port,
+            max_workers=args.workers,
+            max_concurrent_rpcs=args.max_concurrent_rpcs,
+            max_message_bytes=args.max_message_bytes,
+        ),
         campaigns_target=args.campaigns,
         catalog_ttl=args.catalog_ttl,
+        max_staleness=args.max_staleness,
         campaigns_timeout=args.timeout,
+        tls=tls,
+        campaigns_tls=client_tls_from_args(args),
+        auth_token=token,
+        protect_reads=args.protect_reads,
+        metrics=metrics_settings_from(args),
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store or None, timeout=args.timeout)
-    server = start_matcher(settings_from(args), store)
+    try:
+        settings = settings_from(args)
+        store = open_store(args.store or None, timeout=args.timeout)
+    except (ValueError, DependencyUnavailable) as exc:
+        print(f"profile-matcher matcher: {exc}", file=sys.stderr)
+        return 2
+    try:
+        server = start_matcher(settings, store)
+    except OSError as exc:
+        store.close()
+        print(f"profile-matcher matcher: {exc}", file=sys.stderr)
+        return 1
     log.info(
         "matcher serving on port %d (store: %s, campaigns: %s)",
         server.port,

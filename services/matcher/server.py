@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import grpc
+
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_grpc
-
 from services.domain.errors import DependencyUnavailable
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
@@ -19,7 +19,18 @@ from services.matcher.catalog_watch import CatalogWatcher
 from services.matcher.client_config import ClientConfigs
 from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.servicer import ProfileMatcherServicer
+from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
+from services.observability.interceptor import MetricsInterceptor
+from services.observability.metrics import Metrics, new_registry
+from services.observability.store import instrument_store
 from services.storage.base import ProfileStore
+from services.transport.security import (
+    ClientTLSSettings,
+    TLSSettings,
+    auth_interceptors,
+    open_channel,
+    server_credentials,
+)
 from services.transport.server import RunningServer, ServerOptions, create_server, start_server
 
 log = logging.getLogger(__name__)
@@ -41,6 +52,12 @@ class MatcherSettings:
     campaigns_timeout: float = 2.0
     watch_campaigns: bool = True
     health_interval: float = 1.0
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    campaigns_tls: ClientTLSSettings = field(default_factory=ClientTLSSettings)
+    # When set, ProfileService's writing RPCs need `authorization: Bearer <token>`.
+    auth_token: str | None = None
+    protect_reads: bool = False
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
 
 @dataclass(slots=True)
@@ -49,6 +66,8 @@ class MatcherServer:
     cache: CampaignCache
     channel: grpc.Channel
     watcher: CatalogWatcher | None
+    metrics: Metrics
+    metrics_server: MetricsServer | None
     _stop_monitor: threading.Event
     _monitor: threading.Thread
 
@@ -63,6 +82,8 @@ class MatcherServer:
             self.watcher.stop()
         self.running.stop(grace)
         self.channel.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()  # last, so the drain can still be scraped
 
 
 def start_matcher(
@@ -76,20 +97,37 @@ def start_matcher(
     Health is SERVING only while a catalog no older than `max_staleness` is held:
     a cold start with the campaign service down stays NOT_SERVING.
     """
-    channel = grpc.insecure_channel(settings.campaigns_target)
+    # Its own registry per server: tests start many matchers in one process.
+    metrics = Metrics(new_registry())
+    store = instrument_store(store, metrics)
+    channel = open_channel(settings.campaigns_target, settings.campaigns_tls)
     client = CampaignClient(channel, timeout=settings.campaigns_timeout)
     cache = CampaignCache(
         client,
         ttl=settings.catalog_ttl,
         max_staleness=settings.max_staleness,
         fetch_timeout=settings.campaigns_timeout,
+        observer=metrics.catalog,
     )
-    server = create_server(settings.server)
+    metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=settings.catalog_ttl)
+    # Metrics first, so refusals by the token check are counted too.
+    interceptors = [
+        MetricsInterceptor(metrics),
+        *auth_interceptors(settings.auth_token, protect_reads=settings.protect_reads),
+    ]
+    server = create_server(settings.server, interceptors)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
         ProfileMatcherServicer(ClientConfigs(store, cache, clock)), server
     )
     profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(ProfileServicer(store), server)
-    running = start_server(server, settings.server, SERVICE_NAMES)
+    running = start_server(
+        server, settings.server, SERVICE_NAMES, credentials=server_credentials(settings.tls)
+    )
+    metrics_server = (
+        start_metrics_server(settings.metrics.port, metrics.registry, settings.metrics.host)
+        if settings.metrics.enabled
+        else None
+    )
     try:
         cache.current(timeout=settings.campaigns_timeout)
     except DependencyUnavailable as exc:
@@ -107,7 +145,9 @@ def start_matcher(
     )
     _update_health(cache, running, None)
     monitor.start()
-    return MatcherServer(running, cache, channel, watcher, stop_monitor, monitor)
+    return MatcherServer(
+        running, cache, channel, watcher, metrics, metrics_server, stop_monitor, monitor
+    )
 
 
 def _monitor_health(

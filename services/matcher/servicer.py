@@ -14,7 +14,7 @@ from services.transport.convert import (
     profile_from_message,
     profile_to_message,
 )
-from services.transport.status import mapped_errors, time_left, status_for
+from services.transport.status import mapped_errors, status_for, time_left
 
 _OUTCOMES = {
     Outcome.MATCHED: pb.OUTCOME_MATCHED,
@@ -31,9 +31,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     def GetClientConfig(
         self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetClientConfigResponse:
-        profile = self._configs.get(
-            request.player_id, request.game, timeout=time_left(context)
-        )
+        profile = self._configs.get(request.player_id, request.game, timeout=time_left(context))
         return pb.GetClientConfigResponse(profile=profile_to_message(profile))
 
     @mapped_errors

@@ -116,9 +116,9 @@ class MongoProfileStore:
                 codec_options=collection.codec_options.with_options(tz_aware=True)
             )
         self._collection = collection
-        client_timeout = getattr(
-            getattr(collection.database.client, "options", None), "timeout", None
-        )
+        client = collection.database.client
+        # Only a real MongoClient has options (mongomock makes any attribute a collection).
+        client_timeout = client.options.timeout if isinstance(client, MongoClient) else None
         self._default_timeout = default_timeout if default_timeout is not None else client_timeout
         self._owns_client = owns_client
 

@@ -43,7 +43,11 @@ def test_flags_parse() -> None:
     args = _parse("--catalog", "c.json", "--port", "7", "--host", "::1", "--poll-interval", "0.5")
 
     assert (args.catalog, args.port, args.host, args.poll_interval) == ("c.json", 7, "::1", 0.5)
-    assert vars(_parse()) == {"catalog": None, "port": None, "host": None, "poll_interval": None}
+    defaults = vars(_parse())
+    assert {k: defaults[k] for k in ("catalog", "port", "host", "poll_interval")} == dict.fromkeys(
+        ("catalog", "port", "host", "poll_interval")
+    )
+    assert (defaults["tls_cert"], defaults["metrics_port"]) == (None, 0)  # TLS, metrics: off
 
 
 def test_settings_default_port_and_host() -> None:

@@ -1,0 +1,1 @@
+"""Prometheus metrics: gRPC server, campaign catalog, profile store, and their HTTP endpoint."""

@@ -1,0 +1,88 @@
+"""The /metrics HTTP endpoint that Prometheus scrapes, and its flags."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, start_http_server
+
+from services.config import add_flag
+
+log = logging.getLogger(__name__)
+
+# The port OpenTelemetry's Prometheus exporter made conventional.
+CONVENTIONAL_PORT = 9464
+
+
+@dataclass(slots=True)
+class MetricsServer:
+    host: str
+    port: int
+    _httpd: WSGIServer
+    _thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def start_metrics_server(
+    port: int, registry: CollectorRegistry, host: str = "0.0.0.0"
+) -> MetricsServer:
+    """Serves `registry` at http://host:port/metrics (any path answers, in fact) from
+    daemon threads. Port 0 picks a free port; the handle says which.
+
+    `host` may be bracketed like the gRPC flags ("[::]"). OSError when the bind fails.
+    """
+    bare_host = host.removeprefix("[").removesuffix("]")
+    try:
+        httpd, thread = start_http_server(port, addr=bare_host, registry=registry)
+    except OSError as exc:
+        raise OSError(f"cannot bind metrics endpoint {host}:{port}: {exc}") from None
+    server = MetricsServer(bare_host, httpd.server_port, httpd, thread)
+    log.info("metrics at %s", server.url)
+    return server
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    # 0: no endpoint (the metrics are still kept, just not served).
+    port: int = 0
+    host: str = "0.0.0.0"
+
+    @property
+    def enabled(self) -> bool:
+        return self.port != 0
+
+
+def add_metrics_flags(parser: argparse.ArgumentParser) -> None:
+    add_flag(
+        parser,
+        "--metrics-port",
+        env="PROFILE_MATCHER_METRICS_PORT",
+        default=0,
+        convert=int,
+        help=f"port for Prometheus metrics at /metrics, 0 for none ({CONVENTIONAL_PORT} is usual)",
+    )
+    add_flag(
+        parser,
+        "--metrics-host",
+        env="PROFILE_MATCHER_METRICS_HOST",
+        default="0.0.0.0",
+        convert=str,
+        help="address for the metrics endpoint",
+    )
+
+
+def metrics_settings_from(args: argparse.Namespace) -> MetricsSettings:
+    return MetricsSettings(port=args.metrics_port, host=args.metrics_host)
