@@ -49,9 +49,11 @@ def sample_player(store: SpyStore, sample_profile_doc: dict[str, Any]) -> str:
 def start(store: SpyStore, campaigns: CampaignServer, **settings: Any) -> MatcherServer:
     return start_matcher(
         MatcherSettings(
-            server=ServerOptions(host="127.0.0.1", port=0, grace_seconds=0),
-            campaigns_target=campaigns.target,
-            **settings,
+            **{
+                "server": ServerOptions(host="127.0.0.1", port=0, grace_seconds=0),
+                "campaigns_target": campaigns.target,
+                **settings,
+            }
         ),
         store,
         clock=lambda: NOW,

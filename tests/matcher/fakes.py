@@ -120,6 +120,7 @@ class SpyStore:
         self.inner = inner
         self.active_writes: list[dict[str, tuple[str, ...]]] = []
         self.down = False
+        self.before_read: list[Any] = []
         self.before_write: list[Any] = []
         self._lock = threading.Lock()
 
@@ -135,6 +136,8 @@ class SpyStore:
         self, player_ids: Sequence[str], *, timeout: float | None = None
     ) -> dict[str, Profile]:
         self._check()
+        for hook in self.before_read:
+            hook()
         return self.inner.get_many(player_ids, timeout=timeout)
 
     def set_active_campaigns(

@@ -1,0 +1,149 @@
+"""Operating the matcher: overload, message limits, auth and metrics as wired, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import grpc
+import pytest
+from prometheus_client import generate_latest
+
+from profilematcher.matcher.v1 import matcher_service_pb2 as pb
+from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_service_pb2 as ppb
+from services.transport.server import ServerOptions
+from tests.matcher.conftest import start
+from tests.matcher.fakes import CampaignServer, SpyStore, eventually
+
+TOKEN = "a-long-enough-test-token-123"
+
+
+def channel_to(server: Any) -> grpc.Channel:
+    return grpc.insecure_channel(f"127.0.0.1:{server.port}")
+
+
+def test_overload_gets_resource_exhausted_at_once(
+    store: SpyStore, campaigns: CampaignServer, sample_player: str
+) -> None:
+    options = ServerOptions(host="127.0.0.1", max_workers=4, max_concurrent_rpcs=2, grace_seconds=0)
+    server = start(store, campaigns, server=options)
+    release, entered = threading.Event(), threading.Semaphore(0)
+
+    def block() -> None:
+        entered.release()
+        release.wait(10)
+
+    store.before_read.append(block)
+    with channel_to(server) as channel:
+        stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+        request = pb.GetClientConfigRequest(player_id=sample_player)
+        held = [stub.GetClientConfig.future(request, timeout=10) for _ in range(2)]
+        assert entered.acquire(timeout=5)
+        assert entered.acquire(timeout=5)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.GetClientConfig(request, timeout=10)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        release.set()
+        assert [list(f.result().profile.active_campaigns) for f in held] == [["mycampaign"]] * 2
+    server.stop(0)
+
+
+def test_oversized_messages_are_refused(store: SpyStore, campaigns: CampaignServer) -> None:
+    options = ServerOptions(host="127.0.0.1", max_message_bytes=2048, grace_seconds=0)
+    server = start(store, campaigns, server=options)
+    profile = profile_pb2.Profile(player_id="big")
+    profile.custom_fields["_blob"].string_value = "x" * 4096
+    with channel_to(server) as channel, pytest.raises(grpc.RpcError) as info:
+        profile_service_pb2_grpc.ProfileServiceStub(channel).CreateProfile(
+            ppb.CreateProfileRequest(profile=profile), timeout=10
+        )
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert store.inner.get("big") is None
+    server.stop(0)
+
+
+def test_writes_need_the_token_reads_do_not(
+    store: SpyStore, campaigns: CampaignServer, sample_player: str
+) -> None:
+    server = start(store, campaigns, auth_token=TOKEN)
+    create = ppb.CreateProfileRequest(profile=profile_pb2.Profile(player_id="new"))
+    with channel_to(server) as channel:
+        profiles = profile_service_pb2_grpc.ProfileServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            profiles.CreateProfile(create, timeout=10)
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as info:
+            profiles.CreateProfile(create, timeout=10, metadata=(("authorization", "Bearer no"),))
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert store.inner.get("new") is None
+        profiles.CreateProfile(create, timeout=10, metadata=(("authorization", f"Bearer {TOKEN}"),))
+        assert store.inner.get("new") is not None
+        matcher = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+        response = matcher.GetClientConfig(pb.GetClientConfigRequest(player_id=sample_player))
+        assert list(response.profile.active_campaigns) == ["mycampaign"]
+    server.stop(0)
+
+
+def test_metrics_count_rpcs_by_code_and_the_catalog(
+    store: SpyStore, campaigns: CampaignServer, sample_player: str
+) -> None:
+    server = start(store, campaigns)
+    with channel_to(server) as channel:
+        stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+        stub.GetClientConfig(pb.GetClientConfigRequest(player_id=sample_player))
+        with pytest.raises(grpc.RpcError):
+            stub.GetClientConfig(pb.GetClientConfigRequest(player_id="nobody"))
+    text = generate_latest(server.metrics.registry).decode()
+    server.stop(0)
+
+    def count(code: str) -> float:
+        match = re.search(
+            r'grpc_server_handled_total\{[^}]*grpc_code="' + code + r'"[^}]*'
+            r'grpc_method="GetClientConfig"[^}]*\} (\S+)',
+            text,
+        ) or re.search(
+            r'grpc_server_handled_total\{[^}]*grpc_method="GetClientConfig"[^}]*'
+            r'grpc_code="' + code + r'"[^}]*\} (\S+)',
+            text,
+        )
+        assert match, text
+        return float(match.group(1))
+
+    assert (count("OK"), count("NotFound")) == (1.0, 1.0)
+    assert 'profilematcher_catalog_info{version="v1"} 1.0' in text
+    assert re.search(
+        r'profilematcher_store_operation_seconds_count\{operation="get_many"\} 2', text
+    )
+
+
+def test_sigterm_stops_the_matcher_process_gracefully(campaigns: CampaignServer) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "matcher", "--port", "0", "--host", "127.0.0.1",
+         "--campaigns", campaigns.target],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PROFILE_MATCHER_METRICS_PORT": "0"},
+    )  # fmt: skip
+    assert process.stderr is not None
+    lines: list[str] = []
+
+    def serving() -> None:
+        line = process.stderr.readline() if process.stderr else ""
+        lines.append(line)
+        assert "matcher serving on port" in line
+
+    try:
+        eventually(serving, timeout=30)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    rest = process.stderr.read()
+    assert "received SIGTERM, shutting down" in rest, "".join(lines) + rest
