@@ -1,0 +1,144 @@
+"""Why each campaign did or did not match a profile: the brief's "Explain" feature.
+
+Evaluates the same rule functions as the reference engine, in the brief's order, and
+reports the first one that fails, with what the campaign asks for (`expected`) and what
+the request, profile or clock has (`actual`), so an operator can act on a single line.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.domain.campaign import Campaign
+from services.domain.profile import Profile
+from services.domain.timefmt import format_timestamp
+from services.matching.reference import (
+    considered,
+    country_holds,
+    does_not_have_holds,
+    has_items_holds,
+    in_window,
+    level_holds,
+    require_aware,
+)
+
+UNSET = "unset"
+
+
+class Outcome(enum.Enum):
+    MATCHED = "matched"
+    # The campaign was live and for the requested game, and a matcher rejected the profile.
+    NOT_MATCHED = "not_matched"
+    # Filtered out before looking at the profile: other game, disabled, or outside its window.
+    NOT_CONSIDERED = "not_considered"
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    game: str
+    campaign: str
+    outcome: Outcome
+    # The first failing check ("game", "enabled", "window", "level", "has.country",
+    # "has.items", "does_not_have.items"); empty when matched.
+    matcher: str
+    expected: str
+    actual: str
+    reason: str
+
+
+def explain(
+    profile: Profile, campaigns: Iterable[Campaign], now: datetime, game: str | None = None
+) -> list[Explanation]:
+    """One explanation per campaign, in the order given (catalog order)."""
+    require_aware(now)
+    return [_explain_one(profile, campaign, now, game) for campaign in campaigns]
+
+
+def _explain_one(
+    profile: Profile, campaign: Campaign, now: datetime, game: str | None
+) -> Explanation:
+    def verdict(
+        outcome: Outcome, matcher: str, expected: str, actual: str, reason: str
+    ) -> Explanation:
+        return Explanation(
+            game=campaign.game,
+            campaign=campaign.name,
+            outcome=outcome,
+            matcher=matcher,
+            expected=expected,
+            actual=actual,
+            reason=reason,
+        )
+
+    def skipped(matcher: str, expected: str, actual: str, reason: str) -> Explanation:
+        return verdict(Outcome.NOT_CONSIDERED, matcher, expected, actual, reason)
+
+    def failed(matcher: str, expected: str, actual: str, detail: str) -> Explanation:
+        return verdict(
+            Outcome.NOT_MATCHED,
+            matcher,
+            expected,
+            actual,
+            f"{matcher}: want {detail}",
+        )
+
+    if not considered(campaign, game):
+        return skipped(
+            "game",
+            campaign.game,
+            game or "",
+            f"game: campaign is for {campaign.game}, request asks for {game}",
+        )
+    if not campaign.enabled:
+        return skipped("enabled", "true", "false", "enabled: campaign is disabled")
+    if not in_window(campaign, now):
+        window = f"{format_timestamp(campaign.start_date)} .. {format_timestamp(campaign.end_date)}"
+        if campaign.start_date >= campaign.end_date:
+            why = "the window is empty"
+        elif now < campaign.start_date:
+            why = "not started yet"
+        else:
+            why = "already ended"
+        at = format_timestamp(now)
+        return skipped("window", window, at, f"window: want {window}, now is {at} ({why})")
+
+    # level_holds passes whenever there is no level matcher, so `level` is set here.
+    if campaign.level is not None and not level_holds(campaign, profile):
+        want = f"{campaign.level.min}..{campaign.level.max}"
+        have = UNSET if profile.level is None else str(profile.level)
+        return failed("level", want, have, f"{want}, have {have}")
+    if not country_holds(campaign, profile):
+        want = ", ".join(campaign.countries)
+        have = UNSET if profile.country is None else (profile.country or '""')
+        return failed("has.country", want, have, f"one of {want}, have {have}")
+    if not has_items_holds(campaign, profile):
+        want = ", ".join(campaign.required_items)
+        missing = [
+            _missing(item, profile)
+            for item in dict.fromkeys(campaign.required_items)
+            if not profile.holds(item)
+        ]
+        have = "missing " + ", ".join(missing)
+        return failed("has.items", want, have, f"all of {want}, {have}")
+    if not does_not_have_holds(campaign, profile):
+        want = ", ".join(campaign.forbidden_items)
+        held = [
+            f"{item} x{profile.inventory[item]}"
+            for item in dict.fromkeys(campaign.forbidden_items)
+            if profile.holds(item)
+        ]
+        have = "holds " + ", ".join(held)
+        return failed("does_not_have.items", want, have, f"none of {want}, {have}")
+
+    return verdict(Outcome.MATCHED, "", "", "", "all matchers hold")
+
+
+def _missing(item: str, profile: Profile) -> str:
+    # A listed quantity of 0 (or less) is "not held" by the brief; saying so explains why
+    # an item the operator can see in the profile still counts as missing.
+    if item in profile.inventory:
+        return f"{item} (quantity {profile.inventory[item]})"
+    return item

@@ -1,0 +1,103 @@
+"""The matching rules of BRIEF.md, one function per rule, evaluated campaign by campaign.
+
+This is the engine that is easy to check against the brief by reading it. The compiled
+engine (`compiled.py`) must give exactly the same answers and is tested against this one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+
+from services.domain.campaign import Campaign
+from services.domain.profile import Profile
+
+RankKey = tuple[bool, float, str, str]
+
+
+def require_aware(now: datetime) -> None:
+    """Refuses a naive clock: comparing it with the catalog's zoned times would be a guess."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be timezone-aware, got {now.isoformat()}")
+
+
+def considered(campaign: Campaign, game: str | None) -> bool:
+    """Rule 6: with a `game` filter, only that game's campaigns; None or "" means all games."""
+    return not game or campaign.game == game
+
+
+def in_window(campaign: Campaign, now: datetime) -> bool:
+    """Rule 1: enabled, and start_date <= now < end_date."""
+    return campaign.enabled and campaign.start_date <= now < campaign.end_date
+
+
+def level_holds(campaign: Campaign, profile: Profile) -> bool:
+    """Rule 2: min <= level <= max, both inclusive; no level matcher, no condition."""
+    if campaign.level is None:
+        return True
+    if profile.level is None:
+        return False
+    return campaign.level.min <= profile.level <= campaign.level.max
+
+
+def country_holds(campaign: Campaign, profile: Profile) -> bool:
+    """Rule 3: the profile's country is listed, ISO codes compared case-insensitively."""
+    if not campaign.countries:
+        return True
+    if profile.country is None:
+        return False
+    wanted = profile.country.upper()
+    return any(country.upper() == wanted for country in campaign.countries)
+
+
+def has_items_holds(campaign: Campaign, profile: Profile) -> bool:
+    """Rule 4: every listed item held with quantity > 0."""
+    return all(profile.holds(item) for item in campaign.required_items)
+
+
+def does_not_have_holds(campaign: Campaign, profile: Profile) -> bool:
+    """Rule 5: none of the listed items held with quantity > 0."""
+    return not any(profile.holds(item) for item in campaign.forbidden_items)
+
+
+def matches(campaign: Campaign, profile: Profile, now: datetime) -> bool:
+    """Rules 1 to 5 together."""
+    return (
+        in_window(campaign, now)
+        and level_holds(campaign, profile)
+        and country_holds(campaign, profile)
+        and has_items_holds(campaign, profile)
+        and does_not_have_holds(campaign, profile)
+    )
+
+
+def rank_key(campaign: Campaign) -> RankKey:
+    """Answer order: highest priority first, then name, then game.
+
+    A NaN priority has no place in a numeric order (it compares false with everything, so
+    a sort would depend on input order); it ranks after every number instead, which keeps
+    both engines in agreement even if a catalog lets one through.
+    """
+    priority = campaign.priority
+    if math.isnan(priority):
+        return (True, 0.0, campaign.name, campaign.game)
+    return (False, -priority, campaign.name, campaign.game)
+
+
+def match_reference(
+    profile: Profile, campaigns: Iterable[Campaign], now: datetime, game: str | None = None
+) -> tuple[str, ...]:
+    """Names of the campaigns that match `profile` at `now`, in answer order.
+
+    Campaigns of the same name in different games are all kept; campaigns that tie on
+    priority, name and game keep their catalog order.
+    """
+    require_aware(now)
+    matched = [
+        campaign
+        for campaign in campaigns
+        if considered(campaign, game) and matches(campaign, profile, now)
+    ]
+    matched.sort(key=rank_key)
+    return tuple(campaign.name for campaign in matched)
