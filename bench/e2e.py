@@ -55,9 +55,20 @@ def framed(message: Message) -> bytes:
 
 
 @contextlib.contextmanager
-def server(mode: str, port: int, players: int) -> Iterator[None]:
+def server(mode: str, port: int, players: int, workers: int) -> Iterator[None]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.serve", mode, "--port", str(port), "--players", str(players)],
+        [
+            sys.executable,
+            "-m",
+            "bench.serve",
+            mode,
+            "--port",
+            str(port),
+            "--players",
+            str(players),
+            "--workers",
+            str(workers),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -154,6 +165,7 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--streams", type=int, default=8, help="concurrent streams per connection")
+    parser.add_argument("--workers", type=int, default=16, help="server worker threads (both)")
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         sys.exit("h2load not found: apt-get install nghttp2-client")
@@ -168,7 +180,10 @@ def main() -> None:
     echo_runs: list[LoadResult] = []
     matcher_runs: list[LoadResult] = []
     batch_runs: list[LoadResult] = []
-    with server("matcher", 50061, args.players), server("echo", 50062, 0):
+    with (
+        server("matcher", 50061, args.players, args.workers),
+        server("echo", 50062, 0, args.workers),
+    ):
         for _ in range(rounds):  # interleaved, so drift on a shared machine hits both alike
             echo_runs.append(measure(50062, "GetClientConfig", single, **load))
             matcher_runs.append(measure(50061, "GetClientConfig", single, **load))

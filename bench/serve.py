@@ -26,6 +26,8 @@ from services.campaigns.server import CampaignSettings, start_campaign_server
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.server import SERVICE_NAMES, MatcherSettings, start_matcher
+from services.observability.interceptor import MetricsInterceptor
+from services.observability.metrics import Metrics, new_registry
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.convert import profile_to_message
@@ -72,7 +74,8 @@ def main() -> None:
     options = ServerOptions(host="127.0.0.1", port=args.port, max_workers=args.workers)
 
     if args.mode == "echo":
-        server = create_server(options)
+        # The matcher's own interceptor too: the baseline differs only in the servicer.
+        server = create_server(options, [MetricsInterceptor(Metrics(new_registry()))])
         campaigns = ["weekend_sale", "mycampaign", "starter_fleet", "welcome_pack"]
         matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
             EchoServicer(echo_response(campaigns)), server

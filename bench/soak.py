@@ -27,10 +27,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import grpc
 from google.protobuf import field_mask_pb2
@@ -44,73 +44,31 @@ from services.campaigns.demo import demo_campaigns
 from services.campaigns.server import CampaignSettings, start_campaign_server
 from services.demo.players import generate_players
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
-from services.domain.profile import Profile
 from services.matcher.server import MatcherSettings, start_matcher
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
+from services.storage.wrapper import StoreWrapper
 from services.transport.server import ServerOptions
+
+T = TypeVar("T")
 
 EXPECTED_WHILE_STORE_FAULTED = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 
 
-class FaultyStore:
+class FaultyStore(StoreWrapper):
     """The embedded store, with an outage switch: None, "hang" or "error"."""
 
     def __init__(self, inner: SQLiteProfileStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.fault: str | None = None
 
-    def _gate(self, timeout: float | None) -> None:
-        if self.fault == "hang":
-            time.sleep(min(timeout or 1.0, 1.0))
+    def _around(self, operation: str, call: Callable[[], T]) -> T:
+        if self.fault == "hang" and operation != "close":
+            time.sleep(1.0)  # longer than the matcher's store timeout in this soak
             raise DependencyTimeout("profile store did not answer in time (injected)")
-        if self.fault == "error":
+        if self.fault == "error" and operation != "close":
             raise DependencyUnavailable("profile store refused the connection (injected)")
-
-    def get(self, player_id: str, *, timeout: float | None = None) -> Profile | None:
-        self._gate(timeout)
-        return self.inner.get(player_id, timeout=timeout)
-
-    def get_many(
-        self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, Profile]:
-        self._gate(timeout)
-        return self.inner.get_many(player_ids, timeout=timeout)
-
-    def set_active_campaigns(
-        self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None
-    ) -> None:
-        self._gate(timeout)
-        self.inner.set_active_campaigns(updates, timeout=timeout)
-
-    def create(self, profile: Profile, *, timeout: float | None = None) -> None:
-        self._gate(timeout)
-        self.inner.create(profile, timeout=timeout)
-
-    def upsert(self, profile: Profile, *, timeout: float | None = None) -> bool:
-        self._gate(timeout)
-        return self.inner.upsert(profile, timeout=timeout)
-
-    def update_fields(
-        self,
-        player_id: str,
-        values: Mapping[str, Any],
-        unset: Collection[str] = (),
-        *,
-        timeout: float | None = None,
-    ) -> Profile:
-        self._gate(timeout)
-        return self.inner.update_fields(player_id, values, unset, timeout=timeout)
-
-    def delete(self, player_id: str, *, timeout: float | None = None) -> bool:
-        self._gate(timeout)
-        return self.inner.delete(player_id, timeout=timeout)
-
-    def ping(self, *, timeout: float | None = None) -> None:
-        self._gate(timeout)
-
-    def close(self) -> None:
-        self.inner.close()
+        return call()
 
 
 class Tally:

@@ -24,10 +24,12 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from services.domain.errors import (
     DependencyTimeout,
@@ -84,9 +86,17 @@ DELETE = "DELETE FROM profiles WHERE player_id = ?"
 class SQLiteProfileStore:
     """ProfileStore on SQLite. Build it with `open(path)` or `in_memory()`.
 
-    `timeout` is the default for calls that pass none: the longest a call waits for
-    another thread's statement, or for another process's write lock on the file,
-    before raising DependencyTimeout.
+    `timeout` is the default for calls that pass none: the longest a write waits for
+    another thread's write, or for another process's write lock on the file, before
+    raising DependencyTimeout.
+
+    Reads never queue behind one another: each thread reads through a connection of
+    its own (under load, one shared connection behind a lock made gRPC workers hand
+    the lock to each other through the GIL, and throughput halved). Writes go through
+    the one write connection, one at a time. A file database is in WAL mode, so
+    readers see committed snapshots; the in-memory database is one shared-cache
+    database whose readers skip table locks (read_uncommitted), which could only
+    show a write whose COMMIT then failed.
     """
 
     def __init__(self, database: str | os.PathLike[str], *, timeout: float = 2.0) -> None:
@@ -95,12 +105,20 @@ class SQLiteProfileStore:
         self._closed = False
         self._is_memory = str(database) == ":memory:"
         self._name = "in-memory SQLite" if self._is_memory else f"SQLite file {database}"
+        # A private name, so every connection of this store (and only of this store)
+        # opens the same in-memory database; it lives while the write connection does.
+        self._target = (
+            f"file:profilematcher-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            if self._is_memory
+            else f"file:{quote(str(Path(database).absolute()))}"
+        )
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._local = threading.local()
         try:
             # check_same_thread=False: the lock below, not the sqlite3 module, serializes
             # use. isolation_level=None: transactions are begun and ended explicitly.
-            self._conn = sqlite3.connect(
-                database, timeout=timeout, check_same_thread=False, isolation_level=None
-            )
+            self._conn = self._connect()
         except sqlite3.Error as exc:
             raise DependencyUnavailable(f"cannot open {self._name}: {exc}") from exc
         try:
@@ -124,6 +142,43 @@ class SQLiteProfileStore:
     def in_memory(cls, *, timeout: float = 2.0) -> SQLiteProfileStore:
         """A store that lives and dies with this object; nothing touches the disk."""
         return cls(":memory:", timeout=timeout)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(
+            self._target,
+            uri=True,
+            timeout=self._timeout,
+            check_same_thread=False,
+            isolation_level=None,
+        )
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection, opened on its first read."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            if self._is_memory:
+                # Shared-cache readers would otherwise take table locks, and a write
+                # meeting one fails at once (SQLITE_LOCKED) instead of waiting.
+                conn.execute("PRAGMA read_uncommitted = true")
+            else:
+                conn.execute("PRAGMA cache_size = -65536")
+            with self._readers_lock:
+                if self._closed:
+                    conn.close()
+                    raise DependencyUnavailable(f"{self._name} is closed")
+                self._readers.append(conn)
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _read(self, action: str, timeout: float | None) -> Iterator[sqlite3.Connection]:
+        if timeout is not None and timeout <= 0:
+            raise DependencyTimeout(f"{self._name}: no time left to {action}")
+        if self._closed:
+            raise DependencyUnavailable(f"{self._name} is closed, cannot {action}")
+        with _sqlite_errors(f"{action} in {self._name}"):
+            yield self._reader()
 
     def _prepare(self) -> None:
         with _sqlite_errors(f"open {self._name}"):
@@ -199,7 +254,7 @@ class SQLiteProfileStore:
 
     def get(self, player_id: str, *, timeout: float | None = None) -> Profile | None:
         key = validate_player_id(player_id)
-        with self._session("read a profile", timeout) as conn:
+        with self._read("read a profile", timeout) as conn:
             row = conn.execute(SELECT_ONE, (key,)).fetchone()
         return None if row is None else _decode(row[0])
 
@@ -209,7 +264,7 @@ class SQLiteProfileStore:
         keys = checked_ids(player_ids)
         if not keys:
             return {}
-        with self._session("read profiles", timeout) as conn:
+        with self._read("read profiles", timeout) as conn:
             rows = conn.execute(SELECT_MANY, (json.dumps(keys),)).fetchall()
         return {player_id: _decode(doc) for player_id, doc in rows}
 
@@ -278,19 +333,22 @@ class SQLiteProfileStore:
         return deleted
 
     def ping(self, *, timeout: float | None = None) -> None:
-        with self._session("ping", timeout) as conn:
+        with self._read("ping", timeout) as conn:
             conn.execute("SELECT 1").fetchone()
 
     def count(self, *, timeout: float | None = None) -> int:
         """How many profiles are stored (a full count: for tools and tests, not serving)."""
-        with self._session("count profiles", timeout) as conn:
+        with self._read("count profiles", timeout) as conn:
             total: int = conn.execute("SELECT count(*) FROM profiles").fetchone()[0]
         return total
 
     def close(self) -> None:
         with self._lock:
             if not self._closed:
-                self._closed = True
+                with self._readers_lock:
+                    self._closed = True
+                    for reader in self._readers:
+                        reader.close()
                 self._conn.close()
 
     def __repr__(self) -> str:

@@ -52,10 +52,15 @@ _SCALAR_FIELDS: tuple[ScalarField, ...] = (
 )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp_from_datetime(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
+    # Plain arithmetic: Timestamp.FromDatetime costs several times more, per field.
+    delta = value - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def datetime_from_timestamp(ts: timestamp_pb2.Timestamp, field: str) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -15,8 +15,8 @@ from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
 from services.domain.campaign import Campaign, LevelRange
 from services.domain.errors import DependencyUnavailable
-from services.domain.profile import Profile
 from services.storage.base import ProfileStore
+from services.storage.wrapper import StoreWrapper
 from services.transport.convert import campaign_to_message
 
 T = TypeVar("T")
@@ -112,73 +112,35 @@ class CampaignServer:
             self._server = None
 
 
-class SpyStore:
-    """Wraps a real store: records writes, can fail on demand, and can run a hook
-    between the read and the write of active_campaigns (to race another writer)."""
+class SpyStore(StoreWrapper):
+    """Wraps a real store: records active_campaigns writes, can fail on demand, and runs
+    hooks before reads and before the write-back (to race another writer)."""
 
     def __init__(self, inner: ProfileStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.active_writes: list[dict[str, tuple[str, ...]]] = []
         self.down = False
-        self.before_read: list[Any] = []
-        self.before_write: list[Any] = []
+        self.before_read: list[Callable[[], object]] = []
+        self.before_write: list[Callable[[], object]] = []
         self._lock = threading.Lock()
 
-    def _check(self) -> None:
-        if self.down:
+    def _around(self, operation: str, call: Callable[[], T]) -> T:
+        if self.down and operation != "close":
             raise DependencyUnavailable("profile store: connection refused (test)")
-
-    def get(self, player_id: str, *, timeout: float | None = None) -> Profile | None:
-        self._check()
-        return self.inner.get(player_id, timeout=timeout)
-
-    def get_many(
-        self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, Profile]:
-        self._check()
-        for hook in self.before_read:
-            hook()
-        return self.inner.get_many(player_ids, timeout=timeout)
+        if operation == "get_many":
+            for hook in self.before_read:
+                hook()
+        return call()
 
     def set_active_campaigns(
         self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None
     ) -> None:
-        self._check()
-        for hook in self.before_write:
-            hook()
-        with self._lock:
-            self.active_writes.append({k: tuple(v) for k, v in updates.items()})
-        self.inner.set_active_campaigns(updates, timeout=timeout)
-
-    def create(self, profile: Profile, *, timeout: float | None = None) -> None:
-        self._check()
-        self.inner.create(profile, timeout=timeout)
-
-    def upsert(self, profile: Profile, *, timeout: float | None = None) -> bool:
-        self._check()
-        return self.inner.upsert(profile, timeout=timeout)
-
-    def update_fields(
-        self,
-        player_id: str,
-        values: Mapping[str, Any],
-        unset: Collection[str] = (),
-        *,
-        timeout: float | None = None,
-    ) -> Profile:
-        self._check()
-        return self.inner.update_fields(player_id, values, unset, timeout=timeout)
-
-    def delete(self, player_id: str, *, timeout: float | None = None) -> bool:
-        self._check()
-        return self.inner.delete(player_id, timeout=timeout)
-
-    def ping(self, *, timeout: float | None = None) -> None:
-        self._check()
-        self.inner.ping(timeout=timeout)
-
-    def close(self) -> None:
-        self.inner.close()
+        if not self.down:
+            for hook in self.before_write:
+                hook()
+            with self._lock:
+                self.active_writes.append({k: tuple(v) for k, v in updates.items()})
+        super().set_active_campaigns(updates, timeout=timeout)
 
 
 def eventually(check: Callable[[], T], *, timeout: float = 10.0) -> T:

@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -132,6 +132,47 @@ def test_writers_in_many_threads_lose_nothing(store: SQLiteProfileStore) -> None
     assert got.custom_fields == {f"_writer{n}": rounds - 1 for n in range(4)}
 
 
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_readers_and_writers_in_many_threads_never_fail(path: Path, kind: str) -> None:
+    # Readers have connections of their own; in memory they must never trip over the
+    # writer's table lock (SQLITE_LOCKED), on a file never see a torn write.
+    store = SQLiteProfileStore.in_memory() if kind == "memory" else SQLiteProfileStore.open(path)
+    store.create(Profile(player_id="p", level=0))
+    errors: list[BaseException] = []
+    seen_levels: set[int] = set()
+
+    def guarded(work: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:
+                errors.append(exc)
+
+        return run
+
+    def write() -> None:
+        for i in range(1, 200):
+            store.update_fields("p", {"level": i})
+            store.set_active_campaigns({"p": [f"c{i}"]})
+
+    def read() -> None:
+        for _ in range(400):
+            got = store.get("p")
+            assert got is not None
+            seen_levels.add(got.level or 0)
+            assert store.get_many(["p", "q"]).keys() == {"p"}
+
+    threads = [threading.Thread(target=guarded(write))]
+    threads += [threading.Thread(target=guarded(read)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.close()
+    assert errors == []
+    assert len(seen_levels) > 1  # the readers really ran while the writer wrote
+
+
 def test_two_stores_on_one_file_keep_each_others_changes(path: Path) -> None:
     # Two processes, e.g. a running matcher and an import, on the same file.
     matcher = SQLiteProfileStore.open(path)
@@ -167,15 +208,20 @@ def test_write_lock_held_by_another_process_is_a_timeout(
     assert store.update_fields(PLAYER, {"level": 1}).level == 1
 
 
-def test_busy_store_is_a_timeout_after_the_callers_deadline() -> None:
+def test_busy_writer_is_a_timeout_after_the_callers_deadline_and_reads_go_on() -> None:
     store = SQLiteProfileStore.in_memory()
-    store._lock.acquire()  # another thread is mid-statement
+    store.create(sample())
+    store._lock.acquire()  # another thread is mid-write
     try:
         with pytest.raises(DependencyTimeout):
-            store.get(PLAYER, timeout=0.05)
+            store.set_active_campaigns({PLAYER: ["x"]}, timeout=0.05)
+        assert store.get(PLAYER) == sample()  # reads do not queue behind writes
     finally:
         store._lock.release()
-    assert store.get(PLAYER) is None
+    store.set_active_campaigns({PLAYER: ["x"]})
+    stored = store.get(PLAYER)
+    assert stored is not None
+    assert stored.active_campaigns == ("x",)
     store.close()
 
 

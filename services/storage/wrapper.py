@@ -1,0 +1,84 @@
+"""A ProfileStore that forwards every call to another one through a single hook.
+
+Wrappers (metrics, fault injection in tests and soaks) override `_around` instead of
+re-implementing every method of the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
+
+from services.domain.profile import Profile
+from services.storage.base import BatchProfileStore, ProfileStore
+
+T = TypeVar("T")
+
+
+class StoreWrapper:
+    def __init__(self, inner: ProfileStore) -> None:
+        self.inner = inner
+
+    def _around(self, operation: str, call: Callable[[], T]) -> T:
+        """Runs `call` (the inner store's `operation`); the one place to add behaviour."""
+        return call()
+
+    def get(self, player_id: str, *, timeout: float | None = None) -> Profile | None:
+        return self._around("get", lambda: self.inner.get(player_id, timeout=timeout))
+
+    def get_many(
+        self, player_ids: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, Profile]:
+        return self._around("get_many", lambda: self.inner.get_many(player_ids, timeout=timeout))
+
+    def set_active_campaigns(
+        self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None
+    ) -> None:
+        self._around(
+            "set_active_campaigns",
+            lambda: self.inner.set_active_campaigns(updates, timeout=timeout),
+        )
+
+    def create(self, profile: Profile, *, timeout: float | None = None) -> None:
+        self._around("create", lambda: self.inner.create(profile, timeout=timeout))
+
+    def upsert(self, profile: Profile, *, timeout: float | None = None) -> bool:
+        return self._around("upsert", lambda: self.inner.upsert(profile, timeout=timeout))
+
+    def update_fields(
+        self,
+        player_id: str,
+        values: Mapping[str, Any],
+        unset: Collection[str] = (),
+        *,
+        timeout: float | None = None,
+    ) -> Profile:
+        return self._around(
+            "update_fields",
+            lambda: self.inner.update_fields(player_id, values, unset, timeout=timeout),
+        )
+
+    def delete(self, player_id: str, *, timeout: float | None = None) -> bool:
+        return self._around("delete", lambda: self.inner.delete(player_id, timeout=timeout))
+
+    def ping(self, *, timeout: float | None = None) -> None:
+        self._around("ping", lambda: self.inner.ping(timeout=timeout))
+
+    def close(self) -> None:
+        self._around("close", self.inner.close)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.inner!r})"
+
+
+class BatchStoreWrapper(StoreWrapper):
+    """The same over a BatchProfileStore, keeping `upsert_many` (batched imports)."""
+
+    def __init__(self, inner: BatchProfileStore) -> None:
+        super().__init__(inner)
+        self._batch_inner = inner
+
+    def upsert_many(self, profiles: Sequence[Profile], *, timeout: float | None = None) -> int:
+        return self._around(
+            "upsert_many", lambda: self._batch_inner.upsert_many(profiles, timeout=timeout)
+        )
