@@ -95,5 +95,28 @@ def test_bad_values_are_rejected_naming_the_field(
 def test_custom_field_names_from_messages_are_checked() -> None:
     message = profile_pb2.Profile(player_id="p1")
     message.custom_fields["$where"].string_value = "x"
-    with pytest.raises(InvalidInput, match=r"profile\.\$where: unknown field"):
+    with pytest.raises(InvalidInput, match=r"profile\.\$where: custom field names start with '_'"):
         profile_from_message(message)
+
+
+@pytest.mark.parametrize("key", ["player_id", "level", "inventory", "nickname"])
+def test_custom_fields_cannot_shadow_or_add_real_fields(key: str) -> None:
+    message = profile_pb2.Profile(player_id="alice", level=1)
+    message.custom_fields[key].number_value = 99
+    with pytest.raises(InvalidInput) as info:
+        profile_from_message(message)
+    assert info.value.field == f"profile.{key}"
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        (2**63, "_big"),
+        ({"a\u0000b": 1}, "_big"),
+        ([1, {"x": -(2**64)}], "_big[1].x"),
+    ],
+)
+def test_custom_values_every_store_can_hold(value: object, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        profile_from_document({"player_id": "p", "_big": value})
+    assert info.value.field == field

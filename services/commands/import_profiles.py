@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from services.config import add_flag
+from services.domain.errors import DependencyUnavailable, DomainError
 from services.storage.factory import describe_store, open_store
 from services.storage.importing import import_profiles, iter_profile_documents
 
@@ -24,16 +25,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """0 when every record was imported, 1 when some were rejected, 2 when the import
+    could not run (no file, unreadable text, no store)."""
     if not args.store:
         print(
             "note: no --store given; importing into a throw-away in-memory store "
             "(this only validates the file)",
             file=sys.stderr,
         )
-    store = open_store(args.store or None)
+    try:
+        store = open_store(args.store or None)
+    except (ValueError, DependencyUnavailable) as exc:
+        print(f"profile-matcher import: {exc}", file=sys.stderr)
+        return 2
     try:
         with args.file.open(encoding="utf-8") as stream:
             report = import_profiles(store, iter_profile_documents(stream))
+    except (OSError, UnicodeDecodeError, DomainError) as exc:
+        print(f"profile-matcher import: {args.file}: {exc}", file=sys.stderr)
+        return 2
     finally:
         store.close()
     print(

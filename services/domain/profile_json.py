@@ -268,6 +268,9 @@ def _json_value(value: Any, field: str) -> JSONValue:
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInput(field, "numbers must be finite")
+        # Every store must hold what one accepts: MongoDB's integers are 64-bit.
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise InvalidInput(field, "integers must fit in 64 bits")
         return value
     if isinstance(value, datetime):
         # MongoDB hands back dates as datetimes; custom fields keep JSON's types.
@@ -277,8 +280,8 @@ def _json_value(value: Any, field: str) -> JSONValue:
     if isinstance(value, Mapping):
         out: dict[str, JSONValue] = {}
         for k, v in value.items():
-            if not isinstance(k, str):
-                raise InvalidInput(field, "object keys must be strings")
+            if not isinstance(k, str) or "\0" in k:
+                raise InvalidInput(field, "object keys must be strings without NUL")
             out[k] = _json_value(v, f"{field}.{k}")
         return out
     raise InvalidInput(field, f"must be plain JSON, got {type(value).__name__}")

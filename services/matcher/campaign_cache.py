@@ -177,8 +177,7 @@ class CampaignCache:
         self._observer.refreshed("unchanged" if fetched is None else "ok")
         compiled = last_good if fetched is None else self._compile(fetched, last_good)
         assert compiled is not None, "an unchanged answer needs a known version"
-        self._install(compiled)
-        return compiled
+        return self._install(compiled, replacing=last_good)
 
     @staticmethod
     def _compile(catalog: Catalog, last_good: CompiledCatalog | None) -> CompiledCatalog:
@@ -186,8 +185,17 @@ class CampaignCache:
             return last_good
         return CompiledCatalog(catalog)
 
-    def _install(self, compiled: CompiledCatalog) -> None:
+    def _install(
+        self, compiled: CompiledCatalog, *, replacing: CompiledCatalog | None = None
+    ) -> CompiledCatalog:
+        """Installs `compiled` and returns the catalog now in force.
+
+        A poll passes the catalog it started from as `replacing`: if a pushed catalog
+        arrived while it was fetching, the push is newer and stays (a slow poll must
+        not roll the catalog back); the poll still counts as word from the service."""
         with self._lock:
+            if replacing is not None and self._last_good is not replacing:
+                compiled = self._last_good or compiled
             changed = self._last_good is None or self._last_good.version != compiled.version
             self._last_good = compiled
             self._fresh[_KEY] = compiled
@@ -196,3 +204,4 @@ class CampaignCache:
         if changed:
             log.info("campaign catalog version %s installed", compiled.version)
             self._observer.installed(compiled.version)
+        return compiled

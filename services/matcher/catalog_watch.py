@@ -71,6 +71,12 @@ class CatalogWatcher:
                 log.warning("catalog watch failed (%s); polling continues as fallback", exc)
             except Exception:
                 log.exception("bug in the catalog watch; restarting it")
+            finally:
+                # A stream left by an error is cancelled now, not whenever it is collected.
+                with self._lock:
+                    if self._stream is not None:
+                        self._stream.cancel()
+                        self._stream = None
             failures += 1
             # Full jitter: sleep a random part of the capped exponential step.
             delay = self._jitter() * min(self._cap, self._base * 2 ** min(failures, 16))

@@ -120,14 +120,20 @@ def start_matcher(
         ProfileMatcherServicer(ClientConfigs(store, cache, clock)), server
     )
     profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(ProfileServicer(store), server)
-    running = start_server(
-        server, settings.server, SERVICE_NAMES, credentials=server_credentials(settings.tls)
-    )
-    metrics_server = (
-        start_metrics_server(settings.metrics.port, metrics.registry, settings.metrics.host)
-        if settings.metrics.enabled
-        else None
-    )
+    try:
+        running = start_server(
+            server, settings.server, SERVICE_NAMES, credentials=server_credentials(settings.tls)
+        )
+        metrics_server = (
+            start_metrics_server(settings.metrics.port, metrics.registry, settings.metrics.host)
+            if settings.metrics.enabled
+            else None
+        )
+    except BaseException:
+        # Nothing half-started may outlive a failed start (the caller closes the store).
+        server.stop(None)
+        channel.close()
+        raise
     try:
         cache.current(timeout=settings.campaigns_timeout)
     except DependencyUnavailable as exc:
@@ -137,13 +143,13 @@ def start_matcher(
         watcher = CatalogWatcher(client.watch, cache)
         watcher.start()
     stop_monitor = threading.Event()
+    serving = _update_health(cache, running, None)
     monitor = threading.Thread(
         target=_monitor_health,
-        args=(cache, running, settings.health_interval, stop_monitor),
+        args=(cache, running, settings.health_interval, stop_monitor, serving),
         name="health-monitor",
         daemon=True,
     )
-    _update_health(cache, running, None)
     monitor.start()
     return MatcherServer(
         running, cache, channel, watcher, metrics, metrics_server, stop_monitor, monitor
@@ -151,9 +157,13 @@ def start_matcher(
 
 
 def _monitor_health(
-    cache: CampaignCache, running: RunningServer, interval: float, stop: threading.Event
+    cache: CampaignCache,
+    running: RunningServer,
+    interval: float,
+    stop: threading.Event,
+    serving: bool,
 ) -> None:
-    serving: bool | None = cache.state().serving
+    """`serving` is what health was last set to, so no change in between is missed."""
     while not stop.wait(interval):
         cache.poke()  # an idle matcher still refreshes, so its catalog does not age out
         serving = _update_health(cache, running, serving)

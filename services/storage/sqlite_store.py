@@ -10,12 +10,11 @@ JSON each): reads as fast as a WITHOUT ROWID table (13-15 us per raw lookup eith
 way) while filling in random key order 3x faster and taking 11% less disk, because
 WITHOUT ROWID keeps whole rows in its interior pages and rows this size split them.
 
-Threads: one connection shared by every thread, each statement run under a lock.
-Measured against one connection per thread (WAL, 8 threads on 2 cores, 200,000
-rows): the lock is as fast or faster, because decoding the profile in Python, which
-runs outside the lock, costs several times more than the SQLite lookup.
-A file database uses WAL, so other processes (an import next to a running server)
-can read while one writes.
+Threads: each thread reads through a connection of its own; writes go through one
+write connection under a lock (see SQLiteProfileStore). A single shared connection
+was as fast in a microbenchmark (8 threads, no gRPC), but behind a gRPC server's 16
+workers it halved throughput (BENCHMARKS.md). A file database uses WAL, so other
+processes (an import next to a running server) can read while one writes.
 """
 
 from __future__ import annotations
@@ -215,11 +214,9 @@ class SQLiteProfileStore:
                 raise
 
     @contextmanager
-    def _session(
-        self, action: str, timeout: float | None, *, write: bool = False
-    ) -> Iterator[sqlite3.Connection]:
-        """The connection, held for this thread alone; with `write`, inside one
-        transaction that commits on success and rolls back on any error."""
+    def _write(self, action: str, timeout: float | None) -> Iterator[sqlite3.Connection]:
+        """The write connection, held for this thread alone, inside one transaction
+        that commits on success and rolls back on any error."""
         # The configured limit, shortened (never lengthened) by the caller's deadline.
         wait = self._timeout if timeout is None else min(self._timeout, timeout)
         if wait <= 0:
@@ -230,9 +227,6 @@ class SQLiteProfileStore:
             if self._closed:
                 raise DependencyUnavailable(f"{self._name} is closed, cannot {action}")
             with _sqlite_errors(f"{action} in {self._name}"):
-                if not write:
-                    yield self._conn
-                    return
                 busy_ms = max(1, round(wait * 1000))
                 if busy_ms != self._busy_ms:
                     # Another process may hold the file's write lock; wait no longer
@@ -277,18 +271,18 @@ class SQLiteProfileStore:
         ]
         if not params:
             return
-        with self._session("set active campaigns", timeout, write=True) as conn:
+        with self._write("set active campaigns", timeout) as conn:
             conn.executemany(SET_ACTIVE_CAMPAIGNS, params)
 
     def create(self, profile: Profile, *, timeout: float | None = None) -> None:
         key, text = _encode(profile)
-        with self._session("create a profile", timeout, write=True) as conn:
+        with self._write("create a profile", timeout) as conn:
             if conn.execute(INSERT_NEW, (key, text)).rowcount == 0:
                 raise ProfileAlreadyExists(key)
 
     def upsert(self, profile: Profile, *, timeout: float | None = None) -> bool:
         key, text = _encode(profile)
-        with self._session("store a profile", timeout, write=True) as conn:
+        with self._write("store a profile", timeout) as conn:
             if conn.execute(INSERT_NEW, (key, text)).rowcount == 1:
                 return True
             conn.execute(REPLACE_DOC, (text, key))
@@ -300,7 +294,7 @@ class SQLiteProfileStore:
         if not rows:
             return 0
         keys = json.dumps([key for key, _ in rows])
-        with self._session("store profiles", timeout, write=True) as conn:
+        with self._write("store profiles", timeout) as conn:
             existing = conn.execute(COUNT_EXISTING, (keys,)).fetchone()[0]
             conn.executemany(UPSERT, rows)
         created: int = len(rows) - existing
@@ -317,7 +311,7 @@ class SQLiteProfileStore:
         key = validate_player_id(player_id)
         # Read, merge, validate and write inside one write transaction: no other
         # writer, in this process or another, can slip in between.
-        with self._session("update a profile", timeout, write=True) as conn:
+        with self._write("update a profile", timeout) as conn:
             row = conn.execute(SELECT_ONE, (key,)).fetchone()
             if row is None:
                 raise ProfileNotFound(key)
@@ -328,7 +322,7 @@ class SQLiteProfileStore:
 
     def delete(self, player_id: str, *, timeout: float | None = None) -> bool:
         key = validate_player_id(player_id)
-        with self._session("delete a profile", timeout, write=True) as conn:
+        with self._write("delete a profile", timeout) as conn:
             deleted: bool = conn.execute(DELETE, (key,)).rowcount > 0
         return deleted
 

@@ -16,7 +16,11 @@ from profilematcher.profiles.v1 import profile_pb2
 from services.domain.campaign import Campaign, LevelRange
 from services.domain.errors import InvalidInput
 from services.domain.profile import Clan, Device, JSONValue, Profile
-from services.domain.profile_json import profile_from_document, profile_to_document
+from services.domain.profile_json import (
+    profile_from_document,
+    profile_to_document,
+    validate_custom_field_name,
+)
 
 TimeField = Literal["created", "modified", "last_session", "last_purchase", "birthdate"]
 ScalarField = Literal[
@@ -104,6 +108,10 @@ def profile_from_message(msg: profile_pb2.Profile, *, require_player_id: bool = 
         if msg.HasField(name):
             fields[name] = getattr(msg, name)
     try:
+        # Checked before the merge into one document below, where a key such as
+        # "player_id" would otherwise overwrite the real field.
+        for key in msg.custom_fields:
+            validate_custom_field_name(key)
         for time_field in _TIME_FIELDS:
             if msg.HasField(time_field):
                 fields[time_field] = datetime_from_timestamp(getattr(msg, time_field), time_field)

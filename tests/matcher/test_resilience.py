@@ -227,5 +227,19 @@ def test_cache_compiles_once_per_version() -> None:
     assert cache.current() is first
 
 
+def test_cache_a_slow_poll_does_not_roll_back_a_pushed_catalog() -> None:
+    fetcher, clock = ScriptedFetcher(), Clock()
+    cache = make_cache(fetcher, clock)
+    cache.current()  # v1
+    fetcher.release.clear()
+    clock.now += 11  # expired: the next call starts a background poll, which blocks
+    cache.current()
+    eventually(lambda: _assert(fetcher.calls == 2))
+    cache.offer(Catalog("v2", (sample_campaign(name="pushed"),)))  # the watch stream
+    fetcher.release.set()  # the poll now answers "v1 is unchanged"
+    eventually(lambda: _assert(not cache._fetching.locked()))
+    assert cache.current().version == "v2"
+
+
 def _assert(condition: bool) -> None:
     assert condition

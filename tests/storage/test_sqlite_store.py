@@ -95,14 +95,15 @@ def test_rows_hold_the_document_as_json_with_times_as_text(
 
 
 def test_set_active_campaigns_leaves_other_json_untouched(store: SQLiteProfileStore) -> None:
-    # json_set rewrites the text in SQL: numbers beyond 64 bits and unicode must survive.
-    store.create(player("p", custom_fields={"_big": 2**70, "_name": "Zoë 😀", "_f": 0.1}))
+    # json_set rewrites the text in SQL: integers beyond double precision and unicode
+    # must survive exactly.
+    store.create(player("p", custom_fields={"_big": 2**62 + 1, "_name": "Zoë 😀", "_f": 0.1}))
 
     store.set_active_campaigns({"p": ["a"]})
 
     got = store.get("p")
     assert got is not None
-    assert got.custom_fields == {"_big": 2**70, "_name": "Zoë 😀", "_f": 0.1}
+    assert got.custom_fields == {"_big": 2**62 + 1, "_name": "Zoë 😀", "_f": 0.1}
     assert got.active_campaigns == ("a",)
 
 
