@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from services.domain.errors import DomainError, InvalidInput, ProfileNotFound
+from services.domain.errors import (
+    DomainError,
+    InvalidInput,
+    ProfileNotFound,
+    StoredProfileCorrupt,
+)
 from services.domain.profile import Profile
 from services.domain.profile_json import validate_player_id
 from services.matching.compiled import CompiledCatalog
@@ -55,7 +60,8 @@ class ClientConfigs:
     def get_many(
         self, player_ids: Sequence[str], game: str | None, *, timeout: float | None = None
     ) -> list[Profile | DomainError]:
-        """Results in request order: the up-to-date profile, or ProfileNotFound.
+        """Results in request order: the up-to-date profile, ProfileNotFound, or
+        StoredProfileCorrupt (that player's record fails validation).
 
         One store read for all players and one batched write for those whose
         active_campaigns changed; an unchanged list is never written.
@@ -69,8 +75,8 @@ class ClientConfigs:
         results: list[Profile | DomainError] = []
         for player_id in player_ids:
             profile = stored.get(player_id)
-            if profile is None:
-                results.append(ProfileNotFound(player_id))
+            if profile is None or isinstance(profile, StoredProfileCorrupt):
+                results.append(profile or ProfileNotFound(player_id))
                 continue
             names = catalog.match(profile, now, game or None)
             if names != profile.active_campaigns:

@@ -19,6 +19,14 @@ from services.domain.profile_json import (
 _KNOWN = frozenset(KNOWN_FIELDS)
 
 
+def stored_profile_or_error(doc: Mapping[str, Any]) -> Profile | StoredProfileCorrupt:
+    """`stored_profile` for batch reads: the error is returned in place of the profile."""
+    try:
+        return stored_profile(doc)
+    except StoredProfileCorrupt as exc:
+        return exc
+
+
 def stored_profile(doc: Mapping[str, Any]) -> Profile:
     """A profile read back from a store; one that fails validation is corrupt data,
     not the caller's mistake."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 
 
@@ -21,8 +22,10 @@ class ProfileStore(Protocol):
 
     def get_many(
         self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, Profile]:
-        """The stored profiles among `player_ids`, in one round trip; unknown ids are absent."""
+    ) -> dict[str, Profile | StoredProfileCorrupt]:
+        """The stored profiles among `player_ids`, in one round trip; unknown ids are
+        absent. A stored profile that fails validation comes back as the error, in its
+        own entry, so one bad record does not fail the others."""
         ...
 
     def set_active_campaigns(

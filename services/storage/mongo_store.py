@@ -40,6 +40,7 @@ from services.domain.errors import (
     InvalidInput,
     ProfileAlreadyExists,
     ProfileNotFound,
+    StoredProfileCorrupt,
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import (
@@ -52,6 +53,7 @@ from services.storage._documents import (
     last_per_player,
     plan_field_update,
     stored_profile,
+    stored_profile_or_error,
 )
 
 Document: TypeAlias = dict[str, Any]
@@ -180,7 +182,7 @@ class MongoProfileStore:
 
     def get_many(
         self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, Profile]:
+    ) -> dict[str, Profile | StoredProfileCorrupt]:
         keys = checked_ids(player_ids)
         if not keys:
             return {}
@@ -190,8 +192,7 @@ class MongoProfileStore:
             docs = list(
                 self._collection.find({"player_id": {"$in": keys}}, NO_ID, batch_size=len(keys))
             )
-        profiles = (stored_profile(doc) for doc in docs)
-        return {p.player_id: p for p in profiles}
+        return {str(doc.get("player_id")): stored_profile_or_error(doc) for doc in docs}
 
     def set_active_campaigns(
         self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None

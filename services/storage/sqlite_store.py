@@ -35,6 +35,7 @@ from services.domain.errors import (
     DependencyUnavailable,
     ProfileAlreadyExists,
     ProfileNotFound,
+    StoredProfileCorrupt,
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import (
@@ -48,6 +49,7 @@ from services.storage._documents import (
     last_per_player,
     plan_field_update,
     stored_profile,
+    stored_profile_or_error,
 )
 
 SCHEMA_VERSION = 1
@@ -254,13 +256,13 @@ class SQLiteProfileStore:
 
     def get_many(
         self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, Profile]:
+    ) -> dict[str, Profile | StoredProfileCorrupt]:
         keys = checked_ids(player_ids)
         if not keys:
             return {}
         with self._read("read profiles", timeout) as conn:
             rows = conn.execute(SELECT_MANY, (json.dumps(keys),)).fetchall()
-        return {player_id: _decode(doc) for player_id, doc in rows}
+        return {player_id: stored_profile_or_error(json.loads(doc)) for player_id, doc in rows}
 
     def set_active_campaigns(
         self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None

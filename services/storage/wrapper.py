@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
+from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.storage.base import BatchProfileStore, ProfileStore
 
@@ -28,7 +29,7 @@ class StoreWrapper:
 
     def get_many(
         self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, Profile]:
+    ) -> dict[str, Profile | StoredProfileCorrupt]:
         return self._around("get_many", lambda: self.inner.get_many(player_ids, timeout=timeout))
 
     def set_active_campaigns(

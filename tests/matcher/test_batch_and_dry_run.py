@@ -13,6 +13,8 @@ from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2
 from services.domain.profile_json import profile_from_document
 from services.matcher.client_config import BATCH_LIMIT
+from services.storage.mongo_store import MongoProfileStore
+from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.convert import profile_to_message, timestamp_from_datetime
 from tests.matcher.fakes import NOW, SpyStore
 
@@ -73,6 +75,31 @@ def test_batch_at_the_limit_is_accepted(stub: Stub, players: list[str]) -> None:
     ids = [f"p{i}" for i in range(BATCH_LIMIT)]
     response = stub.BatchGetClientConfig(pb.BatchGetClientConfigRequest(player_ids=ids))
     assert len(response.results) == BATCH_LIMIT
+
+
+def test_a_corrupt_stored_profile_fails_only_its_own_slot(
+    stub: Stub, store: SpyStore, players: list[str]
+) -> None:
+    # Someone edited the database by hand: this record no longer passes validation.
+    if isinstance(store.inner, MongoProfileStore):
+        store.inner.collection.update_one({"player_id": "match-1"}, {"$set": {"level": "high"}})
+    else:
+        assert isinstance(store.inner, SQLiteProfileStore)
+        with store.inner._write("corrupt", None) as conn:
+            conn.execute(
+                "UPDATE profiles SET doc = json_set(doc, '$.level', 'high') WHERE player_id = ?",
+                ("match-1",),
+            )
+    response = stub.BatchGetClientConfig(
+        pb.BatchGetClientConfigRequest(player_ids=["match-1", "match-2"])
+    )
+    corrupt, fine = response.results
+    assert corrupt.error.code == grpc.StatusCode.DATA_LOSS.value[0]
+    assert "level" in corrupt.error.message
+    assert list(fine.profile.active_campaigns) == ["mycampaign"]
+    with pytest.raises(grpc.RpcError) as info:
+        stub.GetClientConfig(pb.GetClientConfigRequest(player_id="match-1"))
+    assert info.value.code() == grpc.StatusCode.DATA_LOSS
 
 
 def test_batch_store_down_is_unavailable(stub: Stub, store: SpyStore, players: list[str]) -> None:

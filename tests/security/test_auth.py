@@ -17,6 +17,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
 from services.domain.campaign import Catalog
+from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.client_config import ClientConfigs
@@ -154,7 +155,7 @@ def import_(stub: ProfileStub, sample: Profile, metadata: Metadata) -> object:
 WRITES = pytest.mark.parametrize("write", [create, update, delete, import_])
 
 
-def snapshot(store: SQLiteProfileStore, player: str) -> dict[str, Profile]:
+def snapshot(store: SQLiteProfileStore, player: str) -> dict[str, Profile | StoredProfileCorrupt]:
     return store.get_many([player, NEW_PLAYER])
 
 
