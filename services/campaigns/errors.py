@@ -1,15 +1,15 @@
 """Errors of the campaign service that have no generic counterpart in the domain.
 
-The servicer maps them to status codes (FAILED_PRECONDITION, RESOURCE_EXHAUSTED) next
-to the generic domain errors, in its one error-mapping function.
+They are kinds of the domain's generic PreconditionFailed and Overloaded, which
+services.transport.status maps to FAILED_PRECONDITION and RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
 
-from services.domain.errors import DomainError
+from services.domain.errors import Overloaded, PreconditionFailed
 
 
-class CatalogChanged(DomainError):
+class CatalogChanged(PreconditionFailed):
     """A paged listing's catalog version is gone; the caller must start the listing again."""
 
     def __init__(self, listed_version: str, current_version: str) -> None:
@@ -21,7 +21,7 @@ class CatalogChanged(DomainError):
         self.current_version = current_version
 
 
-class TooManyWatchers(DomainError):
+class TooManyWatchers(Overloaded):
     """Every stream slot is taken; more would starve unary calls of worker threads."""
 
     def __init__(self, limit: int) -> None:

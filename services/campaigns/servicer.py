@@ -2,83 +2,27 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import grpc
 
 from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc as pb_grpc
-from services.campaigns.errors import CatalogChanged, TooManyWatchers
+from services.campaigns.errors import TooManyWatchers
 from services.campaigns.holder import CatalogHolder, CatalogSnapshot
 from services.campaigns.listing import list_page
-from services.domain.errors import DomainError
 from services.transport.convert import (
     campaign_to_message,
     datetime_from_timestamp,
     timestamp_from_datetime,
 )
-from services.transport.status import status_for
+from services.transport.status import mapped_errors, mapped_stream_errors
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["CampaignService"].full_name
-
-Req = TypeVar("Req")
-Resp = TypeVar("Resp")
-Self = TypeVar("Self")
-
-
-def _status(exc: Exception, method: str) -> tuple[grpc.StatusCode, str]:
-    """The one place where this service's errors become status codes.
-
-    The campaign-specific errors come first; every other domain error gets the
-    project-wide mapping, and anything else is a bug: INTERNAL, with a traceback.
-    """
-    match exc:
-        case CatalogChanged():
-            return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
-        case TooManyWatchers():
-            return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
-        case DomainError():
-            return status_for(exc), str(exc)
-        case _:
-            log.exception("bug in %s", method)
-            return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}"
-
-
-def _unary(
-    method: Callable[[Self, Req, grpc.ServicerContext], Resp],
-) -> Callable[[Self, Req, grpc.ServicerContext], Resp]:
-    @functools.wraps(method)
-    def wrapper(self: Self, request: Req, context: grpc.ServicerContext) -> Resp:
-        try:
-            return method(self, request, context)
-        except Exception as exc:
-            code, message = _status(exc, method.__qualname__)
-        context.abort(code, message)
-
-    return wrapper
-
-
-def _stream(
-    method: Callable[[Self, Req, grpc.ServicerContext], Iterator[Resp]],
-) -> Callable[[Self, Req, grpc.ServicerContext], Iterator[Resp]]:
-    # A generator raises while it is iterated, after the call has returned, so the
-    # try has to sit around the iteration.
-    @functools.wraps(method)
-    def wrapper(self: Self, request: Req, context: grpc.ServicerContext) -> Iterator[Resp]:
-        try:
-            yield from method(self, request, context)
-            return
-        except Exception as exc:
-            code, message = _status(exc, method.__qualname__)
-        context.abort(code, message)
-
-    return wrapper
 
 
 class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
@@ -100,7 +44,7 @@ class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
         self._watchers = 0
         self._watchers_lock = threading.Lock()
 
-    @_unary
+    @mapped_errors
     def ListCampaigns(
         self, request: pb.ListCampaignsRequest, context: grpc.ServicerContext
     ) -> pb.ListCampaignsResponse:
@@ -125,7 +69,7 @@ class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
             next_page_token=page.next_page_token,
         )
 
-    @_stream
+    @mapped_stream_errors
     def WatchCampaigns(
         self, request: pb.WatchCampaignsRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.WatchCampaignsResponse]:

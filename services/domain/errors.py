@@ -28,6 +28,14 @@ class ProfileAlreadyExists(DomainError):
         self.player_id = player_id
 
 
+class PreconditionFailed(DomainError):
+    """The request was valid but the state it relies on is gone; redo it from the start."""
+
+
+class Overloaded(DomainError):
+    """A bounded resource is full; retry later."""
+
+
 class StoredProfileCorrupt(DomainError):
     """A stored profile no longer passes validation (edited by hand, or by another
     writer): the caller's request was fine, the data is not."""

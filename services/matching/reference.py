@@ -29,7 +29,7 @@ def considered(campaign: Campaign, game: str | None) -> bool:
 
 def in_window(campaign: Campaign, now: datetime) -> bool:
     """Rule 1: enabled, and start_date <= now < end_date."""
-    return campaign.enabled and campaign.start_date <= now < campaign.end_date
+    return campaign.is_live(now)
 
 
 def level_holds(campaign: Campaign, profile: Profile) -> bool:

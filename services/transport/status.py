@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import grpc
@@ -14,6 +14,8 @@ from services.domain.errors import (
     DependencyUnavailable,
     DomainError,
     InvalidInput,
+    Overloaded,
+    PreconditionFailed,
     ProfileAlreadyExists,
     ProfileNotFound,
     StoredProfileCorrupt,
@@ -46,6 +48,10 @@ def status_for(error: DomainError) -> grpc.StatusCode:
             return grpc.StatusCode.ALREADY_EXISTS
         case StoredProfileCorrupt():
             return grpc.StatusCode.DATA_LOSS
+        case PreconditionFailed():
+            return grpc.StatusCode.FAILED_PRECONDITION
+        case Overloaded():
+            return grpc.StatusCode.RESOURCE_EXHAUSTED
         case DependencyTimeout():
             return grpc.StatusCode.DEADLINE_EXCEEDED
         case DependencyUnavailable():
@@ -54,11 +60,18 @@ def status_for(error: DomainError) -> grpc.StatusCode:
             return grpc.StatusCode.INTERNAL
 
 
+def _status(exc: Exception, method: str) -> tuple[grpc.StatusCode, str]:
+    if isinstance(exc, DomainError):
+        return status_for(exc), str(exc)
+    log.exception("bug in %s", method)
+    return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}"
+
+
 def mapped_errors(
     method: Callable[[Self, Req, grpc.ServicerContext], Resp],
 ) -> Callable[[Self, Req, grpc.ServicerContext], Resp]:
-    """Wraps a unary servicer method: domain errors become their status, anything
-    unexpected becomes INTERNAL with a logged traceback (never UNKNOWN).
+    """Wraps a unary (or client-streaming) servicer method: domain errors become their
+    status, anything unexpected becomes INTERNAL with a logged traceback (never UNKNOWN).
 
     Servicers raise domain errors and never call `context.abort` themselves.
     """
@@ -67,11 +80,27 @@ def mapped_errors(
     def wrapper(self: Self, request: Req, context: grpc.ServicerContext) -> Resp:
         try:
             return method(self, request, context)
-        except DomainError as exc:
-            code, message = status_for(exc), str(exc)
         except Exception as exc:
-            log.exception("bug in %s", method.__qualname__)
-            code, message = grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}"
+            code, message = _status(exc, method.__qualname__)
+        context.abort(code, message)
+
+    return wrapper
+
+
+def mapped_stream_errors(
+    method: Callable[[Self, Req, grpc.ServicerContext], Iterator[Resp]],
+) -> Callable[[Self, Req, grpc.ServicerContext], Iterator[Resp]]:
+    """`mapped_errors` for server-streaming methods."""
+
+    # A generator raises while it is iterated, after the call has returned, so the
+    # try has to sit around the iteration.
+    @functools.wraps(method)
+    def wrapper(self: Self, request: Req, context: grpc.ServicerContext) -> Iterator[Resp]:
+        try:
+            yield from method(self, request, context)
+            return
+        except Exception as exc:
+            code, message = _status(exc, method.__qualname__)
         context.abort(code, message)
 
     return wrapper
