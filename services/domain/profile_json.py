@@ -141,14 +141,6 @@ def profile_to_document(profile: Profile) -> dict[str, Any]:
     return doc
 
 
-def profile_from_json(text: str | bytes) -> Profile:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput("profile", f"not valid JSON: {exc}") from None
-    return profile_from_document(doc)
-
-
 def document_to_json(doc: Mapping[str, Any], *, indent: int | None = None) -> str:
     """JSON text for a document, times in the sample's `2022-01-25 00:00:00Z` style."""
     return json.dumps(doc, indent=indent, default=_json_default, ensure_ascii=False)
