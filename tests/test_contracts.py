@@ -36,12 +36,14 @@ def test_custom_fields_and_timestamps_survive(sample_profile_doc: dict[str, Any]
     doc = {
         **sample_profile_doc,
         "created": "2021-01-10T13:37:17.250+02:00",  # RFC 3339 with offset and fraction
-        "_nested": {"a": [1, 2.5, "x", None, True], "b": {"c": "d"}},
+        "_nested": {"a": [1, 2.5, "x", None, True], "b": {"c": "d"}, "e": {}, "f": []},
+        "_empty": {},
         "_flag": False,
     }
     result = through_message(doc)
     assert result["created"] == "2021-01-10 11:37:17.25Z"
     assert result["_nested"] == doc["_nested"]
+    assert result["_empty"] == {}
     assert result["_flag"] is False
     assert result["_customfield"] == "mycustom"
 

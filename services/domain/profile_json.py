@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from services.domain.errors import InvalidInput
 from services.domain.profile import PLAYER_ID_MAX_LENGTH, Clan, Device, JSONValue, Profile
 from services.domain.timefmt import format_timestamp, parse_timestamp
-
-T = TypeVar("T")
 
 TIME_FIELDS = ("created", "modified", "last_session", "last_purchase", "birthdate")
 INT_FIELDS = ("total_transactions", "level", "xp", "total_playtime")
@@ -49,6 +47,8 @@ KNOWN_FIELDS = (
     "clan",
 )
 _KNOWN = frozenset(KNOWN_FIELDS)
+# Integers must fit MongoDB's 64 bits, so every store holds what one accepts.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # MongoDB owns `_id`; a custom field of that name would clash with it.
 RESERVED_CUSTOM_FIELDS = frozenset({"_id"})
 
@@ -77,8 +77,13 @@ def validate_custom_field_name(name: str) -> str:
 def profile_from_document(doc: Mapping[str, Any], *, require_player_id: bool = True) -> Profile:
     """Builds a Profile from a document, raising InvalidInput naming the first bad field.
 
-    `require_player_id=False` is for dry runs, where the profile is not stored."""
-    if not isinstance(doc, Mapping):
+    `require_player_id=False` is for dry runs, where the profile is not stored.
+
+    Every stored profile is read through here, so it runs on the request path: each
+    field costs one dict lookup and one check (see `_time` and friends), not a chain
+    of calls per field.
+    """
+    if type(doc) is not dict and not isinstance(doc, Mapping):
         raise InvalidInput("profile", f"must be a JSON object, got {_kind(doc)}")
     custom: dict[str, JSONValue] = {}
     for key, value in doc.items():
@@ -89,33 +94,57 @@ def profile_from_document(doc: Mapping[str, Any], *, require_player_id: bool = T
         else:
             raise InvalidInput(str(key), "unknown field (custom fields must start with '_')")
 
-    player_id = doc.get("player_id")
-    fields: dict[str, Any] = {
-        "player_id": validate_player_id(player_id) if require_player_id or player_id else ""
-    }
-    for name in TIME_FIELDS:
-        fields[name] = _optional(doc, name, _time)
-    for name in INT_FIELDS:
-        fields[name] = _optional(doc, name, _int)
-    for name in FLOAT_FIELDS:
-        fields[name] = _optional(doc, name, _float)
-    for name in STR_FIELDS:
-        fields[name] = _optional(doc, name, _str)
-    fields["active_campaigns"] = tuple(
-        _str(v, f"active_campaigns[{i}]")
-        for i, v in enumerate(_optional(doc, "active_campaigns", _list) or [])
+    get = doc.get
+    player_id = get("player_id")
+    if require_player_id or player_id:
+        player_id = validate_player_id(player_id)
+    times = [None if (v := get(name)) is None else _time(v, name) for name in TIME_FIELDS]
+    ints = [None if (v := get(name)) is None else _int(v, name) for name in INT_FIELDS]
+    floats = [None if (v := get(name)) is None else _float(v, name) for name in FLOAT_FIELDS]
+    strs = [None if (v := get(name)) is None else _str(v, name) for name in STR_FIELDS]
+    created, modified, last_session, last_purchase, birthdate = times
+    total_transactions, level, xp, total_playtime = ints
+    total_spent, total_refund = floats
+    credential, country, language, gender = strs
+
+    campaigns = get("active_campaigns")
+    if campaigns is None:
+        active_campaigns: tuple[str, ...] = ()
+    else:
+        active_campaigns = tuple(_list(campaigns, "active_campaigns"))
+        if not all(type(name) is str for name in active_campaigns):
+            for i, name in enumerate(active_campaigns):
+                _str(name, f"active_campaigns[{i}]")
+    devices = get("devices")
+    if devices is not None:
+        devices = tuple(
+            _device(d, f"devices[{i}]") for i, d in enumerate(_list(devices, "devices"))
+        )
+    inventory = get("inventory")
+    clan = get("clan")
+    return Profile(
+        player_id=player_id or "",
+        credential=credential,
+        created=created,
+        modified=modified,
+        last_session=last_session,
+        total_spent=total_spent,
+        total_refund=total_refund,
+        total_transactions=total_transactions,
+        last_purchase=last_purchase,
+        active_campaigns=active_campaigns,
+        devices=devices,
+        level=level,
+        xp=xp,
+        total_playtime=total_playtime,
+        country=country,
+        language=language,
+        birthdate=birthdate,
+        gender=gender,
+        inventory={} if inventory is None else _inventory(_object(inventory, "inventory")),
+        clan=None if clan is None else _clan(_object(clan, "clan")),
+        custom_fields=custom,
     )
-    devices = _optional(doc, "devices", _list)
-    fields["devices"] = (
-        None
-        if devices is None
-        else tuple(_device(d, f"devices[{i}]") for i, d in enumerate(devices))
-    )
-    fields["inventory"] = _inventory(_optional(doc, "inventory", _object) or {})
-    clan = _optional(doc, "clan", _object)
-    fields["clan"] = None if clan is None else _clan(clan)
-    fields["custom_fields"] = custom
-    return Profile(**fields)
 
 
 def profile_to_document(profile: Profile) -> dict[str, Any]:
@@ -152,11 +181,6 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _optional(doc: Mapping[str, Any], name: str, convert: Callable[[Any, str], T]) -> T | None:
-    value = doc.get(name)
-    return None if value is None else convert(value, name)
-
-
 def _kind(value: object) -> str:
     return {
         type(None): "null",
@@ -179,16 +203,20 @@ def _time(value: Any, field: str) -> datetime:
 
 
 def _int(value: Any, field: str) -> int:
+    if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(field, f"must be a whole number, got {_kind(value)}")
     if isinstance(value, float) and not value.is_integer():
         raise InvalidInput(field, f"must be a whole number, got {value}")
-    if not -(2**63) <= value < 2**63:
+    if not _INT64_MIN <= value <= _INT64_MAX:
         raise InvalidInput(field, "is out of the 64-bit range")
     return int(value)
 
 
 def _float(value: Any, field: str) -> float:
+    if type(value) is float and math.isfinite(value):
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(field, f"must be a number, got {_kind(value)}")
     if not math.isfinite(value):
@@ -197,18 +225,24 @@ def _float(value: Any, field: str) -> float:
 
 
 def _str(value: Any, field: str) -> str:
+    if type(value) is str:
+        return value
     if not isinstance(value, str):
         raise InvalidInput(field, f"must be a string, got {_kind(value)}")
     return value
 
 
 def _list(value: Any, field: str) -> list[Any]:
+    if type(value) is list:
+        return value
     if not isinstance(value, list | tuple):
         raise InvalidInput(field, f"must be a list, got {_kind(value)}")
     return list(value)
 
 
 def _object(value: Any, field: str) -> Mapping[str, Any]:
+    if type(value) is dict:
+        return value
     if not isinstance(value, Mapping):
         raise InvalidInput(field, f"must be an object, got {_kind(value)}")
     return value
@@ -223,21 +257,28 @@ def _only(doc: Mapping[str, Any], allowed: tuple[str, ...], field: str) -> None:
 def _device(value: Any, field: str) -> Device:
     doc = _object(value, field)
     _only(doc, ("id", "model", "carrier", "firmware"), field)
-    if doc.get("id") is None:
+    device_id, model, carrier, firmware = (
+        doc.get("id"),
+        doc.get("model"),
+        doc.get("carrier"),
+        doc.get("firmware"),
+    )
+    if device_id is None:
         raise InvalidInput(f"{field}.id", "is required")
     return Device(
-        id=_int(doc["id"], f"{field}.id"),
-        model=_optional(doc, "model", lambda v, _: _str(v, f"{field}.model")) or "",
-        carrier=_optional(doc, "carrier", lambda v, _: _str(v, f"{field}.carrier")) or "",
-        firmware=_optional(doc, "firmware", lambda v, _: _str(v, f"{field}.firmware")) or "",
+        id=_int(device_id, f"{field}.id"),
+        model="" if model is None else _str(model, f"{field}.model"),
+        carrier="" if carrier is None else _str(carrier, f"{field}.carrier"),
+        firmware="" if firmware is None else _str(firmware, f"{field}.firmware"),
     )
 
 
 def _clan(doc: Mapping[str, Any]) -> Clan:
     _only(doc, ("id", "name"), "clan")
+    clan_id, name = doc.get("id"), doc.get("name")
     return Clan(
-        id=_optional(doc, "id", lambda v, _: _str(v, "clan.id")) or "",
-        name=_optional(doc, "name", lambda v, _: _str(v, "clan.name")) or "",
+        id="" if clan_id is None else _str(clan_id, "clan.id"),
+        name="" if name is None else _str(name, "clan.name"),
     )
 
 
@@ -246,7 +287,11 @@ def _inventory(doc: Mapping[str, Any]) -> dict[str, int]:
     for item, quantity in doc.items():
         if not isinstance(item, str) or not item:
             raise InvalidInput("inventory", "item names must be non-empty strings")
-        count = _int(quantity, f"inventory.{item}")
+        count = (
+            quantity
+            if type(quantity) is int and 0 <= quantity <= _INT64_MAX
+            else _int(quantity, f"inventory.{item}")
+        )
         if count < 0:
             raise InvalidInput(f"inventory.{item}", f"quantity must not be negative, got {count}")
         inventory[item] = count
@@ -260,8 +305,7 @@ def _json_value(value: Any, field: str) -> JSONValue:
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInput(field, "numbers must be finite")
-        # Every store must hold what one accepts: MongoDB's integers are 64-bit.
-        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
             raise InvalidInput(field, "integers must fit in 64 bits")
         return value
     if isinstance(value, datetime):

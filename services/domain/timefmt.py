@@ -14,18 +14,23 @@ def parse_timestamp(text: str) -> datetime:
     """Parses `text`, raising ValueError with the reason when it is not a zoned time."""
     if not isinstance(text, str):
         raise ValueError(f"expected a timestamp string, got {type(text).__name__}")
-    candidate = text.strip()
-    if candidate.endswith(("Z", "z")):
-        candidate = candidate[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(candidate)
+        # Python 3.11 reads both the sample's form and RFC 3339, "Z" included.
+        parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            f"{text!r} is not a timestamp like '2022-01-25 00:00:00Z' or RFC 3339"
-        ) from None
+        # What it does not read: surrounding blanks and a lower-case "z".
+        candidate = text.strip()
+        if candidate.endswith(("Z", "z")):
+            candidate = candidate[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(candidate)
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a timestamp like '2022-01-25 00:00:00Z' or RFC 3339"
+            ) from None
     if parsed.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone (add 'Z' for UTC)")
-    return parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 def format_timestamp(value: datetime) -> str:

@@ -52,7 +52,7 @@ class ClientConfigs:
 
     def get(self, player_id: str, game: str | None, *, timeout: float | None = None) -> Profile:
         validate_player_id(player_id)
-        result = self.get_many([player_id], game, timeout=timeout)[0]
+        result = self._get_checked([player_id], game, timeout)[0]
         if isinstance(result, DomainError):
             raise result
         return result
@@ -67,6 +67,11 @@ class ClientConfigs:
         active_campaigns changed; an unchanged list is never written.
         """
         _validate_batch(player_ids)
+        return self._get_checked(player_ids, game, timeout)
+
+    def _get_checked(
+        self, player_ids: Sequence[str], game: str | None, timeout: float | None
+    ) -> list[Profile | DomainError]:
         # The catalog first: if there is none, fail before touching the store.
         catalog = self._catalogs.current(timeout=timeout)
         now = self._clock()

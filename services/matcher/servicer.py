@@ -11,8 +11,8 @@ from services.matcher.client_config import ClientConfigs
 from services.matching.explain import Explanation, Outcome
 from services.transport.convert import (
     datetime_from_timestamp,
+    fill_profile_message,
     profile_from_message,
-    profile_to_message,
 )
 from services.transport.status import mapped_errors, status_for, time_left
 
@@ -32,7 +32,9 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
         self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetClientConfigResponse:
         profile = self._configs.get(request.player_id, request.game, timeout=time_left(context))
-        return pb.GetClientConfigResponse(profile=profile_to_message(profile))
+        response = pb.GetClientConfigResponse()
+        fill_profile_message(response.profile, profile)
+        return response
 
     @mapped_errors
     def BatchGetClientConfig(
@@ -49,7 +51,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
                     error=pb.PlayerError(code=status_for(result).value[0], message=str(result)),
                 )
             else:
-                response.results.add(player_id=player_id, profile=profile_to_message(result))
+                fill_profile_message(response.results.add(player_id=player_id).profile, result)
         return response
 
     @mapped_errors

@@ -60,11 +60,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def timestamp_from_datetime(value: datetime) -> timestamp_pb2.Timestamp:
-    # Plain arithmetic: Timestamp.FromDatetime costs several times more, per field.
+    ts = timestamp_pb2.Timestamp()
+    _set_timestamp(ts, value)
+    return ts
+
+
+def _set_timestamp(ts: timestamp_pb2.Timestamp, value: datetime) -> None:
+    # Plain arithmetic, set in place: Timestamp.FromDatetime, or building a Timestamp
+    # and copying it in, costs several times more, per field, on every response.
     delta = value - _EPOCH
-    return timestamp_pb2.Timestamp(
-        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
-    )
+    ts.seconds = delta.days * 86_400 + delta.seconds
+    ts.nanos = delta.microseconds * 1000
 
 
 def datetime_from_timestamp(ts: timestamp_pb2.Timestamp, field: str) -> datetime:
@@ -76,7 +82,15 @@ def datetime_from_timestamp(ts: timestamp_pb2.Timestamp, field: str) -> datetime
 
 
 def profile_to_message(profile: Profile) -> profile_pb2.Profile:
-    msg = profile_pb2.Profile(player_id=profile.player_id)
+    msg = profile_pb2.Profile()
+    fill_profile_message(msg, profile)
+    return msg
+
+
+def fill_profile_message(msg: profile_pb2.Profile, profile: Profile) -> None:
+    """`profile_to_message` into an empty message, such as a response's field: filling
+    it in place saves copying the whole profile into the response."""
+    msg.player_id = profile.player_id
     for name in _SCALAR_FIELDS:
         value = getattr(profile, name)
         if value is not None:
@@ -84,18 +98,19 @@ def profile_to_message(profile: Profile) -> profile_pb2.Profile:
     for time_field in _TIME_FIELDS:
         value = getattr(profile, time_field)
         if value is not None:
-            getattr(msg, time_field).CopyFrom(timestamp_from_datetime(value))
+            _set_timestamp(getattr(msg, time_field), value)
     msg.active_campaigns.extend(profile.active_campaigns)
     for device in profile.devices or ():
         msg.devices.add(
             id=device.id, model=device.model, carrier=device.carrier, firmware=device.firmware
         )
-    msg.inventory.update(profile.inventory)
+    inventory = msg.inventory
+    for item, quantity in profile.inventory.items():  # a third cheaper than .update()
+        inventory[item] = quantity
     if profile.clan is not None:
         msg.clan.id, msg.clan.name = profile.clan.id, profile.clan.name
     for key, value in profile.custom_fields.items():
-        msg.custom_fields[key].CopyFrom(_value_message(value))
-    return msg
+        _set_value(msg.custom_fields[key], value)
 
 
 def profile_from_message(msg: profile_pb2.Profile, *, require_player_id: bool = True) -> Profile:
@@ -154,8 +169,7 @@ def _json_value(value: struct_pb2.Value) -> JSONValue:
     return None
 
 
-def _value_message(value: JSONValue) -> struct_pb2.Value:
-    msg = struct_pb2.Value()
+def _set_value(msg: struct_pb2.Value, value: JSONValue) -> None:
     if value is None:
         msg.null_value = struct_pb2.NULL_VALUE
     elif isinstance(value, bool):
@@ -165,11 +179,13 @@ def _value_message(value: JSONValue) -> struct_pb2.Value:
     elif isinstance(value, str):
         msg.string_value = value
     elif isinstance(value, list):
-        msg.list_value.values.extend(_value_message(v) for v in value)
+        msg.list_value.SetInParent()  # so an empty list is still a list
+        for item in value:
+            _set_value(msg.list_value.values.add(), item)
     else:
+        msg.struct_value.SetInParent()  # so an empty object is still an object
         for key, item in value.items():
-            msg.struct_value.fields[key].CopyFrom(_value_message(item))
-    return msg
+            _set_value(msg.struct_value.fields[key], item)
 
 
 def campaign_to_message(campaign: Campaign) -> campaign_pb2.Campaign:
@@ -182,7 +198,7 @@ def campaign_to_message(campaign: Campaign) -> campaign_pb2.Campaign:
         end_date=timestamp_from_datetime(campaign.end_date),
     )
     if campaign.last_updated is not None:
-        msg.last_updated.CopyFrom(timestamp_from_datetime(campaign.last_updated))
+        _set_timestamp(msg.last_updated, campaign.last_updated)
     if campaign.level is not None:
         msg.matchers.level.min, msg.matchers.level.max = campaign.level.min, campaign.level.max
     if campaign.countries or campaign.required_items:

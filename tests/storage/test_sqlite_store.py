@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from services.domain.errors import DependencyTimeout, DependencyUnavailable, InvalidInput
+from services.domain.errors import (
+    DependencyTimeout,
+    DependencyUnavailable,
+    InvalidInput,
+    StoredProfileCorrupt,
+)
 from services.domain.profile import Profile
 from services.storage import sqlite_store
 from services.storage.sqlite_store import SQLiteProfileStore
@@ -38,8 +43,9 @@ def _plan(sql: str, *params: object) -> str:
     return " | ".join(row[3] for row in rows)
 
 
-def test_point_read_searches_the_player_id_index() -> None:
-    assert _plan(sqlite_store.SELECT_ONE, "p") == (
+@pytest.mark.parametrize("sql", [sqlite_store.SELECT_ONE, sqlite_store.SELECT_BY_ID])
+def test_point_reads_search_the_player_id_index(sql: str) -> None:
+    assert _plan(sql, "p") == (
         "SEARCH profiles USING INDEX sqlite_autoindex_profiles_1 (player_id=?)"
     )
 
@@ -105,6 +111,25 @@ def test_set_active_campaigns_leaves_other_json_untouched(store: SQLiteProfileSt
     assert got is not None
     assert got.custom_fields == {"_big": 2**62 + 1, "_name": "Zoë 😀", "_f": 0.1}
     assert got.active_campaigns == ("a",)
+
+
+@pytest.mark.parametrize("text", ["{not json", "", '{"level": 1e999999}'])
+def test_a_row_that_is_not_json_is_corrupt_data_for_that_player_only(
+    store: SQLiteProfileStore, text: str
+) -> None:
+    store.create(player("bad"))
+    store.create(player("good"))
+    with store._write("corrupt", None) as conn:
+        conn.execute("UPDATE profiles SET doc = ? WHERE player_id = 'bad'", (text,))
+
+    found = store.get_many(["bad", "good"])
+    assert isinstance(found["bad"], StoredProfileCorrupt)
+    assert "player 'bad': not a JSON document" in str(found["bad"])
+    assert isinstance(found["good"], Profile)
+    for ids in (["bad"], ["bad", "good"]):  # one id takes a statement of its own
+        assert isinstance(store.get_many(ids)["bad"], StoredProfileCorrupt)
+    with pytest.raises(StoredProfileCorrupt, match="not a JSON document"):
+        store.get("bad")
 
 
 def test_writers_in_many_threads_lose_nothing(store: SQLiteProfileStore) -> None:
