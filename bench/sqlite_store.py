@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import random
 import sqlite3
@@ -21,10 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from services.demo.players import sample_profile
 from services.domain.profile_json import profile_from_document
 from services.storage.sqlite_store import SELECT_ONE, SQLiteProfileStore
-
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "profile.json"
 
 
 def player_id(i: int) -> str:
@@ -33,7 +31,7 @@ def player_id(i: int) -> str:
 
 
 def fill(store: SQLiteProfileStore, rows: int) -> None:
-    base = profile_from_document(json.loads(SAMPLE.read_text()))
+    base = profile_from_document(sample_profile())
     started = time.perf_counter()
     batch = 10_000
     for start in range(0, rows, batch):
