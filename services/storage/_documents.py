@@ -61,7 +61,8 @@ def plan_field_update(
 
     Raises InvalidInput (before anything is written) when a key is not a field name,
     when a key is both set and unset, when player_id would change or vanish, or when
-    the merged document is not a valid profile.
+    the merged document is not a valid profile; StoredProfileCorrupt when the fault is
+    in a stored field the update leaves alone (an update may still repair a bad field).
     """
     for key in values:
         _check_field_name(key)
@@ -79,7 +80,12 @@ def plan_field_update(
     merged.update(values)
     for key in unset_keys:
         merged.pop(key, None)
-    profile = profile_from_document(merged)
+    try:
+        profile = profile_from_document(merged)
+    except InvalidInput:
+        untouched = {k: v for k, v in current.items() if k not in values and k not in unset_keys}
+        stored_profile({**untouched, "player_id": current.get("player_id")})
+        raise
 
     canonical = profile_to_document(profile)
     set_values = {k: canonical[k] for k in values if k in canonical and k != "player_id"}

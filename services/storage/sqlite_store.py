@@ -326,7 +326,7 @@ class SQLiteProfileStore:
             row = conn.execute(SELECT_ONE, (key,)).fetchone()
             if row is None:
                 raise ProfileNotFound(key)
-            plan = plan_field_update(json.loads(row[0]), key, values, unset)
+            plan = plan_field_update(_document(key, row[0]), key, values, unset)
             if plan.set_values or plan.unset:
                 conn.execute(REPLACE_DOC, (_encode(plan.profile)[1], key))
         return plan.profile
@@ -396,14 +396,21 @@ def _encode(profile: Profile) -> tuple[str, str]:
     return key, document_to_json(profile_to_document(profile))
 
 
-def _decode(player_id: str, text: str) -> Profile:
-    """A stored row as a profile; StoredProfileCorrupt if it is not a valid one."""
+def _document(player_id: str, text: str) -> dict[str, Any]:
+    """A stored row's document; StoredProfileCorrupt if the text is not a JSON object."""
     try:
         # orjson: a third of json.loads's time, on every read.
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise StoredProfileCorrupt(f"player {player_id!r}: not a JSON document: {exc}") from None
-    return stored_profile(doc)
+    if not isinstance(doc, dict):
+        raise StoredProfileCorrupt(f"player {player_id!r}: not a JSON object")
+    return doc
+
+
+def _decode(player_id: str, text: str) -> Profile:
+    """A stored row as a profile; StoredProfileCorrupt if it is not a valid one."""
+    return stored_profile(_document(player_id, text))
 
 
 def _decode_or_error(player_id: str, text: str) -> Profile | StoredProfileCorrupt:

@@ -16,6 +16,8 @@ from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
 from services.domain.campaign import Campaign, LevelRange
 from services.domain.errors import DependencyUnavailable
 from services.storage.base import ProfileStore
+from services.storage.mongo_store import MongoProfileStore
+from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
 from services.transport.convert import campaign_to_message
 
@@ -131,6 +133,19 @@ class SpyStore(StoreWrapper):
             for hook in self.before_read:
                 hook()
         return call()
+
+    def corrupt(self, player_id: str, field: str, value: str) -> None:
+        """Edits the stored record behind the store's back, as a hand edit of the database
+        would: `field` then holds a value no valid profile has."""
+        if isinstance(self.inner, MongoProfileStore):
+            self.inner.collection.update_one({"player_id": player_id}, {"$set": {field: value}})
+            return
+        assert isinstance(self.inner, SQLiteProfileStore)
+        with self.inner._write("corrupt", None) as conn:
+            conn.execute(
+                "UPDATE profiles SET doc = json_set(doc, ?, ?) WHERE player_id = ?",
+                (f"$.{field}", value, player_id),
+            )
 
     def set_active_campaigns(
         self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None

@@ -13,8 +13,6 @@ from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2
 from services.domain.profile_json import profile_from_document
 from services.matcher.client_config import BATCH_LIMIT
-from services.storage.mongo_store import MongoProfileStore
-from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.convert import profile_to_message, timestamp_from_datetime
 from tests.matcher.fakes import NOW, SpyStore
 
@@ -80,16 +78,7 @@ def test_batch_at_the_limit_is_accepted(stub: Stub, players: list[str]) -> None:
 def test_a_corrupt_stored_profile_fails_only_its_own_slot(
     stub: Stub, store: SpyStore, players: list[str]
 ) -> None:
-    # Someone edited the database by hand: this record no longer passes validation.
-    if isinstance(store.inner, MongoProfileStore):
-        store.inner.collection.update_one({"player_id": "match-1"}, {"$set": {"level": "high"}})
-    else:
-        assert isinstance(store.inner, SQLiteProfileStore)
-        with store.inner._write("corrupt", None) as conn:
-            conn.execute(
-                "UPDATE profiles SET doc = json_set(doc, '$.level', 'high') WHERE player_id = ?",
-                ("match-1",),
-            )
+    store.corrupt("match-1", "level", "high")
     response = stub.BatchGetClientConfig(
         pb.BatchGetClientConfigRequest(player_ids=["match-1", "match-2"])
     )

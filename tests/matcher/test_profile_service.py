@@ -85,6 +85,27 @@ def test_bad_update_masks_are_invalid_argument_and_change_nothing(
     assert profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)).profile == sample
 
 
+def test_update_over_a_corrupt_stored_field_is_data_loss_unless_it_repairs_it(
+    profiles: Stub, store: SpyStore, sample: profile_pb2.Profile
+) -> None:
+    profiles.CreateProfile(pb.CreateProfileRequest(profile=sample))
+    store.corrupt(sample.player_id, "level", "high")
+
+    def update(field: str, **values: Any) -> Any:
+        change = profile_pb2.Profile(player_id=sample.player_id, **values)
+        mask = field_mask_pb2.FieldMask(paths=[field])
+        return profiles.UpdateProfile(pb.UpdateProfileRequest(profile=change, update_mask=mask))
+
+    # The request is fine; the stored record is not: the caller cannot fix it by
+    # changing the request, so this is not INVALID_ARGUMENT.
+    code, details = status(lambda: update("country", country="RO"))
+    assert code == grpc.StatusCode.DATA_LOSS
+    assert "level" in details
+    repaired = update("level", level=5).profile
+    assert repaired.level == 5
+    assert repaired.country == sample.country  # the refused update changed nothing
+
+
 def test_update_of_unknown_player_is_not_found(profiles: Stub) -> None:
     request = pb.UpdateProfileRequest(
         profile=profile_pb2.Profile(player_id="nobody", level=1),

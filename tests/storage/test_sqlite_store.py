@@ -113,7 +113,7 @@ def test_set_active_campaigns_leaves_other_json_untouched(store: SQLiteProfileSt
     assert got.active_campaigns == ("a",)
 
 
-@pytest.mark.parametrize("text", ["{not json", "", '{"level": 1e999999}'])
+@pytest.mark.parametrize("text", ["{not json", "", '{"level": 1e999999}', "[1, 2]"])
 def test_a_row_that_is_not_json_is_corrupt_data_for_that_player_only(
     store: SQLiteProfileStore, text: str
 ) -> None:
@@ -124,12 +124,14 @@ def test_a_row_that_is_not_json_is_corrupt_data_for_that_player_only(
 
     found = store.get_many(["bad", "good"])
     assert isinstance(found["bad"], StoredProfileCorrupt)
-    assert "player 'bad': not a JSON document" in str(found["bad"])
+    assert "player 'bad': not a JSON" in str(found["bad"])
     assert isinstance(found["good"], Profile)
     for ids in (["bad"], ["bad", "good"]):  # one id takes a statement of its own
         assert isinstance(store.get_many(ids)["bad"], StoredProfileCorrupt)
-    with pytest.raises(StoredProfileCorrupt, match="not a JSON document"):
+    with pytest.raises(StoredProfileCorrupt, match="not a JSON"):
         store.get("bad")
+    with pytest.raises(StoredProfileCorrupt, match="not a JSON"):
+        store.update_fields("bad", {"level": 2})
 
 
 def test_writers_in_many_threads_lose_nothing(store: SQLiteProfileStore) -> None:
