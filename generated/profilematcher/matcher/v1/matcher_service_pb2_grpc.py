@@ -63,16 +63,18 @@ class ProfileMatcherServiceServicer:
     def GetClientConfig(self, request, context):
         """One player's client config. NOT_FOUND for an unknown player,
         INVALID_ARGUMENT for an empty or over-long player id, UNAVAILABLE when the
-        profile store or (with nothing cached) the campaign service cannot be reached.
+        profile store or (with nothing cached) the campaign service cannot be reached,
+        DATA_LOSS when the stored profile is not a valid one (edited by hand, say).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def BatchGetClientConfig(self, request, context):
-        """Many players in one call, results in request order. An unknown player is
-        reported in its own result; the call as a whole fails only for a malformed
-        request (empty or duplicate ids, too many ids) or an unreachable dependency.
+        """Many players in one call, results in request order. An unknown player (or a
+        corrupt stored profile) is reported in its own result; the call as a whole
+        fails only for a malformed request (empty or duplicate ids, too many ids) or
+        an unreachable dependency.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -39,12 +39,14 @@ class ProfileMatcherServiceStub:
     GetClientConfig: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.GetClientConfigRequest, _matcher_service_pb2.GetClientConfigResponse]
     """One player's client config. NOT_FOUND for an unknown player,
     INVALID_ARGUMENT for an empty or over-long player id, UNAVAILABLE when the
-    profile store or (with nothing cached) the campaign service cannot be reached.
+    profile store or (with nothing cached) the campaign service cannot be reached,
+    DATA_LOSS when the stored profile is not a valid one (edited by hand, say).
     """
     BatchGetClientConfig: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.BatchGetClientConfigRequest, _matcher_service_pb2.BatchGetClientConfigResponse]
-    """Many players in one call, results in request order. An unknown player is
-    reported in its own result; the call as a whole fails only for a malformed
-    request (empty or duplicate ids, too many ids) or an unreachable dependency.
+    """Many players in one call, results in request order. An unknown player (or a
+    corrupt stored profile) is reported in its own result; the call as a whole
+    fails only for a malformed request (empty or duplicate ids, too many ids) or
+    an unreachable dependency.
     """
     MatchProfile: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.MatchProfileRequest, _matcher_service_pb2.MatchProfileResponse]
     """Dry run: matches the profile in the request against the catalog, stores
@@ -62,12 +64,14 @@ class ProfileMatcherServiceAsyncStub(ProfileMatcherServiceStub):
     GetClientConfig: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.GetClientConfigRequest, _matcher_service_pb2.GetClientConfigResponse]  # type: ignore[assignment]
     """One player's client config. NOT_FOUND for an unknown player,
     INVALID_ARGUMENT for an empty or over-long player id, UNAVAILABLE when the
-    profile store or (with nothing cached) the campaign service cannot be reached.
+    profile store or (with nothing cached) the campaign service cannot be reached,
+    DATA_LOSS when the stored profile is not a valid one (edited by hand, say).
     """
     BatchGetClientConfig: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.BatchGetClientConfigRequest, _matcher_service_pb2.BatchGetClientConfigResponse]  # type: ignore[assignment]
-    """Many players in one call, results in request order. An unknown player is
-    reported in its own result; the call as a whole fails only for a malformed
-    request (empty or duplicate ids, too many ids) or an unreachable dependency.
+    """Many players in one call, results in request order. An unknown player (or a
+    corrupt stored profile) is reported in its own result; the call as a whole
+    fails only for a malformed request (empty or duplicate ids, too many ids) or
+    an unreachable dependency.
     """
     MatchProfile: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.MatchProfileRequest, _matcher_service_pb2.MatchProfileResponse]  # type: ignore[assignment]
     """Dry run: matches the profile in the request against the catalog, stores
@@ -88,7 +92,8 @@ class ProfileMatcherServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_matcher_service_pb2.GetClientConfigResponse, _abc.Awaitable[_matcher_service_pb2.GetClientConfigResponse]]:
         """One player's client config. NOT_FOUND for an unknown player,
         INVALID_ARGUMENT for an empty or over-long player id, UNAVAILABLE when the
-        profile store or (with nothing cached) the campaign service cannot be reached.
+        profile store or (with nothing cached) the campaign service cannot be reached,
+        DATA_LOSS when the stored profile is not a valid one (edited by hand, say).
         """
 
     @_abc_1.abstractmethod
@@ -97,9 +102,10 @@ class ProfileMatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _matcher_service_pb2.BatchGetClientConfigRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_matcher_service_pb2.BatchGetClientConfigResponse, _abc.Awaitable[_matcher_service_pb2.BatchGetClientConfigResponse]]:
-        """Many players in one call, results in request order. An unknown player is
-        reported in its own result; the call as a whole fails only for a malformed
-        request (empty or duplicate ids, too many ids) or an unreachable dependency.
+        """Many players in one call, results in request order. An unknown player (or a
+        corrupt stored profile) is reported in its own result; the call as a whole
+        fails only for a malformed request (empty or duplicate ids, too many ids) or
+        an unreachable dependency.
         """
 
     @_abc_1.abstractmethod

@@ -88,6 +88,8 @@ class ProfileServiceServicer:
     def UpdateProfile(self, request, context):
         """Sets the fields named in `update_mask` from `profile`; all other fields keep
         their stored values, so concurrent writers of different fields do not clash.
+        INVALID_ARGUMENT names a bad field of the request; DATA_LOSS means a stored
+        field the update leaves alone is not valid (an update that sets it repairs it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

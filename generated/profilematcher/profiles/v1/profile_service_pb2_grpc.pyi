@@ -45,6 +45,8 @@ class ProfileServiceStub:
     UpdateProfile: _grpc.UnaryUnaryMultiCallable[_profile_service_pb2.UpdateProfileRequest, _profile_service_pb2.UpdateProfileResponse]
     """Sets the fields named in `update_mask` from `profile`; all other fields keep
     their stored values, so concurrent writers of different fields do not clash.
+    INVALID_ARGUMENT names a bad field of the request; DATA_LOSS means a stored
+    field the update leaves alone is not valid (an update that sets it repairs it).
     """
     DeleteProfile: _grpc.UnaryUnaryMultiCallable[_profile_service_pb2.DeleteProfileRequest, _profile_service_pb2.DeleteProfileResponse]
     """Removes a profile. NOT_FOUND if unknown."""
@@ -71,6 +73,8 @@ class ProfileServiceAsyncStub(ProfileServiceStub):
     UpdateProfile: _aio.UnaryUnaryMultiCallable[_profile_service_pb2.UpdateProfileRequest, _profile_service_pb2.UpdateProfileResponse]  # type: ignore[assignment]
     """Sets the fields named in `update_mask` from `profile`; all other fields keep
     their stored values, so concurrent writers of different fields do not clash.
+    INVALID_ARGUMENT names a bad field of the request; DATA_LOSS means a stored
+    field the update leaves alone is not valid (an update that sets it repairs it).
     """
     DeleteProfile: _aio.UnaryUnaryMultiCallable[_profile_service_pb2.DeleteProfileRequest, _profile_service_pb2.DeleteProfileResponse]  # type: ignore[assignment]
     """Removes a profile. NOT_FOUND if unknown."""
@@ -112,6 +116,8 @@ class ProfileServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_profile_service_pb2.UpdateProfileResponse, _abc.Awaitable[_profile_service_pb2.UpdateProfileResponse]]:
         """Sets the fields named in `update_mask` from `profile`; all other fields keep
         their stored values, so concurrent writers of different fields do not clash.
+        INVALID_ARGUMENT names a bad field of the request; DATA_LOSS means a stored
+        field the update leaves alone is not valid (an update that sets it repairs it).
         """
 
     @_abc_1.abstractmethod
