@@ -7,7 +7,7 @@ are unset map to `None`, so a profile round-trips without inventing zeros.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
@@ -35,25 +35,10 @@ ScalarField = Literal[
     "language",
     "gender",
 ]
-_TIME_FIELDS: tuple[TimeField, ...] = (
-    "created",
-    "modified",
-    "last_session",
-    "last_purchase",
-    "birthdate",
-)
-_SCALAR_FIELDS: tuple[ScalarField, ...] = (
-    "credential",
-    "total_spent",
-    "total_refund",
-    "total_transactions",
-    "level",
-    "xp",
-    "total_playtime",
-    "country",
-    "language",
-    "gender",
-)
+# The profile fields a message carries as Timestamps and as optional scalars; the
+# Literals let mypy check each name against the generated message.
+_TIME_FIELDS: tuple[TimeField, ...] = get_args(TimeField)
+_SCALAR_FIELDS: tuple[ScalarField, ...] = get_args(ScalarField)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
