@@ -70,8 +70,6 @@ SELECT_ONE = "SELECT doc FROM profiles WHERE player_id = ?"
 SELECT_MANY = (
     "SELECT player_id, doc FROM profiles WHERE player_id IN (SELECT value FROM json_each(?))"
 )
-# The same for one id (every GetClientConfig): a fifth of SELECT_MANY's cost.
-SELECT_BY_ID = "SELECT player_id, doc FROM profiles WHERE player_id = ?"
 COUNT_EXISTING = "SELECT count(*) FROM profiles WHERE player_id IN (SELECT value FROM json_each(?))"
 INSERT_NEW = (
     "INSERT INTO profiles (player_id, doc) VALUES (?, ?) ON CONFLICT (player_id) DO NOTHING"
@@ -267,8 +265,8 @@ class SQLiteProfileStore:
         if not keys:
             return {}
         with self._read("read profiles", timeout) as conn:
-            if len(keys) == 1:
-                rows = conn.execute(SELECT_BY_ID, (keys[0],)).fetchall()
+            if len(keys) == 1:  # every GetClientConfig: SELECT_ONE costs a fifth as much
+                rows = [(keys[0], doc) for (doc,) in conn.execute(SELECT_ONE, (keys[0],))]
             else:
                 rows = conn.execute(SELECT_MANY, (json.dumps(keys),)).fetchall()
         return {player_id: _decode_or_error(player_id, text) for player_id, text in rows}

@@ -43,9 +43,8 @@ def _plan(sql: str, *params: object) -> str:
     return " | ".join(row[3] for row in rows)
 
 
-@pytest.mark.parametrize("sql", [sqlite_store.SELECT_ONE, sqlite_store.SELECT_BY_ID])
-def test_point_reads_search_the_player_id_index(sql: str) -> None:
-    assert _plan(sql, "p") == (
+def test_point_read_searches_the_player_id_index() -> None:
+    assert _plan(sqlite_store.SELECT_ONE, "p") == (
         "SEARCH profiles USING INDEX sqlite_autoindex_profiles_1 (player_id=?)"
     )
 
