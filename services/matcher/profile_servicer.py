@@ -17,7 +17,7 @@ from services.domain.profile_json import (
     validate_player_id,
 )
 from services.storage.base import ProfileStore
-from services.storage.importing import import_profiles
+from services.storage.importing import Record, import_profiles
 from services.transport.convert import profile_from_message, profile_to_message
 from services.transport.status import mapped_errors, time_left
 
@@ -72,7 +72,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     def ImportProfiles(
         self, request_iterator: Iterator[pb.ImportProfilesRequest], context: grpc.ServicerContext
     ) -> pb.ImportProfilesResponse:
-        report = import_profiles(self._store, _documents(request_iterator))
+        report = import_profiles(self._store, _records(request_iterator))
         return pb.ImportProfilesResponse(
             created=report.created,
             updated=report.updated,
@@ -84,12 +84,10 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         )
 
 
-def _documents(
-    requests: Iterable[pb.ImportProfilesRequest],
-) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+def _records(requests: Iterable[pb.ImportProfilesRequest]) -> Iterator[Record]:
     for index, request in enumerate(requests):
         try:
-            yield index, profile_to_document(profile_from_message(request.profile)), None
+            yield index, profile_from_message(request.profile), None
         except InvalidInput as exc:
             yield index, None, str(exc)
 

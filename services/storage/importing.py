@@ -23,8 +23,9 @@ from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.storage.base import BatchProfileStore, ProfileStore
 
-# (index of the record in the file, the document or None, why it is unusable or None)
-Record: TypeAlias = tuple[int, dict[str, Any] | None, str | None]
+# (index of the record, its document (or a Profile already validated) or None, why it
+# is unusable or None)
+Record: TypeAlias = tuple[int, dict[str, Any] | Profile | None, str | None]
 
 CHUNK_CHARS = 64 * 1024
 # A profile is around a kilobyte; a "record" that keeps growing past this is a broken
@@ -267,7 +268,8 @@ def import_profiles(
     max_rejections: int = 1000,
     timeout: float | None = None,
 ) -> ImportReport:
-    """Validates each document and creates or replaces its profile.
+    """Validates each document and creates or replaces its profile (a Profile given in
+    place of a document was validated when it was made, so it goes in as it is).
 
     Invalid records are counted and listed (up to `max_rejections`, so a file of
     garbage cannot fill memory) and the rest go on. Valid profiles are written in
@@ -302,13 +304,15 @@ def import_profiles(
         if doc is None:
             reject(index, None, error or "no document")
             continue
-        raw_id = doc.get("player_id")
-        player_id = raw_id if isinstance(raw_id, str) else None
-        try:
-            profile = profile_from_document(doc)
-        except InvalidInput as exc:
-            reject(index, player_id, str(exc))
-            continue
+        if isinstance(doc, Profile):
+            profile = doc
+        else:
+            raw_id = doc.get("player_id")
+            try:
+                profile = profile_from_document(doc)
+            except InvalidInput as exc:
+                reject(index, raw_id if isinstance(raw_id, str) else None, str(exc))
+                continue
         if profile.player_id in batch:
             # The same player twice: write the first before the second replaces it, so
             # the counts match what a record-by-record import would report.
