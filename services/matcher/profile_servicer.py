@@ -17,7 +17,7 @@ from services.domain.profile_json import (
     validate_player_id,
 )
 from services.storage.base import ProfileStore
-from services.storage.importing import Record, import_profiles
+from services.storage.importing import ImportRecord, import_profiles
 from services.transport.convert import profile_from_message, profile_to_message
 from services.transport.status import mapped_errors, time_left
 
@@ -84,7 +84,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         )
 
 
-def _records(requests: Iterable[pb.ImportProfilesRequest]) -> Iterator[Record]:
+def _records(requests: Iterable[pb.ImportProfilesRequest]) -> Iterator[ImportRecord]:
     for index, request in enumerate(requests):
         try:
             yield index, profile_from_message(request.profile), None

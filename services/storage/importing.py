@@ -23,9 +23,11 @@ from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.storage.base import BatchProfileStore, ProfileStore
 
-# (index of the record, its document (or a Profile already validated) or None, why it
-# is unusable or None)
-Record: TypeAlias = tuple[int, dict[str, Any] | Profile | None, str | None]
+# (index of the record in the file, the document or None, why it is unusable or None)
+Record: TypeAlias = tuple[int, dict[str, Any] | None, str | None]
+# What import_profiles takes: the same, or a Profile already validated in place of
+# the document.
+ImportRecord: TypeAlias = tuple[int, dict[str, Any] | Profile | None, str | None]
 
 CHUNK_CHARS = 64 * 1024
 # A profile is around a kilobyte; a "record" that keeps growing past this is a broken
@@ -262,7 +264,7 @@ def _record(index: int, value: Any) -> Record:
 
 def import_profiles(
     store: ProfileStore,
-    documents: Iterable[Record],
+    documents: Iterable[ImportRecord],
     *,
     batch_size: int = 500,
     max_rejections: int = 1000,
