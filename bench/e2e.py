@@ -201,6 +201,7 @@ def main() -> None:
     print(
         f"h2load -t1 -c{args.connections} -m{args.streams} ({concurrency} in flight), "
         f"{seconds} s per run after 2 s warm-up, best of {rounds} interleaved rounds; "
+        f"{args.workers} worker threads in both servers; "
         f"matcher store: embedded, in memory, {args.players:,} players\n"
     )
     print("| server | RPC | req/s | p50 ms | p99 ms |")
