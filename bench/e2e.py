@@ -1,12 +1,14 @@
-"""End-to-end throughput and latency: the matcher beside an echo baseline, and batch.
+"""End-to-end throughput and latency: the matcher beside an echo and a floor, and batch.
 
     apt-get install nghttp2-client        # h2load, the load generator
-    uv run python -m bench.e2e            # about two minutes; --quick for a smoke run
+    uv run python -m bench.e2e            # about five minutes; --quick for a smoke run
 
 Each server runs in its own process (bench/serve.py); h2load (C, one thread) drives
 it with gRPC requests over HTTP/2, so the generator is not the bottleneck. Every
 run is checked: all requests must succeed and carry a full-size response body
-(a gRPC error would come back as an HTTP 200 with no body).
+(a gRPC error would come back as an HTTP 200 with no body). On Linux each run also
+reports the server process's CPU time and context switches per request, read from
+/proc in the middle of the run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +49,34 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     requests: int
+    # The server process's cost per request, in the middle of the run (Linux only).
+    cpu_us: float | None = None
+    switches: float | None = None
+
+
+@dataclass(frozen=True)
+class ProcessCounters:
+    """CPU time and context switches of a whole process (all its threads) so far."""
+
+    at: float
+    cpu_seconds: float
+    switches: int
+
+    @classmethod
+    def read(cls, pid: int) -> ProcessCounters | None:
+        proc = Path(f"/proc/{pid}")
+        if not proc.exists():
+            return None
+        # Fields 14 and 15 of stat, after the parenthesised command name: utime, stime.
+        utime, stime = proc.joinpath("stat").read_text().rpartition(")")[2].split()[11:13]
+        switches = 0
+        for task in proc.joinpath("task").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                for line in task.joinpath("status").read_text().splitlines():
+                    if "ctxt_switches:" in line:  # voluntary and nonvoluntary
+                        switches += int(line.split()[1])
+        ticks = os.sysconf("SC_CLK_TCK")
+        return cls(time.monotonic(), (int(utime) + int(stime)) / ticks, switches)
 
 
 def framed(message: Message) -> bytes:
@@ -55,7 +86,8 @@ def framed(message: Message) -> bytes:
 
 
 @contextlib.contextmanager
-def server(mode: str, port: int, players: int, workers: int) -> Iterator[None]:
+def server(mode: str, port: int, players: int, workers: int) -> Iterator[int]:
+    """Runs a bench.serve server; yields its pid once it answers health checks."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -83,7 +115,7 @@ def server(mode: str, port: int, players: int, workers: int) -> Iterator[None]:
                 health_pb2.HealthCheckRequest(), timeout=10
             )
             assert status.status == health_pb2.HealthCheckResponse.SERVING
-        yield
+        yield process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -99,30 +131,48 @@ def check_answer(port: int, method: str, request: Message) -> int:
     return len(framed(response))
 
 
+WARM_UP_SECONDS = 2
+
+
 def h2load(
-    port: int, method: str, body: bytes, *, seconds: int, connections: int, streams: int
+    port: int,
+    method: str,
+    body: bytes,
+    *,
+    seconds: int,
+    connections: int,
+    streams: int,
+    server_pid: int,
 ) -> tuple[LoadResult, int]:
     with tempfile.TemporaryDirectory() as tmp:
         body_file, log_file = Path(tmp) / "body", Path(tmp) / "log"
         body_file.write_bytes(body)
-        output = subprocess.run(
+        run = subprocess.Popen(
             [
                 "h2load",
                 "-t1",
                 f"-c{connections}",
                 f"-m{streams}",
                 f"-D{seconds}",
-                "--warm-up-time=2",
+                f"--warm-up-time={WARM_UP_SECONDS}",
                 f"--data={body_file}",
                 "--header=content-type: application/grpc",
                 "--header=te: trailers",
                 f"--log-file={log_file}",
                 f"http://127.0.0.1:{port}{SERVICE}/{method}",
             ],
-            check=True,
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
-        ).stdout
+        )
+        # The server's own counters over the middle of the measured window, clear
+        # of the warm-up and of the ramp-down.
+        time.sleep(WARM_UP_SECONDS + 0.5)
+        before = ProcessCounters.read(server_pid)
+        time.sleep(max(seconds - 1.0, 0.5))
+        after = ProcessCounters.read(server_pid)
+        output, _ = run.communicate()
+        if run.returncode != 0:
+            raise RuntimeError(f"h2load failed ({run.returncode}):\n{output}")
         latencies = sorted(
             int(line.split("\t")[2]) for line in log_file.read_text().splitlines() if line
         )
@@ -135,7 +185,14 @@ def h2load(
     if failed or not succeeded:
         raise RuntimeError(f"h2load saw failures:\n{output}")
     quantiles = statistics.quantiles(latencies, n=100)
-    result = LoadResult(rps, quantiles[49] / 1000, quantiles[98] / 1000, succeeded)
+    cpu_us = switches = None
+    if before is not None and after is not None:
+        served = rps * (after.at - before.at)
+        cpu_us = (after.cpu_seconds - before.cpu_seconds) * 1e6 / served
+        switches = (after.switches - before.switches) / served
+    result = LoadResult(
+        rps, quantiles[49] / 1000, quantiles[98] / 1000, succeeded, cpu_us, switches
+    )
     return result, data_bytes // succeeded
 
 
@@ -147,11 +204,25 @@ def _find(pattern: str, text: str) -> str:
 
 
 def measure(
-    port: int, method: str, request: Message, *, seconds: int, connections: int, streams: int
+    target: tuple[int, int],
+    method: str,
+    request: Message,
+    *,
+    seconds: int,
+    connections: int,
+    streams: int,
 ) -> LoadResult:
+    """Loads the server at `target` (port, pid) with `request` and checks every answer."""
+    port, pid = target
     expected_size = check_answer(port, method, request)
     result, size = h2load(
-        port, method, framed(request), seconds=seconds, connections=connections, streams=streams
+        port,
+        method,
+        framed(request),
+        seconds=seconds,
+        connections=connections,
+        streams=streams,
+        server_pid=pid,
     )
     # Trailers-only error answers carry no body; every answer must be full size.
     if size < expected_size:
@@ -178,21 +249,26 @@ def main() -> None:
     batch = pb.BatchGetClientConfigRequest(player_ids=batch_ids)
 
     echo_runs: list[LoadResult] = []
+    floor_runs: list[LoadResult] = []
     matcher_runs: list[LoadResult] = []
     batch_runs: list[LoadResult] = []
     with (
-        server("matcher", 50061, args.players, args.workers),
-        server("echo", 50062, 0, args.workers),
+        server("matcher", 50061, args.players, args.workers) as matcher_pid,
+        server("echo", 50062, 0, args.workers) as echo_pid,
+        server("floor", 50063, args.players, args.workers) as floor_pid,
     ):
-        for _ in range(rounds):  # interleaved, so drift on a shared machine hits both alike
-            echo_runs.append(measure(50062, "GetClientConfig", single, **load))
-            matcher_runs.append(measure(50061, "GetClientConfig", single, **load))
-            batch_runs.append(measure(50061, "BatchGetClientConfig", batch, **load))
+        matcher_at, echo_at, floor_at = (50061, matcher_pid), (50062, echo_pid), (50063, floor_pid)
+        for _ in range(rounds):  # interleaved, so drift on a shared machine hits all alike
+            echo_runs.append(measure(echo_at, "GetClientConfig", single, **load))
+            matcher_runs.append(measure(matcher_at, "GetClientConfig", single, **load))
+            floor_runs.append(measure(floor_at, "GetClientConfig", single, **load))
+            batch_runs.append(measure(matcher_at, "BatchGetClientConfig", batch, **load))
 
     def best(runs: list[LoadResult]) -> LoadResult:
         return max(runs, key=lambda r: r.requests_per_second)
 
-    echo, matcher, batched = best(echo_runs), best(matcher_runs), best(batch_runs)
+    echo, floor = best(echo_runs), best(floor_runs)
+    matcher, batched = best(matcher_runs), best(batch_runs)
     concurrency = args.connections * args.streams
     print(
         f"# End to end ({datetime.now(UTC):%Y-%m-%d}, {platform.platform()}, "
@@ -200,29 +276,35 @@ def main() -> None:
     )
     print(
         f"h2load -t1 -c{args.connections} -m{args.streams} ({concurrency} in flight), "
-        f"{seconds} s per run after 2 s warm-up, best of {rounds} interleaved rounds; "
-        f"{args.workers} worker threads in both servers; "
-        f"matcher store: embedded, in memory, {args.players:,} players\n"
+        f"{seconds} s per run after {WARM_UP_SECONDS} s warm-up, best of {rounds} "
+        f"interleaved rounds; {args.workers} worker threads in every server; "
+        f"matcher and floor store: in memory, {args.players:,} players\n"
     )
-    print("| server | RPC | req/s | p50 ms | p99 ms |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    print("| server | RPC | req/s | p50 ms | p99 ms | server CPU µs/req | context switches/req |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for name, rpc, r in (
         ("echo (baseline)", "GetClientConfig", echo),
+        ("floor (lower bound)", "GetClientConfig", floor),
         ("matcher", "GetClientConfig", matcher),
         ("matcher", "BatchGetClientConfig x100", batched),
     ):
         print(
-            f"| {name} | {rpc} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} |"
+            f"| {name} | {rpc} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} "
+            f"| {r.p99_ms:.2f} | {_figure(r.cpu_us, '.0f')} | {_figure(r.switches, '.1f')} |"
         )
-    print(
-        f"\nmatcher / echo throughput: {matcher.requests_per_second / echo.requests_per_second:.0%}"
-    )
+    echo_rps = echo.requests_per_second
+    print(f"\nmatcher / echo throughput: {matcher.requests_per_second / echo_rps:.0%}")
+    print(f"floor / echo throughput: {floor.requests_per_second / echo_rps:.0%}")
     single_pps = matcher.requests_per_second
     batch_pps = batched.requests_per_second * len(batch_ids)
     print(
         f"players/s: single {single_pps:,.0f}, batch of {len(batch_ids)} {batch_pps:,.0f} "
         f"({batch_pps / single_pps:.1f}x)"
     )
+
+
+def _figure(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 if __name__ == "__main__":

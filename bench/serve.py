@@ -7,13 +7,19 @@
 `echo` is the baseline: the same server plumbing (services.transport.server with
 the same options) answering GetClientConfig with a prebuilt response of the same
 size, so the difference between the two is what matching and storage cost.
+`floor` is a lower bound for any matcher on this stack, not a design to ship: see
+FloorServicer.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import tempfile
+import threading
+import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,16 +28,26 @@ import grpc
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.campaigns.demo import write_demo_catalog
-from services.campaigns.server import CampaignSettings, start_campaign_server
+from services.campaigns.server import CampaignServer, CampaignSettings, start_campaign_server
 from services.demo.players import generate_players, sample_profile
+from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
+from services.matcher.campaign_cache import CampaignCache
+from services.matcher.campaign_client import CampaignClient
 from services.matcher.server import SERVICE_NAMES, MatcherSettings, start_matcher
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.convert import profile_to_message
-from services.transport.server import ServerOptions, create_server, start_server, wait_for_signal
+from services.transport.server import (
+    RunningServer,
+    ServerOptions,
+    create_server,
+    start_server,
+    wait_for_signal,
+)
+from services.transport.status import mapped_errors, time_left
 
 SAMPLE_PLAYER = str(sample_profile()["player_id"])
 
@@ -43,7 +59,21 @@ def echo_response(active_campaigns: list[str]) -> pb.GetClientConfigResponse:
     return pb.GetClientConfigResponse(profile=profile)
 
 
-class EchoServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
+class _SingleCallServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
+    """The baselines answer GetClientConfig only."""
+
+    def BatchGetClientConfig(  # noqa: N802
+        self, request: pb.BatchGetClientConfigRequest, context: grpc.ServicerContext
+    ) -> pb.BatchGetClientConfigResponse:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "this baseline answers GetClientConfig")
+
+    def MatchProfile(  # noqa: N802
+        self, request: pb.MatchProfileRequest, context: grpc.ServicerContext
+    ) -> pb.MatchProfileResponse:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "this baseline answers GetClientConfig")
+
+
+class EchoServicer(_SingleCallServicer):
     def __init__(self, response: pb.GetClientConfigResponse) -> None:
         self._response = response
 
@@ -52,20 +82,95 @@ class EchoServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
     ) -> pb.GetClientConfigResponse:
         return self._response
 
-    def BatchGetClientConfig(  # noqa: N802
-        self, request: pb.BatchGetClientConfigRequest, context: grpc.ServicerContext
-    ) -> pb.BatchGetClientConfigResponse:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the echo baseline answers GetClientConfig")
 
-    def MatchProfile(  # noqa: N802
-        self, request: pb.MatchProfileRequest, context: grpc.ServicerContext
-    ) -> pb.MatchProfileResponse:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the echo baseline answers GetClientConfig")
+class FloorServicer(_SingleCallServicer):
+    """The least a GetClientConfig can do on this stack: a lower bound, not a design.
+
+    Like the matcher it reads the player's row from an in-memory SQLite database
+    through a connection per worker thread, times that read into the same store
+    histogram, takes the catalog from the same CampaignCache (fed by a real campaign
+    service) and matches with the same compiled engine. Unlike the matcher it trusts
+    what it reads: rows hold the serialized Profile message, which protobuf parses
+    in C straight into the response, with no validation and no domain object
+    beyond the three fields the engine reads. Nothing it skips can be made cheaper
+    than skipping it, so its throughput beside the echo's bounds what any matcher
+    built on these parts (gRPC's threaded server, sqlite3) can reach.
+    """
+
+    def __init__(self, database: str, cache: CampaignCache, metrics: Metrics) -> None:
+        self._database = database
+        self._cache = cache
+        self._read_seconds = metrics.store_seconds.labels(operation="get_many")
+        self._local = threading.local()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = sqlite3.connect(
+                self._database, uri=True, check_same_thread=False, isolation_level=None
+            )
+            conn.execute("PRAGMA read_uncommitted = true")
+        return conn
+
+    @mapped_errors
+    def GetClientConfig(  # noqa: N802
+        self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
+    ) -> pb.GetClientConfigResponse:
+        catalog = self._cache.current(timeout=time_left(context))
+        now = datetime.now(UTC)
+        start = time.perf_counter()
+        (wire,) = self._reader().execute(FLOOR_SELECT, (request.player_id,)).fetchone()
+        self._read_seconds.observe(time.perf_counter() - start)
+        response = pb.GetClientConfigResponse()
+        stored = response.profile
+        stored.ParseFromString(wire)
+        player = Profile(
+            player_id=stored.player_id,
+            level=stored.level if stored.HasField("level") else None,
+            country=stored.country if stored.HasField("country") else None,
+            inventory=stored.inventory,
+        )
+        stored.active_campaigns[:] = catalog.match(player, now, request.game or None)
+        return response
+
+
+FLOOR_SELECT = "SELECT wire FROM floor WHERE player_id = ?"
+
+
+def start_floor(
+    options: ServerOptions, campaign_server: CampaignServer, docs: list[dict[str, object]]
+) -> tuple[RunningServer, sqlite3.Connection, grpc.Channel]:
+    """The floor server over `docs`; the returned connection keeps its database alive."""
+    database = f"file:bench-floor-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    keeper = sqlite3.connect(database, uri=True, check_same_thread=False)
+    keeper.execute("CREATE TABLE floor (player_id TEXT PRIMARY KEY, wire BLOB NOT NULL)")
+    keeper.executemany(
+        "INSERT INTO floor VALUES (?, ?)",
+        (
+            (
+                str(doc["player_id"]),
+                profile_to_message(profile_from_document(doc)).SerializeToString(),
+            )
+            for doc in docs
+        ),
+    )
+    keeper.commit()
+    metrics = Metrics(new_registry())
+    channel = grpc.insecure_channel(f"127.0.0.1:{campaign_server.port}")
+    cache = CampaignCache(CampaignClient(channel), observer=metrics.catalog)
+    server = create_server(options, [MetricsInterceptor(metrics)])
+    matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
+        FloorServicer(database, cache, metrics), server
+    )
+    running = start_server(server, options, SERVICE_NAMES)
+    cache.current(timeout=10)
+    running.set_serving(True)
+    return running, keeper, channel
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["matcher", "echo"])
+    parser.add_argument("mode", choices=["matcher", "echo", "floor"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=16)
@@ -91,8 +196,15 @@ def main() -> None:
         campaign_server = start_campaign_server(
             CampaignSettings(catalog=catalog, host="127.0.0.1", port=0)
         )
-        store = SQLiteProfileStore.in_memory()
         docs = [sample_profile(), *generate_players(args.players)]
+        if args.mode == "floor":
+            floor, keeper, channel = start_floor(options, campaign_server, docs)
+            print(f"floor ready on {floor.port}", flush=True)
+            wait_for_signal([floor, campaign_server])
+            channel.close()
+            keeper.close()
+            return
+        store = SQLiteProfileStore.in_memory()
         import_profiles(store, ((i, doc, None) for i, doc in enumerate(docs)))
         matcher = start_matcher(
             MatcherSettings(server=options, campaigns_target=f"127.0.0.1:{campaign_server.port}"),

@@ -1,0 +1,111 @@
+"""The end-to-end benchmark's servers answer what the matcher answers (no timings)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import pytest
+
+from bench.e2e import ProcessCounters
+from bench.serve import SAMPLE_PLAYER, EchoServicer, echo_response, start_floor
+from profilematcher.matcher.v1 import matcher_service_pb2 as pb
+from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from services.campaigns.demo import write_demo_catalog
+from services.campaigns.server import CampaignSettings, start_campaign_server
+from services.demo.players import generate_players, sample_profile
+from services.matcher.server import MatcherSettings, start_matcher
+from services.storage.importing import import_profiles
+from services.storage.sqlite_store import SQLiteProfileStore
+from services.transport.server import ServerOptions, create_server, start_server
+
+OPTIONS = ServerOptions(host="127.0.0.1", port=0, grace_seconds=0)
+Stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub
+
+
+@pytest.fixture(scope="module")
+def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stub]]:
+    """The matcher, the floor and the echo, as bench/serve.py starts them."""
+    catalog = write_demo_catalog(
+        Path(tmp_path_factory.mktemp("catalog")) / "catalog.json", datetime.now(UTC)
+    )
+    campaigns = start_campaign_server(CampaignSettings(catalog=catalog, host="127.0.0.1", port=0))
+    docs = [sample_profile(), *generate_players(50)]
+    store = SQLiteProfileStore.in_memory()
+    import_profiles(store, ((i, doc, None) for i, doc in enumerate(docs)))
+    matcher = start_matcher(
+        MatcherSettings(server=OPTIONS, campaigns_target=f"127.0.0.1:{campaigns.port}"), store
+    )
+    floor, keeper, floor_channel = start_floor(OPTIONS, campaigns, docs)
+    echo_server = create_server(OPTIONS)
+    matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
+        EchoServicer(
+            echo_response(["weekend_sale", "mycampaign", "starter_fleet", "welcome_pack"])
+        ),
+        echo_server,
+    )
+    echo = start_server(echo_server, OPTIONS, [])
+    channels = {
+        name: grpc.insecure_channel(f"127.0.0.1:{port}")
+        for name, port in (("matcher", matcher.port), ("floor", floor.port), ("echo", echo.port))
+    }
+    yield {name: Stub(channel) for name, channel in channels.items()}
+    for channel in channels.values():
+        channel.close()
+    for server in (echo, floor, matcher, campaigns):
+        server.stop(0)
+    floor_channel.close()
+    keeper.close()
+    store.close()
+
+
+def _config(stub: Stub, player_id: str) -> pb.GetClientConfigResponse:
+    response: pb.GetClientConfigResponse = stub.GetClientConfig(
+        pb.GetClientConfigRequest(player_id=player_id), timeout=10
+    )
+    return response
+
+
+def test_the_echo_answers_the_matchers_response_for_the_sample_player(
+    stubs: dict[str, Stub],
+) -> None:
+    answer = _config(stubs["matcher"], SAMPLE_PLAYER)
+    assert len(answer.profile.active_campaigns) > 1
+    assert _config(stubs["echo"], SAMPLE_PLAYER) == answer
+
+
+def test_the_floor_answers_what_the_matcher_answers(stubs: dict[str, Stub]) -> None:
+    players = [SAMPLE_PLAYER, *(str(doc["player_id"]) for doc in generate_players(50))]
+    matched = 0
+    for player_id in players:
+        answer = _config(stubs["matcher"], player_id)
+        assert _config(stubs["floor"], player_id) == answer, player_id
+        matched += bool(answer.profile.active_campaigns)
+    assert matched > 10  # the comparison covers players who match something
+
+
+def test_the_baselines_refuse_the_other_rpcs(stubs: dict[str, Stub]) -> None:
+    for name in ("echo", "floor"):
+        with pytest.raises(grpc.RpcError) as caught:
+            stubs[name].BatchGetClientConfig(
+                pb.BatchGetClientConfigRequest(player_ids=[SAMPLE_PLAYER]), timeout=10
+            )
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_process_counters_add_up_every_thread() -> None:
+    first = ProcessCounters.read(os.getpid())
+    start = time.process_time()
+    while time.process_time() - start < 0.05:  # several clock ticks of CPU time
+        pass
+    second = ProcessCounters.read(os.getpid())
+    assert first is not None
+    assert second is not None
+    assert second.cpu_seconds > first.cpu_seconds
+    assert second.switches >= first.switches > 0
+    assert ProcessCounters.read(2**22 + 1) is None  # above Linux's pid limit
