@@ -1,7 +1,7 @@
 """End-to-end throughput and latency: the matcher beside an echo and a floor, and batch.
 
     apt-get install nghttp2-client        # h2load, the load generator
-    uv run python -m bench.e2e            # about five minutes; --quick for a smoke run
+    uv run python -m bench.e2e            # about three minutes; --quick for a smoke run
 
 Each server runs in its own process (bench/serve.py); h2load (C, one thread) drives
 it with gRPC requests over HTTP/2, so the generator is not the bottleneck. Every
