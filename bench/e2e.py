@@ -38,6 +38,7 @@ from bench.serve import SAMPLE_PLAYER
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.demo.players import generate_players
+from services.matcher.server import EMBEDDED_MATCH_WORKERS
 
 SERVICE = "/profilematcher.matcher.v1.ProfileMatcherService"
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +87,7 @@ def framed(message: Message) -> bytes:
 
 
 @contextlib.contextmanager
-def server(mode: str, port: int, players: int, workers: int) -> Iterator[int]:
+def server(mode: str, port: int, players: int, workers: int, match_workers: int) -> Iterator[int]:
     """Runs a bench.serve server; yields its pid once it answers health checks."""
     process = subprocess.Popen(
         [
@@ -100,6 +101,8 @@ def server(mode: str, port: int, players: int, workers: int) -> Iterator[int]:
             str(players),
             "--workers",
             str(workers),
+            "--match-workers",
+            str(match_workers),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -236,7 +239,13 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--streams", type=int, default=8, help="concurrent streams per connection")
-    parser.add_argument("--workers", type=int, default=16, help="server worker threads (both)")
+    parser.add_argument("--workers", type=int, default=16, help="server worker threads (all)")
+    parser.add_argument(
+        "--match-workers",
+        type=int,
+        default=EMBEDDED_MATCH_WORKERS,
+        help="threads of their own for GetClientConfig and the batch (all; 0: --workers pool)",
+    )
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         sys.exit("h2load not found: apt-get install nghttp2-client")
@@ -248,14 +257,15 @@ def main() -> None:
     ]  # the first 99 generated players exist in the matcher's store
     batch = pb.BatchGetClientConfigRequest(player_ids=batch_ids)
 
+    threads = (args.workers, args.match_workers)
     echo_runs: list[LoadResult] = []
     floor_runs: list[LoadResult] = []
     matcher_runs: list[LoadResult] = []
     batch_runs: list[LoadResult] = []
     with (
-        server("matcher", 50061, args.players, args.workers) as matcher_pid,
-        server("echo", 50062, 0, args.workers) as echo_pid,
-        server("floor", 50063, args.players, args.workers) as floor_pid,
+        server("matcher", 50061, args.players, *threads) as matcher_pid,
+        server("echo", 50062, 0, *threads) as echo_pid,
+        server("floor", 50063, args.players, *threads) as floor_pid,
     ):
         matcher_at, echo_at, floor_at = (50061, matcher_pid), (50062, echo_pid), (50063, floor_pid)
         for _ in range(rounds):  # interleaved, so drift on a shared machine hits all alike
@@ -277,7 +287,8 @@ def main() -> None:
     print(
         f"h2load -t1 -c{args.connections} -m{args.streams} ({concurrency} in flight), "
         f"{seconds} s per run after {WARM_UP_SECONDS} s warm-up, best of {rounds} "
-        f"interleaved rounds; {args.workers} worker threads in every server; "
+        f"interleaved rounds; every server with {args.workers} worker threads and "
+        f"{args.match_workers or 'no'} of its own for ProfileMatcherService; "
         f"matcher and floor store: in memory, {args.players:,} players\n"
     )
     print("| server | RPC | req/s | p50 ms | p99 ms | server CPU µs/req | context switches/req |")

@@ -20,6 +20,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +36,13 @@ from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
-from services.matcher.server import SERVICE_NAMES, MatcherSettings, start_matcher
+from services.matcher.server import (
+    EMBEDDED_MATCH_WORKERS,
+    SERVICE_NAMES,
+    MatcherSettings,
+    match_pool,
+    start_matcher,
+)
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.storage.importing import import_profiles
@@ -137,12 +145,30 @@ class FloorServicer(_SingleCallServicer):
 FLOOR_SELECT = "SELECT wire FROM floor WHERE player_id = ?"
 
 
+@dataclass
+class FloorServer:
+    running: RunningServer
+    _closers: list[Callable[[], object]]
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    def stop(self, grace: float | None = None) -> None:
+        self.running.stop(grace)
+        for close in self._closers:
+            close()
+
+
 def start_floor(
-    options: ServerOptions, campaign_server: CampaignServer, docs: list[dict[str, object]]
-) -> tuple[RunningServer, sqlite3.Connection, grpc.Channel]:
-    """The floor server over `docs`; the returned connection keeps its database alive."""
+    options: ServerOptions,
+    campaign_server: CampaignServer,
+    docs: list[dict[str, object]],
+    match_workers: int,
+) -> FloorServer:
+    """The floor server over `docs`, built like the matcher's server."""
     database = f"file:bench-floor-{uuid.uuid4().hex}?mode=memory&cache=shared"
-    keeper = sqlite3.connect(database, uri=True, check_same_thread=False)
+    keeper = sqlite3.connect(database, uri=True, check_same_thread=False)  # keeps it alive
     keeper.execute("CREATE TABLE floor (player_id TEXT PRIMARY KEY, wire BLOB NOT NULL)")
     keeper.executemany(
         "INSERT INTO floor VALUES (?, ?)",
@@ -158,14 +184,15 @@ def start_floor(
     metrics = Metrics(new_registry())
     channel = grpc.insecure_channel(f"127.0.0.1:{campaign_server.port}")
     cache = CampaignCache(CampaignClient(channel), observer=metrics.catalog)
-    server = create_server(options, [MetricsInterceptor(metrics)])
+    pools = match_pool(match_workers)
+    server = create_server(options, [*pools, MetricsInterceptor(metrics)])
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
         FloorServicer(database, cache, metrics), server
     )
     running = start_server(server, options, SERVICE_NAMES)
     cache.current(timeout=10)
     running.set_serving(True)
-    return running, keeper, channel
+    return FloorServer(running, [*(pool.shutdown for pool in pools), channel.close, keeper.close])
 
 
 def main() -> None:
@@ -174,13 +201,20 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument(
+        "--match-workers",
+        type=int,
+        default=EMBEDDED_MATCH_WORKERS,
+        help="threads of their own for ProfileMatcherService (0: the --workers pool)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     options = ServerOptions(host="127.0.0.1", port=args.port, max_workers=args.workers)
 
     if args.mode == "echo":
-        # The matcher's own interceptor too: the baseline differs only in the servicer.
-        server = create_server(options, [MetricsInterceptor(Metrics(new_registry()))])
+        # The matcher's own interceptors too: the baseline differs only in the servicer.
+        pools = match_pool(args.match_workers)
+        server = create_server(options, [*pools, MetricsInterceptor(Metrics(new_registry()))])
         campaigns = ["weekend_sale", "mycampaign", "starter_fleet", "welcome_pack"]
         matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
             EchoServicer(echo_response(campaigns)), server
@@ -189,6 +223,8 @@ def main() -> None:
         running.set_serving(True)
         print(f"echo ready on {running.port}", flush=True)
         wait_for_signal([running])
+        for pool in pools:
+            pool.shutdown()
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,16 +234,18 @@ def main() -> None:
         )
         docs = [sample_profile(), *generate_players(args.players)]
         if args.mode == "floor":
-            floor, keeper, channel = start_floor(options, campaign_server, docs)
+            floor = start_floor(options, campaign_server, docs, args.match_workers)
             print(f"floor ready on {floor.port}", flush=True)
             wait_for_signal([floor, campaign_server])
-            channel.close()
-            keeper.close()
             return
         store = SQLiteProfileStore.in_memory()
         import_profiles(store, ((i, doc, None) for i, doc in enumerate(docs)))
         matcher = start_matcher(
-            MatcherSettings(server=options, campaigns_target=f"127.0.0.1:{campaign_server.port}"),
+            MatcherSettings(
+                server=options,
+                campaigns_target=f"127.0.0.1:{campaign_server.port}",
+                match_workers=args.match_workers,
+            ),
             store,
         )
         print(f"matcher ready on {matcher.port}", flush=True)

@@ -18,7 +18,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.server import CampaignSettings, start_campaign_server
 from services.demo.players import generate_players, sample_profile
-from services.matcher.server import MatcherSettings, start_matcher
+from services.matcher.server import EMBEDDED_MATCH_WORKERS, MatcherSettings, start_matcher
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.server import ServerOptions, create_server, start_server
@@ -38,9 +38,14 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stub]]
     store = SQLiteProfileStore.in_memory()
     import_profiles(store, ((i, doc, None) for i, doc in enumerate(docs)))
     matcher = start_matcher(
-        MatcherSettings(server=OPTIONS, campaigns_target=f"127.0.0.1:{campaigns.port}"), store
+        MatcherSettings(
+            server=OPTIONS,
+            campaigns_target=f"127.0.0.1:{campaigns.port}",
+            match_workers=EMBEDDED_MATCH_WORKERS,
+        ),
+        store,
     )
-    floor, keeper, floor_channel = start_floor(OPTIONS, campaigns, docs)
+    floor = start_floor(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS)
     echo_server = create_server(OPTIONS)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
         EchoServicer(
@@ -58,8 +63,6 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stub]]
         channel.close()
     for server in (echo, floor, matcher, campaigns):
         server.stop(0)
-    floor_channel.close()
-    keeper.close()
     store.close()
 
 

@@ -8,9 +8,9 @@ import sys
 
 from services.config import add_flag
 from services.domain.errors import DependencyUnavailable
-from services.matcher.server import MatcherSettings, start_matcher
+from services.matcher.server import EMBEDDED_MATCH_WORKERS, MatcherSettings, start_matcher
 from services.observability.http import add_metrics_flags, metrics_settings_from
-from services.storage.factory import describe_store, open_store
+from services.storage.factory import MONGODB_SCHEMES, describe_store, open_store
 from services.transport.security import (
     add_security_flags,
     client_tls_from_args,
@@ -37,6 +37,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         ("--timeout", "PROFILE_MATCHER_TIMEOUT", 2.0, float,
          "longest wait for MongoDB or the campaign service; a caller's deadline shortens it"),
         ("--workers", "PROFILE_MATCHER_WORKERS", 16, int, "gRPC worker threads"),
+        ("--match-workers", "PROFILE_MATCHER_MATCH_WORKERS", "auto", str,
+         "threads of their own for GetClientConfig, BatchGetClientConfig and MatchProfile;"
+         f" 0 runs them on the --workers pool; auto: {EMBEDDED_MATCH_WORKERS} with the"
+         " embedded store, 0 with MongoDB"),
         ("--max-concurrent-rpcs", "PROFILE_MATCHER_MAX_CONCURRENT_RPCS", 256, int,
          "RPCs in flight beyond which new ones get RESOURCE_EXHAUSTED at once"),
         ("--max-message-bytes", "PROFILE_MATCHER_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int,
@@ -71,7 +75,22 @@ def settings_from(args: argparse.Namespace) -> MatcherSettings:
         auth_token=token,
         protect_reads=args.protect_reads,
         metrics=metrics_settings_from(args),
+        match_workers=_match_workers(args.match_workers, args.store),
     )
+
+
+def _match_workers(raw: str, store: str) -> int:
+    if raw.strip().lower() == "auto":
+        # MongoDB calls wait on the network, so they want the big pool; the embedded
+        # store's never wait, so more threads would only trade the GIL.
+        return 0 if store.startswith(MONGODB_SCHEMES) else EMBEDDED_MATCH_WORKERS
+    try:
+        workers = int(raw)
+    except ValueError:
+        raise ValueError(f"--match-workers: want a number or auto, got {raw!r}") from None
+    if workers < 0:
+        raise ValueError(f"--match-workers: must be 0 or more, got {workers}")
+    return workers
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
 from services.storage.base import ProfileStore
+from services.transport.pools import DedicatedPool
 from services.transport.security import (
     ClientTLSSettings,
     TLSSettings,
@@ -35,10 +36,14 @@ from services.transport.server import RunningServer, ServerOptions, create_serve
 
 log = logging.getLogger(__name__)
 
+MATCHER_SERVICE = matcher_service_pb2.DESCRIPTOR.services_by_name["ProfileMatcherService"].full_name
 SERVICE_NAMES = (
-    matcher_service_pb2.DESCRIPTOR.services_by_name["ProfileMatcherService"].full_name,
+    MATCHER_SERVICE,
     profile_service_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name,
 )
+# With the embedded store, ProfileMatcherService's calls never wait on anything but
+# the GIL, and one thread of their own served them fastest (services/transport/pools.py).
+EMBEDDED_MATCH_WORKERS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,19 @@ class MatcherSettings:
     auth_token: str | None = None
     protect_reads: bool = False
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    # Threads of their own for ProfileMatcherService's calls; 0 runs them on the
+    # server's pool with everything else (right for a store the calls wait on).
+    match_workers: int = 0
+
+
+def match_pool(workers: int) -> list[DedicatedPool]:
+    """The interceptor that gives ProfileMatcherService `workers` threads of its own
+    (none for 0), to go first in a server's interceptors."""
+    if workers < 0:
+        raise ValueError(f"match workers must be 0 or more, got {workers}")
+    if workers == 0:
+        return []
+    return [DedicatedPool(MATCHER_SERVICE, workers, thread_name_prefix="match-worker")]
 
 
 @dataclass(slots=True)
@@ -70,6 +88,7 @@ class MatcherServer:
     metrics_server: MetricsServer | None
     _stop_monitor: threading.Event
     _monitor: threading.Thread
+    _pools: list[DedicatedPool]
 
     @property
     def port(self) -> int:
@@ -81,6 +100,8 @@ class MatcherServer:
         if self.watcher is not None:
             self.watcher.stop()
         self.running.stop(grace)
+        for pool in self._pools:
+            pool.shutdown()
         self.channel.close()
         if self.metrics_server is not None:
             self.metrics_server.close()  # last, so the drain can still be scraped
@@ -110,8 +131,10 @@ def start_matcher(
         observer=metrics.catalog,
     )
     metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=settings.catalog_ttl)
-    # Metrics first, so refusals by the token check are counted too.
+    pools = match_pool(settings.match_workers)
+    # Metrics before the token check, so its refusals are counted too.
     interceptors = [
+        *pools,
         MetricsInterceptor(metrics),
         *auth_interceptors(settings.auth_token, protect_reads=settings.protect_reads),
     ]
@@ -132,6 +155,8 @@ def start_matcher(
     except BaseException:
         # Nothing half-started may outlive a failed start (the caller closes the store).
         server.stop(None)
+        for pool in pools:
+            pool.shutdown()
         channel.close()
         raise
     try:
@@ -152,7 +177,7 @@ def start_matcher(
     )
     monitor.start()
     return MatcherServer(
-        running, cache, channel, watcher, metrics, metrics_server, stop_monitor, monitor
+        running, cache, channel, watcher, metrics, metrics_server, stop_monitor, monitor, pools
     )
 
 
