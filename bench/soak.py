@@ -115,6 +115,9 @@ class Soak:
                 campaigns_target=f"127.0.0.1:{self.campaign_port}",
                 catalog_ttl=2.0,
                 campaigns_timeout=0.5,
+                # The injected faults are a networked store's (hangs, refusals), so
+                # matching shares the server's pool, as it does with MongoDB.
+                match_workers=0,
             ),
             self.store,
         )

@@ -17,7 +17,7 @@ from services.campaigns.demo import write_demo_catalog
 from services.campaigns.server import CampaignSettings, start_campaign_server
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
-from services.matcher.server import EMBEDDED_MATCH_WORKERS, MatcherSettings, start_matcher
+from services.matcher.server import MatcherSettings, default_match_workers, start_matcher
 from services.storage.base import ProfileStore
 from services.storage.factory import open_store
 from services.storage.importing import ImportReport, import_profiles, iter_profile_documents
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 MatcherSettings(
                     server=ServerOptions(port=args.port),
                     campaigns_target=f"localhost:{campaigns.port}",
-                    match_workers=EMBEDDED_MATCH_WORKERS,
+                    match_workers=default_match_workers(args.store),
                 ),
                 store,
             )

@@ -8,9 +8,14 @@ import sys
 
 from services.config import add_flag
 from services.domain.errors import DependencyUnavailable
-from services.matcher.server import EMBEDDED_MATCH_WORKERS, MatcherSettings, start_matcher
+from services.matcher.server import (
+    EMBEDDED_MATCH_WORKERS,
+    MatcherSettings,
+    default_match_workers,
+    start_matcher,
+)
 from services.observability.http import add_metrics_flags, metrics_settings_from
-from services.storage.factory import MONGODB_SCHEMES, describe_store, open_store
+from services.storage.factory import describe_store, open_store
 from services.transport.security import (
     add_security_flags,
     client_tls_from_args,
@@ -40,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         ("--match-workers", "PROFILE_MATCHER_MATCH_WORKERS", "auto", str,
          "threads of their own for GetClientConfig, BatchGetClientConfig and MatchProfile;"
          f" 0 runs them on the --workers pool; auto: {EMBEDDED_MATCH_WORKERS} with the"
-         " embedded store, 0 with MongoDB"),
+         " embedded store in memory, else 0"),
         ("--max-concurrent-rpcs", "PROFILE_MATCHER_MAX_CONCURRENT_RPCS", 256, int,
          "RPCs in flight beyond which new ones get RESOURCE_EXHAUSTED at once"),
         ("--max-message-bytes", "PROFILE_MATCHER_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int,
@@ -81,9 +86,7 @@ def settings_from(args: argparse.Namespace) -> MatcherSettings:
 
 def _match_workers(raw: str, store: str) -> int:
     if raw.strip().lower() == "auto":
-        # MongoDB calls wait on the network, so they want the big pool; the embedded
-        # store's never wait, so more threads would only trade the GIL.
-        return 0 if store.startswith(MONGODB_SCHEMES) else EMBEDDED_MATCH_WORKERS
+        return default_match_workers(store)
     try:
         workers = int(raw)
     except ValueError:

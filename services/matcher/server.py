@@ -41,9 +41,20 @@ SERVICE_NAMES = (
     MATCHER_SERVICE,
     profile_service_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name,
 )
-# With the embedded store, ProfileMatcherService's calls never wait on anything but
-# the GIL, and one thread of their own served them fastest (services/transport/pools.py).
+# With the embedded store in memory, ProfileMatcherService's calls never wait on
+# anything but the GIL, and one thread of their own served them fastest
+# (services/transport/pools.py, BENCHMARKS.md).
 EMBEDDED_MATCH_WORKERS = 1
+
+
+def default_match_workers(store: str | None) -> int:
+    """MatcherSettings.match_workers for a store URI (empty: the in-memory store).
+
+    Only the in-memory store never makes a call wait: a file can page in from disk or
+    wait for another process's write lock, and MongoDB is a network away. Calls that
+    wait need the server's big pool, or one slow call would hold up all the others.
+    """
+    return EMBEDDED_MATCH_WORKERS if store in (None, "", ":memory:") else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,8 @@ def _settings(*argv: str) -> Any:
     ("argv", "workers"),
     [
         ((), 1),  # auto, embedded store in memory
-        (("--store", "/tmp/profiles.sqlite3"), 1),  # auto, embedded store in a file
+        (("--store", ":memory:"), 1),
+        (("--store", "/tmp/profiles.sqlite3"), 0),  # auto: a file can make calls wait
         (("--store", "mongodb://db.example:27017/game"), 0),  # auto, MongoDB
         (("--match-workers", "3"), 3),
         (("--match-workers", "0"), 0),
