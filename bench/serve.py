@@ -39,6 +39,7 @@ from services.matcher.campaign_client import CampaignClient
 from services.matcher.server import (
     EMBEDDED_MATCH_WORKERS,
     SERVICE_NAMES,
+    MatcherServer,
     MatcherSettings,
     match_pool,
     start_matcher,
@@ -146,18 +147,56 @@ FLOOR_SELECT = "SELECT wire FROM floor WHERE player_id = ?"
 
 
 @dataclass
-class FloorServer:
-    running: RunningServer
-    _closers: list[Callable[[], object]]
+class Started:
+    """A server under test, and what to close once it has stopped."""
+
+    server: RunningServer | MatcherServer
+    closers: list[Callable[[], object]]
 
     @property
     def port(self) -> int:
-        return self.running.port
+        return self.server.port
 
     def stop(self, grace: float | None = None) -> None:
-        self.running.stop(grace)
-        for close in self._closers:
+        self.server.stop(grace)
+        for close in self.closers:
             close()
+
+
+# What the matcher answers the sample player with the demo catalog.
+ECHO_CAMPAIGNS = ["weekend_sale", "mycampaign", "starter_fleet", "welcome_pack"]
+
+
+def start_echo(options: ServerOptions, match_workers: int) -> Started:
+    """The echo, built like the matcher's server: the same pools and interceptor."""
+    pools = match_pool(match_workers)
+    server = create_server(options, [*pools, MetricsInterceptor(Metrics(new_registry()))])
+    matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
+        EchoServicer(echo_response(ECHO_CAMPAIGNS)), server
+    )
+    running = start_server(server, options, SERVICE_NAMES)
+    running.set_serving(True)
+    return Started(running, [pool.shutdown for pool in pools])
+
+
+def start_bench_matcher(
+    options: ServerOptions,
+    campaign_server: CampaignServer,
+    docs: list[dict[str, object]],
+    match_workers: int,
+) -> Started:
+    """The real matcher over `docs` in the embedded store, in memory."""
+    store = SQLiteProfileStore.in_memory()
+    import_profiles(store, ((i, doc, None) for i, doc in enumerate(docs)))
+    matcher = start_matcher(
+        MatcherSettings(
+            server=options,
+            campaigns_target=f"127.0.0.1:{campaign_server.port}",
+            match_workers=match_workers,
+        ),
+        store,
+    )
+    return Started(matcher, [store.close])
 
 
 def start_floor(
@@ -165,7 +204,7 @@ def start_floor(
     campaign_server: CampaignServer,
     docs: list[dict[str, object]],
     match_workers: int,
-) -> FloorServer:
+) -> Started:
     """The floor server over `docs`, built like the matcher's server."""
     database = f"file:bench-floor-{uuid.uuid4().hex}?mode=memory&cache=shared"
     keeper = sqlite3.connect(database, uri=True, check_same_thread=False)  # keeps it alive
@@ -192,7 +231,7 @@ def start_floor(
     running = start_server(server, options, SERVICE_NAMES)
     cache.current(timeout=10)
     running.set_serving(True)
-    return FloorServer(running, [*(pool.shutdown for pool in pools), channel.close, keeper.close])
+    return Started(running, [*(pool.shutdown for pool in pools), channel.close, keeper.close])
 
 
 def main() -> None:
@@ -212,19 +251,9 @@ def main() -> None:
     options = ServerOptions(host="127.0.0.1", port=args.port, max_workers=args.workers)
 
     if args.mode == "echo":
-        # The matcher's own interceptors too: the baseline differs only in the servicer.
-        pools = match_pool(args.match_workers)
-        server = create_server(options, [*pools, MetricsInterceptor(Metrics(new_registry()))])
-        campaigns = ["weekend_sale", "mycampaign", "starter_fleet", "welcome_pack"]
-        matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-            EchoServicer(echo_response(campaigns)), server
-        )
-        running = start_server(server, options, SERVICE_NAMES)
-        running.set_serving(True)
-        print(f"echo ready on {running.port}", flush=True)
-        wait_for_signal([running])
-        for pool in pools:
-            pool.shutdown()
+        echo = start_echo(options, args.match_workers)
+        print(f"echo ready on {echo.port}", flush=True)
+        wait_for_signal([echo])
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -233,24 +262,10 @@ def main() -> None:
             CampaignSettings(catalog=catalog, host="127.0.0.1", port=0)
         )
         docs = [sample_profile(), *generate_players(args.players)]
-        if args.mode == "floor":
-            floor = start_floor(options, campaign_server, docs, args.match_workers)
-            print(f"floor ready on {floor.port}", flush=True)
-            wait_for_signal([floor, campaign_server])
-            return
-        store = SQLiteProfileStore.in_memory()
-        import_profiles(store, ((i, doc, None) for i, doc in enumerate(docs)))
-        matcher = start_matcher(
-            MatcherSettings(
-                server=options,
-                campaigns_target=f"127.0.0.1:{campaign_server.port}",
-                match_workers=args.match_workers,
-            ),
-            store,
-        )
-        print(f"matcher ready on {matcher.port}", flush=True)
-        wait_for_signal([matcher, campaign_server])
-        store.close()
+        start = start_floor if args.mode == "floor" else start_bench_matcher
+        server = start(options, campaign_server, docs, args.match_workers)
+        print(f"{args.mode} ready on {server.port}", flush=True)
+        wait_for_signal([server, campaign_server])
 
 
 if __name__ == "__main__":

@@ -12,16 +12,14 @@ import grpc
 import pytest
 
 from bench.e2e import ProcessCounters
-from bench.serve import SAMPLE_PLAYER, EchoServicer, echo_response, start_floor
+from bench.serve import SAMPLE_PLAYER, start_bench_matcher, start_echo, start_floor
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.server import CampaignSettings, start_campaign_server
 from services.demo.players import generate_players, sample_profile
-from services.matcher.server import EMBEDDED_MATCH_WORKERS, MatcherSettings, start_matcher
-from services.storage.importing import import_profiles
-from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.server import ServerOptions, create_server, start_server
+from services.matcher.server import EMBEDDED_MATCH_WORKERS
+from services.transport.server import ServerOptions
 
 OPTIONS = ServerOptions(host="127.0.0.1", port=0, grace_seconds=0)
 Stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub
@@ -35,35 +33,20 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stub]]
     )
     campaigns = start_campaign_server(CampaignSettings(catalog=catalog, host="127.0.0.1", port=0))
     docs = [sample_profile(), *generate_players(50)]
-    store = SQLiteProfileStore.in_memory()
-    import_profiles(store, ((i, doc, None) for i, doc in enumerate(docs)))
-    matcher = start_matcher(
-        MatcherSettings(
-            server=OPTIONS,
-            campaigns_target=f"127.0.0.1:{campaigns.port}",
-            match_workers=EMBEDDED_MATCH_WORKERS,
-        ),
-        store,
-    )
-    floor = start_floor(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS)
-    echo_server = create_server(OPTIONS)
-    matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        EchoServicer(
-            echo_response(["weekend_sale", "mycampaign", "starter_fleet", "welcome_pack"])
-        ),
-        echo_server,
-    )
-    echo = start_server(echo_server, OPTIONS, [])
+    servers = {
+        "matcher": start_bench_matcher(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS),
+        "floor": start_floor(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS),
+        "echo": start_echo(OPTIONS, EMBEDDED_MATCH_WORKERS),
+    }
     channels = {
-        name: grpc.insecure_channel(f"127.0.0.1:{port}")
-        for name, port in (("matcher", matcher.port), ("floor", floor.port), ("echo", echo.port))
+        name: grpc.insecure_channel(f"127.0.0.1:{server.port}") for name, server in servers.items()
     }
     yield {name: Stub(channel) for name, channel in channels.items()}
     for channel in channels.values():
         channel.close()
-    for server in (echo, floor, matcher, campaigns):
+    for server in servers.values():
         server.stop(0)
-    store.close()
+    campaigns.stop(0)
 
 
 def _config(stub: Stub, player_id: str) -> pb.GetClientConfigResponse:
