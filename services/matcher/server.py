@@ -82,8 +82,6 @@ class MatcherSettings:
 def match_pool(workers: int) -> list[DedicatedPool]:
     """The interceptor that gives ProfileMatcherService `workers` threads of its own
     (none for 0), to go first in a server's interceptors."""
-    if workers < 0:
-        raise ValueError(f"match workers must be 0 or more, got {workers}")
     if workers == 0:
         return []
     return [DedicatedPool(MATCHER_SERVICE, workers, thread_name_prefix="match-worker")]
