@@ -34,6 +34,7 @@ from services.campaigns.server import CampaignServer, CampaignSettings, start_ca
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
+from services.domain.profile_message import profile_to_message
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.server import (
@@ -48,7 +49,6 @@ from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.convert import profile_to_message
 from services.transport.server import (
     RunningServer,
     ServerOptions,

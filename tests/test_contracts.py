@@ -15,7 +15,7 @@ from services.domain.profile_json import (
     profile_from_document,
     profile_to_document,
 )
-from services.transport.convert import profile_from_message, profile_to_message
+from services.domain.profile_message import profile_from_message, profile_to_message
 
 
 def through_message(doc: dict[str, Any]) -> dict[str, Any]:

@@ -117,8 +117,11 @@ def profile_from_document(doc: Mapping[str, Any], *, require_player_id: bool = T
                 _str(name, f"active_campaigns[{i}]")
     devices = get("devices")
     if devices is not None:
-        devices = tuple(
-            _device(d, f"devices[{i}]") for i, d in enumerate(_list(devices, "devices"))
+        # `or None`: an empty list says no more than no list, and a Profile message
+        # cannot tell them apart, so every store and transport gives back the same.
+        devices = (
+            tuple(_device(d, f"devices[{i}]") for i, d in enumerate(_list(devices, "devices")))
+            or None
         )
     inventory = get("inventory")
     clan = get("clan")

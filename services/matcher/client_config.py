@@ -1,17 +1,20 @@
 """Use cases of the matcher: a player's client config, one or many, and the dry run.
 
-Transport-free: the servicers translate messages and call these; the store and the
-catalog arrive through their interfaces and the clock is injected.
+No grpc here: the servicers call these and map errors; the store and the catalog
+arrive through their interfaces and the clock is injected. A client config is the
+player's Profile message, the API's own form, read from the store as one: the
+embedded store keeps profiles in that form, so answering a player builds no domain
+object beyond the three fields matching reads (`match_subject`; BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import (
     DomainError,
     InvalidInput,
@@ -20,6 +23,7 @@ from services.domain.errors import (
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import validate_player_id
+from services.domain.profile_message import match_subject
 from services.matching.compiled import CompiledCatalog
 from services.matching.explain import Explanation, explain
 from services.storage.base import ProfileStore
@@ -50,7 +54,9 @@ class ClientConfigs:
         self._catalogs = catalogs
         self._clock = clock
 
-    def get(self, player_id: str, game: str | None, *, timeout: float | None = None) -> Profile:
+    def get(
+        self, player_id: str, game: str | None, *, timeout: float | None = None
+    ) -> profile_pb2.Profile:
         validate_player_id(player_id)
         result = self._get_checked([player_id], game, timeout)[0]
         if isinstance(result, DomainError):
@@ -59,7 +65,7 @@ class ClientConfigs:
 
     def get_many(
         self, player_ids: Sequence[str], game: str | None, *, timeout: float | None = None
-    ) -> list[Profile | DomainError]:
+    ) -> list[profile_pb2.Profile | DomainError]:
         """Results in request order: the up-to-date profile, ProfileNotFound, or
         StoredProfileCorrupt (that player's record fails validation).
 
@@ -71,22 +77,22 @@ class ClientConfigs:
 
     def _get_checked(
         self, player_ids: Sequence[str], game: str | None, timeout: float | None
-    ) -> list[Profile | DomainError]:
+    ) -> list[profile_pb2.Profile | DomainError]:
         # The catalog first: if there is none, fail before touching the store.
         catalog = self._catalogs.current(timeout=timeout)
         now = self._clock()
-        stored = self._store.get_many(player_ids, timeout=timeout)
+        stored = self._store.get_many_messages(player_ids, timeout=timeout)
         changed: dict[str, tuple[str, ...]] = {}
-        results: list[Profile | DomainError] = []
+        results: list[profile_pb2.Profile | DomainError] = []
         for player_id in player_ids:
             profile = stored.get(player_id)
             if profile is None or isinstance(profile, StoredProfileCorrupt):
                 results.append(profile or ProfileNotFound(player_id))
                 continue
-            names = catalog.match(profile, now, game or None)
-            if names != profile.active_campaigns:
+            names = catalog.match(match_subject(profile), now, game or None)
+            if names != tuple(profile.active_campaigns):
                 changed[player_id] = names
-                profile = dataclasses.replace(profile, active_campaigns=names)
+                profile.active_campaigns[:] = names  # the message is ours: the store made it
             results.append(profile)
         if changed:
             self._store.set_active_campaigns(changed, timeout=timeout)

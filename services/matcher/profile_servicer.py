@@ -16,9 +16,9 @@ from services.domain.profile_json import (
     validate_custom_field_name,
     validate_player_id,
 )
+from services.domain.profile_message import profile_from_message, profile_to_message
 from services.storage.base import ProfileStore
 from services.storage.importing import ImportRecord, import_profiles
-from services.transport.convert import profile_from_message, profile_to_message
 from services.transport.status import mapped_errors, time_left
 
 # `custom_fields` in a mask sets every custom field the request carries (it is the

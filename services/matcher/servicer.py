@@ -7,13 +7,9 @@ import grpc
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.domain.errors import DomainError
+from services.domain.profile_message import datetime_from_timestamp, profile_from_message
 from services.matcher.client_config import ClientConfigs
 from services.matching.explain import Explanation, Outcome
-from services.transport.convert import (
-    datetime_from_timestamp,
-    fill_profile_message,
-    profile_from_message,
-)
 from services.transport.status import mapped_errors, status_for, time_left
 
 _OUTCOMES = {
@@ -33,7 +29,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     ) -> pb.GetClientConfigResponse:
         profile = self._configs.get(request.player_id, request.game, timeout=time_left(context))
         response = pb.GetClientConfigResponse()
-        fill_profile_message(response.profile, profile)
+        response.profile.CopyFrom(profile)
         return response
 
     @mapped_errors
@@ -51,7 +47,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
                     error=pb.PlayerError(code=status_for(result).value[0], message=str(result)),
                 )
             else:
-                fill_profile_message(response.results.add(player_id=player_id).profile, result)
+                response.results.add(player_id=player_id).profile.CopyFrom(result)
         return response
 
     @mapped_errors

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 
@@ -26,6 +27,14 @@ class ProfileStore(Protocol):
         """The stored profiles among `player_ids`, in one round trip; unknown ids are
         absent. A stored profile that fails validation comes back as the error, in its
         own entry, so one bad record does not fail the others."""
+        ...
+
+    def get_many_messages(
+        self, player_ids: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
+        """`get_many` as Profile messages, the API's form, for callers that answer with
+        them; each message is new and the caller's to change. The embedded store keeps
+        profiles in this form and hands them out without building a domain Profile."""
         ...
 
     def set_active_campaigns(

@@ -34,6 +34,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
+from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import (
     DependencyTimeout,
     DependencyUnavailable,
@@ -48,6 +49,7 @@ from services.domain.profile_json import (
     validate_player_id,
 )
 from services.storage._documents import (
+    as_messages,
     checked_campaigns,
     checked_ids,
     last_per_player,
@@ -193,6 +195,12 @@ class MongoProfileStore:
                 self._collection.find({"player_id": {"$in": keys}}, NO_ID, batch_size=len(keys))
             )
         return {str(doc.get("player_id")): stored_profile_or_error(doc) for doc in docs}
+
+    def get_many_messages(
+        self, player_ids: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
+        # Documents come from other writers too, so each is validated on the way.
+        return as_messages(self.get_many(player_ids, timeout=timeout))
 
     def set_active_campaigns(
         self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None

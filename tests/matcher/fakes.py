@@ -141,9 +141,12 @@ class SpyStore(StoreWrapper):
             self.inner.collection.update_one({"player_id": player_id}, {"$set": {field: value}})
             return
         assert isinstance(self.inner, SQLiteProfileStore)
+        # The message column cannot hold a string in an integer field; the column of
+        # custom fields can hold a known field's name, which no valid row has.
         with self.inner._write("corrupt", None) as conn:
             conn.execute(
-                "UPDATE profiles SET doc = json_set(doc, ?, ?) WHERE player_id = ?",
+                "UPDATE profiles SET custom = json_set(coalesce(custom, '{}'), ?, ?)"
+                " WHERE player_id = ?",
                 (f"$.{field}", value, player_id),
             )
 

@@ -12,8 +12,8 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2
 from services.domain.profile_json import profile_from_document
+from services.domain.profile_message import profile_to_message, timestamp_from_datetime
 from services.matcher.client_config import BATCH_LIMIT
-from services.transport.convert import profile_to_message, timestamp_from_datetime
 from tests.matcher.fakes import NOW, SpyStore
 
 Stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub

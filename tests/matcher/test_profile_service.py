@@ -11,7 +11,7 @@ from google.protobuf import field_mask_pb2
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
 from services.domain.profile_json import profile_from_document
-from services.transport.convert import profile_to_message
+from services.domain.profile_message import profile_to_message
 from tests.matcher.fakes import SpyStore
 
 Stub = profile_service_pb2_grpc.ProfileServiceStub

@@ -20,13 +20,13 @@ from services.domain.campaign import Catalog
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
+from services.domain.profile_message import profile_to_message
 from services.matcher.client_config import ClientConfigs
 from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.server import SERVICE_NAMES
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matching.compiled import CompiledCatalog
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.convert import profile_to_message
 from services.transport.security import (
     PROFILE_WRITE_METHODS,
     BearerTokenInterceptor,

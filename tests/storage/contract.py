@@ -24,6 +24,7 @@ from services.domain.errors import (
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document, profile_to_document
+from services.domain.profile_message import profile_to_message
 from services.storage.base import BatchProfileStore
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "profile.json"
@@ -156,6 +157,30 @@ class ProfileStoreContract:
 
         assert len(found) == 1200
         assert found["p01199"].level == 1199
+
+    @pytest.mark.parametrize("ids", [["a"], ["b", "unknown", "a"]])
+    def test_get_many_messages_gives_get_manys_profiles_as_messages(
+        self, store: BatchProfileStore, ids: list[str]
+    ) -> None:
+        custom = {"_big": 2**62 + 1, "_nested": {"list": [1, "two", None, {}]}}
+        store.create(player("a", level=1, custom_fields=custom))
+        store.create(Profile(player_id="b"))
+
+        messages = store.get_many_messages(ids)
+        profiles = only_profiles(store.get_many(ids))
+
+        assert set(messages) == set(profiles)
+        for player_id, message in messages.items():
+            assert message == profile_to_message(profiles[player_id])
+        # Each message is the caller's: changing one changes nothing stored.
+        messages["a"].active_campaigns.append("changed")  # type: ignore[union-attr]
+        again = store.get_many_messages(["a"])["a"]
+        assert again == profile_to_message(player("a", level=1, custom_fields=custom))
+
+    def test_an_empty_device_list_reads_back_as_none(self, store: BatchProfileStore) -> None:
+        # As a Profile message, the only form gRPC clients see, carries it.
+        store.upsert_many([profile_from_document({"player_id": "d", "devices": []})])
+        assert store.get("d") == Profile(player_id="d")
 
     # --- set_active_campaigns -------------------------------------------------------
 

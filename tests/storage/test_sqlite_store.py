@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import (
     DependencyTimeout,
     DependencyUnavailable,
@@ -18,6 +20,8 @@ from services.domain.errors import (
     StoredProfileCorrupt,
 )
 from services.domain.profile import Profile
+from services.domain.profile_json import document_to_json, profile_to_document
+from services.domain.profile_message import profile_to_message
 from services.storage import sqlite_store
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.storage.contract import PLAYER, player, sample
@@ -54,13 +58,14 @@ def test_point_read_searches_the_player_id_index() -> None:
     [
         sqlite_store.SELECT_MANY,
         sqlite_store.COUNT_EXISTING,
-        sqlite_store.SET_ACTIVE_CAMPAIGNS,
-        sqlite_store.REPLACE_DOC,
+        sqlite_store.SELECT_MESSAGE,
+        sqlite_store.SET_MESSAGE,
+        sqlite_store.REPLACE,
         sqlite_store.DELETE,
     ],
 )
 def test_no_statement_scans_the_table(sql: str) -> None:
-    params = ('["p"]',) if "json_each" in sql else ("x", "p")[: sql.count("?")]
+    params = ('["p"]',) if "json_each" in sql else ("x",) * (sql.count("?") - 1) + ("p",)
     plan = _plan(sql, *params)
     assert re.search(
         r"SEARCH profiles USING (COVERING )?INDEX sqlite_autoindex_profiles_1 \(player_id=\?\)",
@@ -85,52 +90,99 @@ def test_file_keeps_profiles_across_reopen_in_wal_mode(path: Path) -> None:
     conn.close()
 
 
-def test_rows_hold_the_document_as_json_with_times_as_text(
+def test_rows_hold_the_profile_message_and_the_custom_fields_as_json(
     store: SQLiteProfileStore, path: Path
 ) -> None:
     store.create(sample())
 
     conn = sqlite3.connect(path)
-    text = conn.execute("SELECT doc FROM profiles WHERE player_id = ?", (PLAYER,)).fetchone()[0]
+    wire, custom = conn.execute(
+        "SELECT profile, custom FROM profiles WHERE player_id = ?", (PLAYER,)
+    ).fetchone()
     conn.close()
-    doc = json.loads(text)
-    assert doc["created"] == "2021-01-10 13:37:17Z"
-    assert doc["_customfield"] == "mycustom"
-    assert doc == json.loads((Path(__file__).parents[3] / "shared/data/profile.json").read_text())
+    expected = profile_to_message(sample())
+    expected.ClearField("custom_fields")
+    assert profile_pb2.Profile.FromString(wire) == expected
+    assert json.loads(custom) == {"_customfield": "mycustom"}
 
 
-def test_set_active_campaigns_leaves_other_json_untouched(store: SQLiteProfileStore) -> None:
-    # json_set rewrites the text in SQL: integers beyond double precision and unicode
-    # must survive exactly.
-    store.create(player("p", custom_fields={"_big": 2**62 + 1, "_name": "Zoë 😀", "_f": 0.1}))
+def test_set_active_campaigns_leaves_every_other_field_as_it_was(
+    store: SQLiteProfileStore,
+) -> None:
+    # Integers beyond double precision, which a protobuf Value would round, and text
+    # beyond ASCII must survive exactly.
+    custom = {"_big": 2**62 + 1, "_name": "Zoë 😀", "_f": 0.1}
+    before = player("p", custom_fields=custom)
+    store.create(before)
 
     store.set_active_campaigns({"p": ["a"]})
 
-    got = store.get("p")
-    assert got is not None
-    assert got.custom_fields == {"_big": 2**62 + 1, "_name": "Zoë 😀", "_f": 0.1}
-    assert got.active_campaigns == ("a",)
+    assert store.get("p") == dataclasses.replace(before, active_campaigns=("a",))
+    (message,) = store.get_many_messages(["p"]).values()
+    assert isinstance(message, profile_pb2.Profile)
+    assert list(message.active_campaigns) == ["a"]
 
 
-@pytest.mark.parametrize("text", ["{not json", "", '{"level": 1e999999}', "[1, 2]"])
-def test_a_row_that_is_not_json_is_corrupt_data_for_that_player_only(
-    store: SQLiteProfileStore, text: str
+def _overwrite(store: SQLiteProfileStore, player_id: str, wire: object, custom: object) -> None:
+    """A hand edit of the file, behind the store's back."""
+    with store._write("corrupt", None) as conn:
+        conn.execute(
+            "UPDATE profiles SET profile = ?, custom = ? WHERE player_id = ?",
+            (wire, custom, player_id),
+        )
+
+
+@pytest.mark.parametrize(
+    ("wire", "custom", "problem"),
+    [
+        (b"\xff\xff\xff", None, "not a Profile message"),
+        ("text, not bytes", None, "not a Profile message"),
+        (
+            profile_pb2.Profile(player_id="other").SerializeToString(),
+            None,
+            "belongs to player 'other'",
+        ),
+        (profile_pb2.Profile(player_id="bad").SerializeToString(), "{not json", "not JSON"),
+        (profile_pb2.Profile(player_id="bad").SerializeToString(), "[1, 2]", "not a JSON object"),
+    ],
+)
+def test_a_damaged_row_is_corrupt_data_for_that_player_only(
+    store: SQLiteProfileStore, wire: object, custom: object, problem: str
 ) -> None:
     store.create(player("bad"))
     store.create(player("good"))
-    with store._write("corrupt", None) as conn:
-        conn.execute("UPDATE profiles SET doc = ? WHERE player_id = 'bad'", (text,))
+    _overwrite(store, "bad", wire, custom)
 
-    found = store.get_many(["bad", "good"])
-    assert isinstance(found["bad"], StoredProfileCorrupt)
-    assert "player 'bad': not a JSON" in str(found["bad"])
-    assert isinstance(found["good"], Profile)
     for ids in (["bad"], ["bad", "good"]):  # one id takes a statement of its own
-        assert isinstance(store.get_many(ids)["bad"], StoredProfileCorrupt)
-    with pytest.raises(StoredProfileCorrupt, match="not a JSON"):
+        found = store.get_many(ids)
+        assert isinstance(found["bad"], StoredProfileCorrupt)
+        assert problem in str(found["bad"])
+        messages = store.get_many_messages(ids)
+        assert isinstance(messages["bad"], StoredProfileCorrupt)
+        assert problem in str(messages["bad"])
+    assert isinstance(store.get_many(["bad", "good"])["good"], Profile)
+    with pytest.raises(StoredProfileCorrupt, match=re.escape(problem)):
         store.get("bad")
-    with pytest.raises(StoredProfileCorrupt, match="not a JSON"):
+    with pytest.raises(StoredProfileCorrupt, match=re.escape(problem)):
         store.update_fields("bad", {"level": 2})
+    store.set_active_campaigns({"bad": ["x"], "good": ["x"]})  # skips what it cannot read
+    assert store.get("good") == player("good", active_campaigns=("x",))
+
+
+def test_a_readable_row_with_a_bad_field_is_corrupt_for_domain_reads() -> None:
+    # Rows are validated when written; a hand edit that parses but breaks a rule is
+    # caught where every field is checked (GetProfile, UpdateProfile), while
+    # answering the player trusts the write-time checks.
+    store = SQLiteProfileStore.in_memory()
+    store.create(player("bad"))
+    edited = profile_pb2.Profile(player_id="bad")
+    edited.inventory["sword"] = -1
+    _overwrite(store, "bad", edited.SerializeToString(), None)
+
+    with pytest.raises(StoredProfileCorrupt, match=re.escape("inventory.sword")):
+        store.get("bad")
+    assert isinstance(store.get_many_messages(["bad"])["bad"], profile_pb2.Profile)
+    store.close()
 
 
 def test_writers_in_many_threads_lose_nothing(store: SQLiteProfileStore) -> None:
@@ -295,3 +347,52 @@ def test_upsert_many_refuses_a_bad_batch_before_writing_any_of_it(
     with pytest.raises(InvalidInput, match="player_id"):
         store.upsert_many([player("a"), too_long])
     assert store.count() == 0
+
+
+VERSION_1 = "CREATE TABLE profiles (player_id TEXT NOT NULL PRIMARY KEY, doc TEXT NOT NULL)"
+
+
+def _version_1_file(path: Path, rows: dict[str, str]) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(VERSION_1)
+    conn.executemany("INSERT INTO profiles VALUES (?, ?)", rows.items())
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_1_file_is_upgraded_in_place(path: Path) -> None:
+    big = player("p", custom_fields={"_big": 2**62 + 1}, active_campaigns=("a",))
+    _version_1_file(
+        path,
+        {
+            PLAYER: document_to_json(profile_to_document(sample())),
+            "p": document_to_json(profile_to_document(big)),
+        },
+    )
+
+    store = SQLiteProfileStore.open(path)
+    try:
+        assert store.get(PLAYER) == sample()
+        assert store.get("p") == big
+        assert store.count() == 2
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION
+    tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    conn.close()
+    assert tables == [("profiles",)]
+
+
+def test_a_version_1_file_with_a_bad_row_is_left_as_it_was(path: Path) -> None:
+    good = document_to_json(profile_to_document(sample()))
+    _version_1_file(path, {PLAYER: good, "bad": '{"player_id": "bad", "level": "high"}'})
+
+    with pytest.raises(DependencyUnavailable, match=r"nothing was changed: .*player 'bad': level"):
+        SQLiteProfileStore.open(path)
+
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM profiles").fetchone()[0] == 2
+    conn.close()
