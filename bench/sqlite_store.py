@@ -3,8 +3,8 @@
     uv run python -m bench.sqlite_store --rows 1000000 --path /tmp/pm.sqlite3
 
 Fills the file once (reused on the next run if it holds the same number of rows),
-then measures point reads (hits and misses), batched reads and writes, and many
-threads reading at once. Prints one line per measurement.
+then measures point reads (hits and misses; as messages, the serving path, and as
+validated domain profiles), batched reads and writes, and many threads reading at once. Prints one line per measurement.
 """
 
 from __future__ import annotations
@@ -98,6 +98,10 @@ def main() -> None:
         latencies(lambda k: raw.execute(SELECT_ONE, (player_id(k),)).fetchone(), keys),
     )
     raw.close()
+    report(
+        "get_many_messages(1 id), as GetClientConfig reads",
+        latencies(lambda k: store.get_many_messages([player_id(k)]), keys),
+    )
     report("get() hit", latencies(lambda k: store.get(player_id(k)), keys))
     report("get() miss", latencies(lambda k: store.get(player_id(k)), missing))
 
@@ -106,6 +110,13 @@ def main() -> None:
         "get_many(100 ids)",
         latencies(
             lambda g: store.get_many([player_id(k) for k in groups[g]]), list(range(len(groups)))
+        ),
+    )
+    report(
+        "get_many_messages(100 ids)",
+        latencies(
+            lambda g: store.get_many_messages([player_id(k) for k in groups[g]]),
+            list(range(len(groups))),
         ),
     )
     report(

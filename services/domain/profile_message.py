@@ -7,7 +7,7 @@ here imports grpc: the servicers and the embedded store both use it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -34,6 +34,8 @@ ScalarField = Literal[
 # Literals let mypy check each name against the generated message.
 _TIME_FIELDS: tuple[TimeField, ...] = get_args(TimeField)
 _SCALAR_FIELDS: tuple[ScalarField, ...] = get_args(ScalarField)
+_TIME_FIELD_SET = frozenset(_TIME_FIELDS)
+_PLAIN_FIELDS = frozenset({"player_id", *_SCALAR_FIELDS})
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,12 +55,18 @@ def set_timestamp(ts: timestamp_pb2.Timestamp, value: datetime) -> None:
     ts.nanos = delta.microseconds * 1000
 
 
+# Timestamp's valid range, years 1 to 9999 (as datetime's), in seconds from the epoch.
+_MIN_SECONDS = -62_135_596_800
+_MAX_SECONDS = 253_402_300_799
+
+
 def datetime_from_timestamp(ts: timestamp_pb2.Timestamp, field: str) -> datetime:
-    # Timestamp's valid range is years 1..9999; ToDatetime raises on anything else.
-    try:
-        return ts.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise InvalidInput(field, "timestamp out of range") from None
+    # Timestamp.ToDatetime's checks and result, by plain arithmetic at a quarter of
+    # its cost: every stored profile read as a domain object converts five of these.
+    seconds, nanos = ts.seconds, ts.nanos
+    if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000):
+        raise InvalidInput(field, "timestamp out of range")
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 def profile_to_message(profile: Profile) -> profile_pb2.Profile:
@@ -109,25 +117,27 @@ def message_to_document(msg: profile_pb2.Profile) -> dict[str, Any]:
     already here for a Timestamp out of range or a custom key that is not a custom
     field name (merged into one document, "_x" is fine but "level" would overwrite)."""
     doc: dict[str, Any] = {"player_id": msg.player_id}
-    for name in _SCALAR_FIELDS:
-        if msg.HasField(name):
-            doc[name] = getattr(msg, name)
-    for time_field in _TIME_FIELDS:
-        if msg.HasField(time_field):
-            doc[time_field] = datetime_from_timestamp(getattr(msg, time_field), time_field)
-    if msg.active_campaigns:
-        doc["active_campaigns"] = list(msg.active_campaigns)
-    if msg.devices:
-        doc["devices"] = [
-            {"id": d.id, "model": d.model, "carrier": d.carrier, "firmware": d.firmware}
-            for d in msg.devices
-        ]
-    if msg.inventory:
-        doc["inventory"] = dict(msg.inventory)
-    if msg.HasField("clan"):
-        doc["clan"] = {"id": msg.clan.id, "name": msg.clan.name}
-    for key, value in msg.custom_fields.items():
-        doc[validate_custom_field_name(key)] = _json_value(value)
+    # ListFields: the fields that are set, in one call, rather than a HasField each.
+    for descriptor, value in msg.ListFields():
+        name = descriptor.name
+        if name in _PLAIN_FIELDS:
+            doc[name] = value
+        elif name in _TIME_FIELD_SET:
+            doc[name] = datetime_from_timestamp(value, name)
+        elif name == "active_campaigns":
+            doc[name] = list(value)
+        elif name == "devices":
+            doc[name] = [
+                {"id": d.id, "model": d.model, "carrier": d.carrier, "firmware": d.firmware}
+                for d in value
+            ]
+        elif name == "inventory":
+            doc[name] = dict(value)
+        elif name == "clan":
+            doc[name] = {"id": value.id, "name": value.name}
+        elif name == "custom_fields":
+            for key, custom in value.items():
+                doc[validate_custom_field_name(key)] = _json_value(custom)
     return doc
 
 

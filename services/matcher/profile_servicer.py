@@ -9,7 +9,7 @@ import grpc
 
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
-from services.domain.errors import InvalidInput, ProfileNotFound
+from services.domain.errors import InvalidInput, ProfileNotFound, StoredProfileCorrupt
 from services.domain.profile_json import (
     KNOWN_FIELDS,
     profile_to_document,
@@ -43,10 +43,17 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request: pb.GetProfileRequest, context: grpc.ServicerContext
     ) -> pb.GetProfileResponse:
         player_id = validate_player_id(request.player_id)
-        profile = self._store.get(player_id, timeout=time_left(context))
+        # As a message, like GetClientConfig: the embedded store hands it over as
+        # stored, without building and validating a domain object (BENCHMARKS.md).
+        found = self._store.get_many_messages([player_id], timeout=time_left(context))
+        profile = found.get(player_id)
         if profile is None:
             raise ProfileNotFound(player_id)
-        return pb.GetProfileResponse(profile=profile_to_message(profile))
+        if isinstance(profile, StoredProfileCorrupt):
+            raise profile
+        response = pb.GetProfileResponse()
+        response.profile.CopyFrom(profile)
+        return response
 
     @mapped_errors
     def UpdateProfile(

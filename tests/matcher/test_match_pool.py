@@ -26,12 +26,14 @@ def test_one_match_worker_serves_matching_while_other_services_stay_free(
     release, entered = threading.Event(), threading.Event()
     readers: list[threading.Thread] = []
 
-    def hold_the_first_read() -> None:
-        readers.append(threading.current_thread())
-        entered.set()
-        release.wait(timeout=10)
+    def hold_reads_for_matching() -> None:
+        thread = threading.current_thread()
+        readers.append(thread)
+        if thread.name.startswith("match-worker"):
+            entered.set()
+            release.wait(timeout=10)
 
-    store.before_read.append(hold_the_first_read)
+    store.before_read.append(hold_reads_for_matching)
     request = pb.GetClientConfigRequest(player_id=sample_player)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
@@ -54,8 +56,9 @@ def test_one_match_worker_serves_matching_while_other_services_stay_free(
     finally:
         release.set()
         server.stop(0)
-    assert [t.name.startswith("match-worker") for t in readers] == [True, True]
-    assert readers[0] is readers[1]
+    # GetProfile read on the server's pool; both GetClientConfigs on the one match thread.
+    assert [t.name.startswith("match-worker") for t in readers] == [True, False, True]
+    assert readers[0] is readers[2]
     assert not readers[0].is_alive()  # the pool is shut down with the server
 
 

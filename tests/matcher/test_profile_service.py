@@ -85,6 +85,19 @@ def test_bad_update_masks_are_invalid_argument_and_change_nothing(
     assert profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)).profile == sample
 
 
+def test_get_of_a_corrupt_stored_profile_is_data_loss(
+    profiles: Stub, store: SpyStore, sample: profile_pb2.Profile
+) -> None:
+    profiles.CreateProfile(pb.CreateProfileRequest(profile=sample))
+    store.corrupt(sample.player_id, "level", "high")
+
+    code, details = status(
+        lambda: profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id))
+    )
+    assert code == grpc.StatusCode.DATA_LOSS
+    assert sample.player_id in details and "level" in details
+
+
 def test_update_over_a_corrupt_stored_field_is_data_loss_unless_it_repairs_it(
     profiles: Stub, store: SpyStore, sample: profile_pb2.Profile
 ) -> None:

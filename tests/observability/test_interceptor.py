@@ -5,7 +5,7 @@ service whose handlers end every way a handler can."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
-from services.domain.profile import Profile
+from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import profile_to_message
 from services.matcher.profile_servicer import ProfileServicer
@@ -36,10 +36,12 @@ Code = grpc.StatusCode
 class BuggyStore(SpyStore):
     """Has a bug for player "bug": an exception no domain error explains."""
 
-    def get(self, player_id: str, *, timeout: float | None = None) -> Profile | None:
-        if player_id == "bug":
+    def get_many_messages(
+        self, player_ids: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
+        if "bug" in player_ids:
             raise RuntimeError("a bug (test)")
-        return super().get(player_id, timeout=timeout)
+        return super().get_many_messages(player_ids, timeout=timeout)
 
 
 def _until_cancelled(context: grpc.ServicerContext) -> None:
