@@ -98,12 +98,13 @@ class FloorServicer(_SingleCallServicer):
     Like the matcher it reads the player's row from an in-memory SQLite database
     through a connection per worker thread, times that read into the same store
     histogram, takes the catalog from the same CampaignCache (fed by a real campaign
-    service) and matches with the same compiled engine. Unlike the matcher it trusts
-    what it reads: rows hold the serialized Profile message, which protobuf parses
-    in C straight into the response, with no validation and no domain object
-    beyond the three fields the engine reads. Nothing it skips can be made cheaper
-    than skipping it, so its throughput beside the echo's bounds what any matcher
-    built on these parts (gRPC's threaded server, sqlite3) can reach.
+    service), parses the stored Profile message in C and matches with the same
+    compiled engine. It does it all inline, in one method: no use case, no store
+    interface or metrics wrapper, no checks that the row is the player's, and custom
+    fields stored inside the message instead of beside it as exact JSON. Nothing it
+    skips can be made cheaper than skipping it, so its throughput beside the echo's
+    bounds what any matcher built on these parts (gRPC's threaded server, sqlite3)
+    can reach.
     """
 
     def __init__(self, database: str, cache: CampaignCache, metrics: Metrics) -> None:

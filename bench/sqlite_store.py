@@ -4,7 +4,8 @@
 
 Fills the file once (reused on the next run if it holds the same number of rows),
 then measures point reads (hits and misses; as messages, the serving path, and as
-validated domain profiles), batched reads and writes, and many threads reading at once. Prints one line per measurement.
+validated domain profiles), batched reads and writes, and many threads reading at
+once. Prints one line per measurement.
 """
 
 from __future__ import annotations

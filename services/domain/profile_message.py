@@ -70,15 +70,7 @@ def datetime_from_timestamp(ts: timestamp_pb2.Timestamp, field: str) -> datetime
 
 
 def profile_to_message(profile: Profile) -> profile_pb2.Profile:
-    msg = profile_pb2.Profile()
-    fill_profile_message(msg, profile)
-    return msg
-
-
-def fill_profile_message(msg: profile_pb2.Profile, profile: Profile) -> None:
-    """`profile_to_message` into an empty message, such as a response's field: filling
-    it in place saves copying the whole profile into the response."""
-    msg.player_id = profile.player_id
+    msg = profile_pb2.Profile(player_id=profile.player_id)
     for name in _SCALAR_FIELDS:
         value = getattr(profile, name)
         if value is not None:
@@ -99,6 +91,7 @@ def fill_profile_message(msg: profile_pb2.Profile, profile: Profile) -> None:
         msg.clan.id, msg.clan.name = profile.clan.id, profile.clan.name
     for key, value in profile.custom_fields.items():
         set_json_value(msg.custom_fields[key], value)
+    return msg
 
 
 def profile_from_message(msg: profile_pb2.Profile, *, require_player_id: bool = True) -> Profile:

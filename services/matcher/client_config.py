@@ -67,7 +67,7 @@ class ClientConfigs:
         self, player_ids: Sequence[str], game: str | None, *, timeout: float | None = None
     ) -> list[profile_pb2.Profile | DomainError]:
         """Results in request order: the up-to-date profile, ProfileNotFound, or
-        StoredProfileCorrupt (that player's record fails validation).
+        StoredProfileCorrupt (that player's record cannot be read as a profile).
 
         One store read for all players and one batched write for those whose
         active_campaigns changed; an unchanged list is never written.

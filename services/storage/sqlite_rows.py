@@ -28,8 +28,8 @@ from services.domain.errors import InvalidInput, StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import validate_custom_field_name, validate_player_id
 from services.domain.profile_message import (
-    fill_profile_message,
     message_to_document,
+    profile_to_message,
     set_json_value,
 )
 from services.storage._documents import stored_profile
@@ -40,9 +40,8 @@ Row: TypeAlias = tuple[str, bytes, str | None]
 
 def encode(profile: Profile) -> Row:
     key = validate_player_id(profile.player_id)
-    msg = profile_pb2.Profile()
     try:
-        fill_profile_message(msg, profile)
+        msg = profile_to_message(profile)
         msg.ClearField("custom_fields")
         custom = None
         if profile.custom_fields:

@@ -5,10 +5,11 @@ custom fields as JSON text (sqlite_rows says why). Serves the matcher with no Mo
 configured, tests, and single-node deployments with millions of profiles.
 
 Layout: an ordinary rowid table with a unique index on player_id, so a lookup is an
-index search then a rowid search. Measured with 1,000,000 profiles (~900 bytes of
-JSON each): reads as fast as a WITHOUT ROWID table (13-15 us per raw lookup either
-way) while filling in random key order 3x faster and taking 11% less disk, because
-WITHOUT ROWID keeps whole rows in its interior pages and rows this size split them.
+index search then a rowid search. Measured with 1,000,000 profiles as schema version
+1 stored them (~900 bytes of JSON each): reads as fast as a WITHOUT ROWID table
+(13-15 us per raw lookup either way) while filling in random key order 3x faster and
+taking 11% less disk, because WITHOUT ROWID keeps whole rows in its interior pages
+and rows this size split them. Rows are now about 300 bytes; not re-measured.
 
 Threads: each thread reads through a connection of its own; writes go through one
 write connection under a lock (see SQLiteProfileStore). A single shared connection

@@ -95,7 +95,8 @@ def test_get_of_a_corrupt_stored_profile_is_data_loss(
         lambda: profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id))
     )
     assert code == grpc.StatusCode.DATA_LOSS
-    assert sample.player_id in details and "level" in details
+    assert sample.player_id in details
+    assert "level" in details
 
 
 def test_update_over_a_corrupt_stored_field_is_data_loss_unless_it_repairs_it(

@@ -396,3 +396,20 @@ def test_a_version_1_file_with_a_bad_row_is_left_as_it_was(path: Path) -> None:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     assert conn.execute("SELECT count(*) FROM profiles").fetchone()[0] == 2
     conn.close()
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        Profile(player_id="a", country="\ud800"),
+        Profile(player_id="b", custom_fields={"_x": ["\ud800"]}),
+        Profile(player_id="\ud800"),
+    ],
+)
+def test_text_that_is_not_valid_unicode_is_refused_before_writing(
+    store: SQLiteProfileStore, profile: Profile
+) -> None:
+    # A JSON "\ud800" escape decodes to a lone surrogate, which no UTF-8 store can hold.
+    with pytest.raises(InvalidInput, match="valid Unicode"):
+        store.upsert(profile)
+    assert store.count() == 0
