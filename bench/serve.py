@@ -32,9 +32,8 @@ from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.server import CampaignServer, CampaignSettings, start_campaign_server
 from services.demo.players import generate_players, sample_profile
-from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
+from services.domain.profile_message import match_fields, profile_to_message
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.server import (
@@ -134,13 +133,7 @@ class FloorServicer(_SingleCallServicer):
         response = pb.GetClientConfigResponse()
         stored = response.profile
         stored.ParseFromString(wire)
-        player = Profile(
-            player_id=stored.player_id,
-            level=stored.level if stored.HasField("level") else None,
-            country=stored.country if stored.HasField("country") else None,
-            inventory=stored.inventory,
-        )
-        stored.active_campaigns[:] = catalog.match(player, now, request.game or None)
+        stored.active_campaigns[:] = catalog.match(match_fields(stored), now, request.game or None)
         return response
 
 

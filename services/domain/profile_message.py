@@ -14,7 +14,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import InvalidInput
-from services.domain.profile import JSONValue, Profile
+from services.domain.profile import JSONValue, MatchFields, Profile
 from services.domain.profile_json import profile_from_document, validate_custom_field_name
 
 TimeField = Literal["created", "modified", "last_session", "last_purchase", "birthdate"]
@@ -134,14 +134,13 @@ def message_to_document(msg: profile_pb2.Profile) -> dict[str, Any]:
     return doc
 
 
-def match_subject(msg: profile_pb2.Profile) -> Profile:
-    """The fields of a stored message that matching reads, as the engine's Profile:
-    building only these is what keeps GetClientConfig cheap (BENCHMARKS.md)."""
-    return Profile(
-        player_id=msg.player_id,
-        level=msg.level if msg.HasField("level") else None,
-        country=msg.country if msg.HasField("country") else None,
-        inventory=msg.inventory,
+def match_fields(msg: profile_pb2.Profile) -> MatchFields:
+    """What matching reads of a message: reading only these, with no domain Profile,
+    is what keeps GetClientConfig cheap (BENCHMARKS.md)."""
+    return MatchFields(
+        msg.level if msg.HasField("level") else None,
+        msg.country if msg.HasField("country") else None,
+        msg.inventory,
     )
 
 

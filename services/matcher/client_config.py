@@ -4,7 +4,7 @@ No grpc here: the servicers call these and map errors; the store and the catalog
 arrive through their interfaces and the clock is injected. A client config is the
 player's Profile message, the API's own form, read from the store as one: the
 embedded store keeps profiles in that form, so answering a player builds no domain
-object beyond the three fields matching reads (`match_subject`; BENCHMARKS.md).
+object, only the three fields matching reads (`match_fields`; BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from services.domain.errors import (
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import validate_player_id
-from services.domain.profile_message import match_subject
+from services.domain.profile_message import match_fields
 from services.matching.compiled import CompiledCatalog
 from services.matching.explain import Explanation, explain
 from services.storage.base import ProfileStore
@@ -89,7 +89,7 @@ class ClientConfigs:
             if profile is None or isinstance(profile, StoredProfileCorrupt):
                 results.append(profile or ProfileNotFound(player_id))
                 continue
-            names = catalog.match(match_subject(profile), now, game or None)
+            names = catalog.match(match_fields(profile), now, game or None)
             if names != tuple(profile.active_campaigns):
                 changed[player_id] = names
                 profile.active_campaigns[:] = names  # the message is ours: the store made it

@@ -40,7 +40,7 @@ from itertools import compress
 from typing import TypeVar
 
 from services.domain.campaign import Campaign, Catalog
-from services.domain.profile import Profile
+from services.domain.profile import Matchable
 from services.matching.reference import rank_key, require_aware
 
 K = TypeVar("K", datetime, int)
@@ -158,7 +158,7 @@ class _Index:
         self._need = need
         self._item_conditioned = forbid_any | require_any
 
-    def match(self, profile: Profile, now: datetime) -> tuple[str, ...]:
+    def match(self, profile: Matchable, now: datetime) -> tuple[str, ...]:
         candidates = self._live[bisect_right(self._time_bounds, now)]
         if not candidates:
             return ()
@@ -243,7 +243,7 @@ class CompiledCatalog:
     def catalog(self) -> Catalog:
         return self._catalog
 
-    def match(self, profile: Profile, now: datetime, game: str | None = None) -> tuple[str, ...]:
+    def match(self, profile: Matchable, now: datetime, game: str | None = None) -> tuple[str, ...]:
         """Same answer as `match_reference(profile, catalog.campaigns, now, game)`."""
         require_aware(now)
         if not game:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bench.workload import BENCH_NOW, GAMES, make_catalog, make_requests
 from services.domain.campaign import Campaign, Catalog
+from services.domain.profile_message import match_fields, profile_to_message
 from services.matching import CompiledCatalog, match_reference
 from tests.matching.helpers import NOW, campaign, profile
 from tests.matching.strategies import (
@@ -33,7 +34,10 @@ def test_compiled_equals_reference(
     for _ in range(5):
         player = data.draw(profiles())
         now = data.draw(clocks(campaigns))
-        assert compiled.match(player, now, game) == match_reference(player, campaigns, now, game)
+        expected = match_reference(player, campaigns, now, game)
+        assert compiled.match(player, now, game) == expected
+        # As the matcher reads a stored player: the fields of a Profile message.
+        assert compiled.match(match_fields(profile_to_message(player)), now, game) == expected
 
 
 @given(campaigns=everyone_campaigns, game=game_filters)
