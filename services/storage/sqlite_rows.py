@@ -10,8 +10,8 @@ because google.protobuf.Value holds numbers as doubles and an integer such as
 Every profile is validated before it is written (`encode` takes a domain Profile,
 which only exists valid), so a read that answers a player (`message`) checks what a
 damaged file or a hand edit could break, no more: that the bytes parse, that they
-are the player's, and that the custom fields are a JSON object of custom fields. Reads that return a
-domain Profile (`profile`) validate every field as well.
+are the player's, and that the custom fields are a JSON object of custom fields.
+Reads that return a domain Profile (`profile`) validate every field as well.
 """
 
 from __future__ import annotations
@@ -120,7 +120,12 @@ def with_active_campaigns(wire: bytes, names: Sequence[str]) -> bytes | None:
 
 def v1_profile(player_id: str, text: str) -> Profile:
     """A row of schema version 1, which held the whole document as JSON text."""
-    return stored_profile(_json_object(player_id, text, "document"))
+    profile = stored_profile(_json_object(player_id, text, "document"))
+    if profile.player_id != player_id:
+        raise StoredProfileCorrupt(
+            f"player {player_id!r}: the stored profile belongs to player {profile.player_id!r}"
+        )
+    return profile
 
 
 def _custom_fields(player_id: str, text: str) -> dict[str, Any]:

@@ -290,7 +290,7 @@ class SQLiteProfileStore:
             row[0]: sqlite_rows.message_or_error(*row) for row in self._rows(player_ids, timeout)
         }
 
-    def _rows(self, player_ids: Sequence[str], timeout: float | None) -> list[Any]:
+    def _rows(self, player_ids: Sequence[str], timeout: float | None) -> list[sqlite_rows.Row]:
         """(player_id, profile, custom) for each stored player among `player_ids`."""
         keys = checked_ids(player_ids)
         if not keys:

@@ -388,7 +388,6 @@ def test_a_version_1_file_is_upgraded_in_place(path: Path) -> None:
 def test_a_version_1_file_with_a_bad_row_is_left_as_it_was(path: Path) -> None:
     good = document_to_json(profile_to_document(sample()))
     _version_1_file(path, {PLAYER: good, "bad": '{"player_id": "bad", "level": "high"}'})
-
     with pytest.raises(DependencyUnavailable, match=r"nothing was changed: .*player 'bad': level"):
         SQLiteProfileStore.open(path)
 
@@ -413,3 +412,18 @@ def test_text_that_is_not_valid_unicode_is_refused_before_writing(
     with pytest.raises(InvalidInput, match="valid Unicode"):
         store.upsert(profile)
     assert store.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (document_to_json(profile_to_document(player("b"))), "belongs to player 'b'"),
+        ('{"player_id": "a", "country": "\\ud800"}', "not JSON: no low surrogate"),
+    ],
+)
+def test_a_version_1_row_that_cannot_be_kept_stops_the_upgrade(
+    path: Path, text: str, problem: str
+) -> None:
+    _version_1_file(path, {"a": text})
+    with pytest.raises(DependencyUnavailable, match=f"player 'a': .*{problem}"):
+        SQLiteProfileStore.open(path)
