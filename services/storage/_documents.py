@@ -6,7 +6,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import InvalidInput, StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import (
@@ -16,7 +15,6 @@ from services.domain.profile_json import (
     validate_custom_field_name,
     validate_player_id,
 )
-from services.domain.profile_message import profile_to_message
 
 _KNOWN = frozenset(KNOWN_FIELDS)
 
@@ -27,16 +25,6 @@ def stored_profile_or_error(doc: Mapping[str, Any]) -> Profile | StoredProfileCo
         return stored_profile(doc)
     except StoredProfileCorrupt as exc:
         return exc
-
-
-def as_messages(
-    found: Mapping[str, Profile | StoredProfileCorrupt],
-) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
-    """`get_many`'s answer in `get_many_messages`'s form, for stores that keep documents."""
-    return {
-        player_id: p if isinstance(p, StoredProfileCorrupt) else profile_to_message(p)
-        for player_id, p in found.items()
-    }
 
 
 def stored_profile(doc: Mapping[str, Any]) -> Profile:

@@ -48,8 +48,8 @@ from services.domain.profile_json import (
     profile_to_document,
     validate_player_id,
 )
+from services.domain.profile_message import profile_to_message
 from services.storage._documents import (
-    as_messages,
     checked_campaigns,
     checked_ids,
     last_per_player,
@@ -200,7 +200,10 @@ class MongoProfileStore:
         self, player_ids: Sequence[str], *, timeout: float | None = None
     ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
         # Documents come from other writers too, so each is validated on the way.
-        return as_messages(self.get_many(player_ids, timeout=timeout))
+        return {
+            player_id: p if isinstance(p, StoredProfileCorrupt) else profile_to_message(p)
+            for player_id, p in self.get_many(player_ids, timeout=timeout).items()
+        }
 
     def set_active_campaigns(
         self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None

@@ -55,15 +55,8 @@ def encode(profile: Profile) -> Row:
 
 def message(player_id: str, wire: bytes, custom: str | None) -> profile_pb2.Profile:
     """The row as a new Profile message; StoredProfileCorrupt if it cannot be one."""
-    msg = profile_pb2.Profile()
-    try:
-        msg.ParseFromString(wire)
-    except (DecodeError, TypeError) as exc:  # TypeError: a hand edit stored text
-        raise StoredProfileCorrupt(f"player {player_id!r}: not a Profile message: {exc}") from None
-    if msg.player_id != player_id:
-        raise StoredProfileCorrupt(
-            f"player {player_id!r}: the stored profile belongs to player {msg.player_id!r}"
-        )
+    msg = _parse(player_id, wire)
+    _check_owner(player_id, msg.player_id)
     if custom is not None:
         fields = msg.custom_fields
         for key, value in _custom_fields(player_id, custom).items():
@@ -106,13 +99,12 @@ def profile_or_error(
         return exc
 
 
-def with_active_campaigns(wire: bytes, names: Sequence[str]) -> bytes | None:
+def with_active_campaigns(player_id: str, wire: bytes, names: Sequence[str]) -> bytes | None:
     """The stored message with its campaign list replaced; None if it does not parse
     (the record stays as it is, and reads keep reporting it)."""
-    msg = profile_pb2.Profile()
     try:
-        msg.ParseFromString(wire)
-    except (DecodeError, TypeError):
+        msg = _parse(player_id, wire)
+    except StoredProfileCorrupt:
         return None
     msg.active_campaigns[:] = names
     return msg.SerializeToString()
@@ -121,11 +113,24 @@ def with_active_campaigns(wire: bytes, names: Sequence[str]) -> bytes | None:
 def v1_profile(player_id: str, text: str) -> Profile:
     """A row of schema version 1, which held the whole document as JSON text."""
     profile = stored_profile(_json_object(player_id, text, "document"))
-    if profile.player_id != player_id:
-        raise StoredProfileCorrupt(
-            f"player {player_id!r}: the stored profile belongs to player {profile.player_id!r}"
-        )
+    _check_owner(player_id, profile.player_id)
     return profile
+
+
+def _parse(player_id: str, wire: bytes) -> profile_pb2.Profile:
+    msg = profile_pb2.Profile()
+    try:
+        msg.ParseFromString(wire)
+    except (DecodeError, TypeError) as exc:  # TypeError: a hand edit stored text
+        raise StoredProfileCorrupt(f"player {player_id!r}: not a Profile message: {exc}") from None
+    return msg
+
+
+def _check_owner(player_id: str, stored_id: str) -> None:
+    if stored_id != player_id:
+        raise StoredProfileCorrupt(
+            f"player {player_id!r}: the stored profile belongs to player {stored_id!r}"
+        )
 
 
 def _custom_fields(player_id: str, text: str) -> dict[str, Any]:

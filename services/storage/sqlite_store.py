@@ -193,7 +193,7 @@ class SQLiteProfileStore:
                     f" program's {SCHEMA_VERSION}"
                 )
             try:
-                conn.execute("SELECT json_set('{}', '$.a', json('[]'))").fetchone()
+                conn.execute("SELECT value FROM json_each('[1]')").fetchone()
             except sqlite3.OperationalError as exc:
                 raise DependencyUnavailable(
                     f"SQLite {sqlite3.sqlite_version} lacks the JSON functions this store uses"
@@ -314,7 +314,9 @@ class SQLiteProfileStore:
         with self._write("set active campaigns", timeout) as conn:
             for key, names in checked:
                 row = conn.execute(SELECT_MESSAGE, (key,)).fetchone()
-                wire = None if row is None else sqlite_rows.with_active_campaigns(row[0], names)
+                wire = (
+                    None if row is None else sqlite_rows.with_active_campaigns(key, row[0], names)
+                )
                 if wire is not None:
                     conn.execute(SET_MESSAGE, (wire, key))
 
