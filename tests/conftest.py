@@ -25,16 +25,17 @@ settings.register_profile(
 )
 settings.load_profile("default")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The brief's samples, verbatim; tests read nothing outside the repository.
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture
 def sample_profile_doc() -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads((SHARED_DATA / "profile.json").read_text())
+    doc: dict[str, Any] = json.loads((TEST_DATA / "profile.json").read_text())
     return doc
 
 
 @pytest.fixture
 def sample_campaign_doc() -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads((SHARED_DATA / "campaign.json").read_text())
+    doc: dict[str, Any] = json.loads((TEST_DATA / "campaign.json").read_text())
     return doc

@@ -22,7 +22,7 @@ from services.campaigns.catalog_file import (
 )
 from services.domain.campaign import Campaign, LevelRange
 from services.transport.convert import campaign_from_message, campaign_to_message
-from tests.conftest import SHARED_DATA
+from tests.conftest import TEST_DATA
 
 Doc = dict[str, Any]
 SOURCE = "catalog.json"
@@ -83,7 +83,7 @@ def test_sample_round_trips_through_messages_unchanged(sample_campaign_doc: Doc)
 
 
 def test_sample_file_is_accepted_as_a_single_campaign_object() -> None:
-    (campaign,) = load_catalog_file(SHARED_DATA / "campaign.json")
+    (campaign,) = load_catalog_file(TEST_DATA / "campaign.json")
 
     assert campaign.name == "mycampaign"
 

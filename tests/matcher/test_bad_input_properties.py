@@ -21,7 +21,7 @@ from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from services.domain.profile_json import profile_from_document
 from services.matcher.server import MatcherServer
 from services.storage.sqlite_store import SQLiteProfileStore
-from tests.conftest import SHARED_DATA
+from tests.conftest import TEST_DATA
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, FakeCampaignService, SpyStore, sample_campaign
 
@@ -82,7 +82,7 @@ def world() -> Iterator[tuple[MatcherServer, SQLiteProfileStore, grpc.Channel]]:
     campaigns = CampaignServer(FakeCampaignService([sample_campaign()]))
     campaigns.start()
     store = SQLiteProfileStore.in_memory()
-    store.create(profile_from_document(json.loads((SHARED_DATA / "profile.json").read_text())))
+    store.create(profile_from_document(json.loads((TEST_DATA / "profile.json").read_text())))
     server = start(SpyStore(store), campaigns)
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     yield server, store, channel

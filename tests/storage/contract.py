@@ -10,7 +10,6 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +25,9 @@ from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document, profile_to_document
 from services.domain.profile_message import profile_to_message
 from services.storage.base import BatchProfileStore
+from tests.conftest import TEST_DATA
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "profile.json"
+SAMPLE = TEST_DATA / "profile.json"
 PLAYER = "97983be2-98b7-11e7-90cf-082e5f28d836"
 
 
