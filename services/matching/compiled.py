@@ -26,7 +26,9 @@ How each rule is indexed:
   about twice as long, and ORing the masks of the required items the player does not
   hold about five times, since that loops over the vocabulary.)
 - game: one index per game beside the index over the whole catalog, so a filtered request
-  works on masks no wider than that game's campaigns.
+  works on masks no wider than that game's campaigns. The whole catalog's index also keeps
+  each game's mask, so that one match gives both a player's full list (what is stored)
+  and one game's share of it (what a filtered client config answers).
 
 Instances are never modified after construction, so any number of threads can share one.
 """
@@ -76,6 +78,7 @@ class _Index:
         "_country",
         "_dense_from",
         "_field",
+        "_game_masks",
         "_item_conditioned",
         "_item_fields",
         "_level_bounds",
@@ -113,9 +116,11 @@ class _Index:
         item_fields: dict[str, int] = {}
         need = 0  # the same layout: field j has the campaigns with j or more required items
         require_any = 0
+        game_masks: dict[str, int] = {}
 
         for rank, campaign in enumerate(ordered):
             bit = 1 << (size - 1 - rank)
+            game_masks[campaign.game] = game_masks.get(campaign.game, 0) | bit
             # An empty window (start >= end) is never live; leaving it out of the sweep
             # keeps every campaign's on-toggle before its off-toggle.
             if campaign.enabled and campaign.start_date < campaign.end_date:
@@ -143,6 +148,7 @@ class _Index:
                 need |= bit << (slot * size)
                 require_any |= bit
 
+        self._game_masks = game_masks
         self._time_bounds, self._live = _segments(time_toggles)
         self._level_bounds, level_masks = _segments(level_toggles)
         self._level_masks = tuple(mask | no_level for mask in level_masks)
@@ -159,9 +165,19 @@ class _Index:
         self._item_conditioned = forbid_any | require_any
 
     def match(self, profile: Matchable, now: datetime) -> tuple[str, ...]:
+        return self._names(self._matched(profile, now))
+
+    def match_with_game(
+        self, profile: Matchable, now: datetime, game: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        matched = self._matched(profile, now)
+        return self._names(matched), self._names(matched & self._game_masks.get(game, 0))
+
+    def _matched(self, profile: Matchable, now: datetime) -> int:
+        """The mask of the campaigns matching `profile` at `now`."""
         candidates = self._live[bisect_right(self._time_bounds, now)]
         if not candidates:
-            return ()
+            return 0
 
         level = profile.level
         candidates &= (
@@ -170,7 +186,7 @@ class _Index:
             else self._level_masks[bisect_right(self._level_bounds, level)]
         )
         if not candidates:
-            return ()
+            return 0
 
         country = profile.country
         candidates &= (
@@ -179,11 +195,11 @@ class _Index:
             else self._country.get(country.upper(), self._no_country)
         )
         if not candidates:
-            return ()
+            return 0
 
         if candidates & self._item_conditioned:
             candidates &= ~self._rejected_by_items(profile.inventory)
-        return self._names(candidates)
+        return candidates
 
     def _rejected_by_items(self, inventory: Mapping[str, int]) -> int:
         """Campaigns that forbid a held item or require an item that is not held."""
@@ -250,6 +266,21 @@ class CompiledCatalog:
             return self._all.match(profile, now)
         index = self._by_game.get(game)
         return () if index is None else index.match(profile, now)
+
+    def has_game(self, game: str) -> bool:
+        """Whether any campaign of the catalog belongs to `game`."""
+        return game in self._by_game
+
+    def match_with_game(
+        self, profile: Matchable, now: datetime, game: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """`(match(profile, now), match(profile, now, game))`, from one match.
+
+        The second is the first filtered by game, taken from the same mask (not looked
+        up by name), so it is exact even if two games share a campaign name.
+        """
+        require_aware(now)
+        return self._all.match_with_game(profile, now, game)
 
     def __repr__(self) -> str:
         return (

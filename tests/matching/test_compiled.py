@@ -13,6 +13,7 @@ from services.domain.campaign import Campaign, Catalog
 from services.domain.profile_message import match_fields, profile_to_message
 from services.matching import CompiledCatalog, match_reference
 from tests.matching.helpers import NOW, campaign, profile
+from tests.matching.strategies import GAMES as CAMPAIGN_GAMES
 from tests.matching.strategies import (
     INSTANTS,
     campaign_lists,
@@ -38,6 +39,31 @@ def test_compiled_equals_reference(
         assert compiled.match(player, now, game) == expected
         # As the matcher reads a stored player: the fields of a Profile message.
         assert compiled.match(match_fields(profile_to_message(player)), now, game) == expected
+
+
+@given(data=st.data(), campaigns=campaign_lists, game=st.sampled_from((*CAMPAIGN_GAMES, "unknown")))
+def test_match_with_game_is_the_full_list_and_that_games_share_of_it(
+    data: st.DataObject, campaigns: list[Campaign], game: str
+) -> None:
+    # Exact even when two games share a name (which a catalog file may not hold).
+    compiled = CompiledCatalog(catalog_of(campaigns))
+    for _ in range(5):
+        player = data.draw(profiles())
+        now = data.draw(clocks(campaigns))
+        expected = (
+            match_reference(player, campaigns, now),
+            match_reference(player, campaigns, now, game),
+        )
+        assert compiled.match_with_game(player, now, game) == expected
+    assert compiled.has_game(game) == any(c.game == game for c in campaigns)
+
+
+@given(campaigns=everyone_campaigns, game=st.sampled_from(CAMPAIGN_GAMES))
+def test_match_with_game_orders_like_reference(campaigns: list[Campaign], game: str) -> None:
+    now = INSTANTS[1]
+    full, filtered = CompiledCatalog(catalog_of(campaigns)).match_with_game(profile(), now, game)
+    assert full == match_reference(profile(), campaigns, now)
+    assert filtered == match_reference(profile(), campaigns, now, game)
 
 
 @given(campaigns=everyone_campaigns, game=game_filters)
