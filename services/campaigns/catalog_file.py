@@ -9,7 +9,8 @@ one round trip per typo would be slow:
 
 Optional fields (`last_updated`, the matchers and their lists) may also be written as
 `null`, which means the same as leaving them out. A key written twice in one object is
-an error rather than silently "last one wins".
+an error rather than silently "last one wins". A campaign name is unique across the
+whole catalog, in every game: profiles store matched campaigns by name.
 """
 
 from __future__ import annotations
@@ -97,27 +98,39 @@ def parse_catalog(text: str | bytes, source: str) -> tuple[Campaign, ...]:
         except CatalogError as exc:
             problems.extend((index, problem) for problem in exc.problems)
 
-    # Checked on the raw documents too, so a duplicate is reported even when the
-    # campaign has other problems.
-    first_index: dict[tuple[str, str], int] = {}
-    for index, item in enumerate(docs):
-        if not isinstance(item, Mapping):
-            continue
-        game, name = item.get("game"), item.get("name")
-        if not (isinstance(game, str) and game and isinstance(name, str) and name):
-            continue
-        earlier = first_index.setdefault((game, name), index)
-        if earlier != index:
-            problems.append(
-                (
-                    index,
-                    f"{_where(source, index, item)}: name: {name!r} is already used by "
-                    f"campaign #{earlier} of game {game!r}",
-                )
-            )
+    problems.extend(_duplicate_names(docs, source))
     if problems:
         raise CatalogError([problem for _, problem in sorted(problems, key=lambda p: p[0])])
     return tuple(campaigns)
+
+
+def _duplicate_names(docs: Sequence[object], source: str) -> list[tuple[int, str]]:
+    """A problem for each campaign whose name an earlier one already uses, in any game:
+    `active_campaigns` holds names, so a name must identify one campaign.
+
+    Checked on the raw documents, so a duplicate is reported even when the campaign
+    has other problems.
+    """
+    problems: list[tuple[int, str]] = []
+    first: dict[str, tuple[int, object]] = {}
+    for index, item in enumerate(docs):
+        if not isinstance(item, Mapping):
+            continue
+        name, game = item.get("name"), item.get("game")
+        if not (isinstance(name, str) and name):
+            continue
+        earlier, earlier_game = first.setdefault(name, (index, game))
+        if earlier == index:
+            continue
+        problem = (
+            f"{_where(source, index, item)}: name: {name!r} is already used by campaign #{earlier}"
+        )
+        if isinstance(earlier_game, str):
+            problem += f" of game {earlier_game!r}"
+        if earlier_game != game:
+            problem += " (names must be unique across games)"
+        problems.append((index, problem))
+    return problems
 
 
 def load_catalog_file(path: str | os.PathLike[str]) -> tuple[Campaign, ...]:

@@ -167,12 +167,6 @@ def test_whole_numbers_written_as_floats_are_levels(campaign_doc: Callable[..., 
     assert campaign.priority == 3.0
 
 
-def test_a_name_may_repeat_in_another_game(campaign_doc: Callable[..., Doc]) -> None:
-    docs = [campaign_doc(game="a", name="sale"), campaign_doc(game="b", name="sale")]
-
-    assert [c.game for c in parse_catalog(json.dumps(docs), SOURCE)] == ["a", "b"]
-
-
 def test_an_empty_list_is_an_empty_catalog() -> None:
     assert parse_catalog("[]", SOURCE) == ()
 
@@ -396,6 +390,29 @@ def test_duplicate_name_within_a_game(sample_campaign_doc: Doc) -> None:
 
     assert _problems_of_second(sample_campaign_doc, other) == [
         PREFIX + "'mycampaign': name: 'mycampaign' is already used by campaign #0 of game 'mygame'"
+    ]
+
+
+def test_duplicate_name_in_another_game(campaign_doc: Callable[..., Doc]) -> None:
+    # active_campaigns holds names, so one name must identify one campaign.
+    first, second = campaign_doc(game="a", name="sale"), campaign_doc(game="b", name="sale")
+
+    assert _problems_of_second(first, second) == [
+        PREFIX + "'sale': name: 'sale' is already used by campaign #0 of game 'a' "
+        "(names must be unique across games)"
+    ]
+
+
+def test_every_repeat_of_a_name_names_the_first_campaign(campaign_doc: Callable[..., Doc]) -> None:
+    docs = [campaign_doc(game=game, name="sale") for game in ("a", "b", "a")]
+
+    with pytest.raises(CatalogError) as info:
+        parse_catalog(json.dumps(docs), SOURCE)
+
+    assert info.value.problems == [
+        f"{SOURCE}: campaign #1 'sale': name: 'sale' is already used by campaign #0 of game "
+        "'a' (names must be unique across games)",
+        f"{SOURCE}: campaign #2 'sale': name: 'sale' is already used by campaign #0 of game 'a'",
     ]
 
 

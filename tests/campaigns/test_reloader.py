@@ -76,6 +76,26 @@ def test_an_invalid_rewrite_keeps_the_last_good_catalog(
     assert f"still serving version {first.catalog.version}" in errors[0]
 
 
+def test_a_rewrite_reusing_a_name_in_another_game_keeps_the_last_good_catalog(
+    catalog_path: Path, catalog_docs: list[Doc], caplog: pytest.LogCaptureFixture
+) -> None:
+    holder, reloader = _reloader(catalog_path)
+    first = holder.current
+    # catalog_docs[3] is othergame's 'alpha'; mygame's 'mycampaign' is #0.
+    bad = copy.deepcopy(catalog_docs)
+    bad[3]["name"] = "mycampaign"
+
+    write_atomically(catalog_path, bad)
+    with caplog.at_level(logging.ERROR):
+        reloader.poll()
+
+    assert holder.current is first
+    assert (
+        f"{catalog_path}: campaign #3 'mycampaign': name: 'mycampaign' is already used by "
+        "campaign #0 of game 'mygame' (names must be unique across games)"
+    ) in caplog.text
+
+
 def test_a_removed_file_keeps_the_catalog(
     catalog_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -283,6 +283,29 @@ def test_an_invalid_rewrite_keeps_the_catalog_and_its_version(
     assert _list(stub, known_version=before.version).unchanged
 
 
+def test_a_rewrite_reusing_a_name_in_another_game_keeps_the_catalog(
+    stub: Stub,
+    catalog_path: Path,
+    catalog_docs: list[Doc],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    before = _list(stub)
+    bad = copy.deepcopy(catalog_docs)
+    bad[3]["name"] = "mycampaign"  # othergame's 'alpha' renamed after mygame's #0
+
+    with caplog.at_level(logging.ERROR, logger="services.campaigns.reloader"):
+        write_atomically(catalog_path, bad)
+        wait_until(lambda: "not reloaded" in caplog.text)
+    after = _list(stub)
+
+    assert after.version == before.version
+    assert _names(after) == ALL_IN_ORDER
+    assert (
+        f"{catalog_path}: campaign #3 'mycampaign': name: 'mycampaign' is already used by "
+        "campaign #0 of game 'mygame'"
+    ) in caplog.text
+
+
 # ---- WatchCampaigns ----
 
 
