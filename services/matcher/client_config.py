@@ -69,8 +69,9 @@ class ClientConfigs:
         """Results in request order: the up-to-date profile, ProfileNotFound, or
         StoredProfileCorrupt (that player's record cannot be read as a profile).
 
-        One store read for all players and one batched write for those whose
-        active_campaigns changed; an unchanged list is never written.
+        One store read for all players and one batched write for those whose full
+        active_campaigns (across all games, whatever `game` narrows the answer to)
+        changed; an unchanged list is never written.
         """
         _validate_batch(player_ids)
         return self._get_checked(player_ids, game, timeout)
@@ -89,10 +90,9 @@ class ClientConfigs:
             if profile is None or isinstance(profile, StoredProfileCorrupt):
                 results.append(profile or ProfileNotFound(player_id))
                 continue
-            names = catalog.match(match_fields(profile), now, game or None)
-            if names != tuple(profile.active_campaigns):
-                changed[player_id] = names
-                profile.active_campaigns[:] = names  # the message is ours: the store made it
+            full = _refresh(profile, catalog, now, game)
+            if full is not None:
+                changed[player_id] = full
             results.append(profile)
         if changed:
             self._store.set_active_campaigns(changed, timeout=timeout)
@@ -113,6 +113,28 @@ class ClientConfigs:
             explanations=explain(profile, catalog.catalog.campaigns, now, game or None),
             catalog_version=catalog.version,
         )
+
+
+def _refresh(
+    profile: profile_pb2.Profile, catalog: CompiledCatalog, now: datetime, game: str | None
+) -> tuple[str, ...] | None:
+    """Sets the answer's active_campaigns; returns the full list to store if it changed.
+
+    What is stored is always the full list across all games: a `game` filter narrows
+    only the answer. A game the catalog does not know (a typo, say) answers an empty
+    list and is not matched at all, so it changes nothing. The message is ours to
+    change: the store made it for this call.
+    """
+    stored = tuple(profile.active_campaigns)
+    if not game:
+        full = answer = catalog.match(match_fields(profile), now)
+    elif catalog.has_game(game):
+        full, answer = catalog.match_with_game(match_fields(profile), now, game)
+    else:
+        full, answer = stored, ()
+    if answer != stored:
+        profile.active_campaigns[:] = answer
+    return None if full == stored else full
 
 
 def _validate_batch(player_ids: Sequence[str]) -> None:
