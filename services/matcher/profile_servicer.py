@@ -110,6 +110,13 @@ def _mask_to_changes(
     for path in paths:
         if path == "player_id":
             raise InvalidInput("update_mask", "player_id cannot be changed")
+        if path == "active_campaigns":
+            # The matcher owns it: the player's full list of matched campaigns, which
+            # it writes only when that list changes.
+            raise InvalidInput(
+                "update_mask",
+                "active_campaigns cannot be set: ProfileMatcherService maintains it",
+            )
         if path == "custom_fields":
             values.update((k, v) for k, v in document.items() if k.startswith("_"))
             continue

@@ -85,6 +85,25 @@ def test_bad_update_masks_are_invalid_argument_and_change_nothing(
     assert profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)).profile == sample
 
 
+def test_update_refuses_active_campaigns_and_changes_nothing(
+    profiles: Stub, sample: profile_pb2.Profile
+) -> None:
+    # The matcher maintains the list: a hand-set one would pass for a match.
+    profiles.CreateProfile(pb.CreateProfileRequest(profile=sample))
+    change = profile_pb2.Profile(player_id=sample.player_id, level=9, active_campaigns=["forged"])
+    request = pb.UpdateProfileRequest(
+        profile=change, update_mask=field_mask_pb2.FieldMask(paths=["level", "active_campaigns"])
+    )
+
+    code, details = status(lambda: profiles.UpdateProfile(request))
+
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert (
+        details == "update_mask: active_campaigns cannot be set: ProfileMatcherService maintains it"
+    )
+    assert profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)).profile == sample
+
+
 def test_get_of_a_corrupt_stored_profile_is_data_loss(
     profiles: Stub, store: SpyStore, sample: profile_pb2.Profile
 ) -> None:
