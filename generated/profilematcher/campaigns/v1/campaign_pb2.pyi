@@ -39,7 +39,9 @@ class Campaign(_message.Message):
     game: _builtins.str
     """The game the campaign belongs to."""
     name: _builtins.str
-    """Unique within its game; the value that lands in Profile.active_campaigns."""
+    """Unique across the whole catalog, in every game; the value that lands in
+    Profile.active_campaigns.
+    """
     priority: _builtins.float
     """Higher first in active_campaigns; ties are ordered by name."""
     enabled: _builtins.bool

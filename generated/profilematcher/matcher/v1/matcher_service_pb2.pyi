@@ -56,7 +56,11 @@ class GetClientConfigRequest(_message.Message):
     player_id: _builtins.str
     """Required; at most 128 characters."""
     game: _builtins.str
-    """Only campaigns of this game are considered. Empty: every game."""
+    """Answer only this game's campaigns. Empty: every game. It narrows the answer,
+    never what is stored: the stored active_campaigns stays the full list across
+    all games, written when that list changes. A game with no campaigns in the
+    catalog (unknown, or a typo) answers an empty list and changes nothing.
+    """
     def __init__(
         self,
         *,
@@ -78,7 +82,9 @@ class GetClientConfigResponse(_message.Message):
     PROFILE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def profile(self) -> _profile_pb2.Profile:
-        """The stored profile, active_campaigns up to date."""
+        """The stored profile, active_campaigns up to date (only the requested game's
+        campaigns when `game` is set).
+        """
 
     def __init__(
         self,
@@ -100,7 +106,9 @@ class BatchGetClientConfigRequest(_message.Message):
     PLAYER_IDS_FIELD_NUMBER: _builtins.int
     GAME_FIELD_NUMBER: _builtins.int
     game: _builtins.str
-    """Only campaigns of this game are considered. Empty: every game."""
+    """Answer only this game's campaigns, as in GetClientConfigRequest: the stored
+    lists stay full.
+    """
     @_builtins.property
     def player_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Distinct, non-empty player ids; at most 500 per call."""

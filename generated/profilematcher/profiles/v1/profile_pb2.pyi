@@ -115,7 +115,8 @@ class Profile(_message.Message):
     @_builtins.property
     def active_campaigns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Names of the live campaigns this player qualifies for, highest priority
-        first. Maintained by ProfileMatcherService; other writers should leave it alone.
+        first, across all games (a name identifies one campaign). Maintained by
+        ProfileMatcherService; UpdateProfile refuses to set it.
         """
 
     @_builtins.property

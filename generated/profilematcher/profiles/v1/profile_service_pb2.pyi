@@ -118,7 +118,8 @@ class UpdateProfileRequest(_message.Message):
         """Top-level Profile field names to set, for example `level,country`; a custom
         field is named by its key (`_customfield`). A named field that is unset in
         `profile` is cleared. Required: an empty mask is INVALID_ARGUMENT, not
-        "replace everything". `player_id` cannot be changed.
+        "replace everything". `player_id` cannot be changed, and `active_campaigns`
+        cannot be set (INVALID_ARGUMENT): ProfileMatcherService maintains it.
         """
 
     def __init__(
