@@ -138,7 +138,15 @@ def active_campaigns(matcher: MatcherServer, player: str) -> list[str]:
         return list(stub.GetClientConfig(request, timeout=5).profile.active_campaigns)
 
 
-def test_a_matcher_with_the_token_fetches_and_watches_the_catalog(
+def test_a_matcher_with_the_token_fetches_the_catalog(
+    start: Callable[..., MatcherServer], sample_profile_doc: dict[str, Any]
+) -> None:
+    # No watch stream: ListCampaigns is the only way the catalog can arrive.
+    matcher = start(campaigns_auth_token=TOKEN, watch_campaigns=False)
+    assert "mycampaign" in active_campaigns(matcher, sample_profile_doc["player_id"])
+
+
+def test_a_matcher_with_the_token_watches_the_catalog(
     start: Callable[..., MatcherServer],
     catalog_path: Path,
     catalog_docs: list[dict[str, Any]],
