@@ -56,7 +56,7 @@ def add_token_flags(parser: argparse.ArgumentParser, *, flag: str, env: str, pur
         env=f"{env}_FILE",
         default=None,
         convert=_optional_path,
-        help=f"file holding the token of --{flag} (surrounding whitespace ignored), instead",
+        help=f"instead of --{flag}: a file holding the token (surrounding whitespace ignored)",
     )
 
 
