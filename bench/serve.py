@@ -187,6 +187,8 @@ def start_bench_matcher(
             server=options,
             campaigns_target=f"127.0.0.1:{campaign_server.port}",
             match_workers=match_workers,
+            # A benchmark's own server, as open as the baselines it is compared with.
+            allow_unauthenticated_writes=True,
         ),
         store,
     )

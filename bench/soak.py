@@ -118,6 +118,8 @@ class Soak:
                 # The injected faults are a networked store's (hangs, refusals), so
                 # matching shares the server's pool, as it does with MongoDB.
                 match_workers=0,
+                # The soak's writers carry no token; the server is its own, on loopback.
+                allow_unauthenticated_writes=True,
             ),
             self.store,
         )

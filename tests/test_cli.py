@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from services.campaigns.catalog_file import load_catalog_file
 from services.cli import main
+from services.commands import up
 from services.storage.sqlite_store import SQLiteProfileStore
 
 
@@ -53,3 +55,15 @@ def test_demo_catalog_is_a_valid_live_catalog(tmp_path: Path) -> None:
     names = {c.name for c in load_catalog_file(path)}
     assert "mycampaign" in names
     assert main(["demo-catalog", "--keep", str(path)]) == 0  # kept, not rewritten
+
+
+def test_up_serves_on_loopback_only_and_takes_writes_without_a_token() -> None:
+    parser = argparse.ArgumentParser()
+    up.configure(parser)
+    args = parser.parse_args(["--port", "6001", "--campaigns-port", "6002"])
+    matcher = up.matcher_settings(args, campaigns_port=6002)
+    assert (matcher.server.host, matcher.server.port) == ("127.0.0.1", 6001)
+    assert matcher.campaigns_target == "127.0.0.1:6002"
+    assert (matcher.allow_unauthenticated_writes, matcher.auth_token) == (True, None)
+    campaigns = up.campaign_settings(args, Path("catalog.json"))
+    assert (campaigns.host, campaigns.port, campaigns.auth_token) == ("127.0.0.1", 6002, None)

@@ -18,6 +18,10 @@ from services.campaigns.server import (
     start_campaign_server,
 )
 from services.observability.http import add_metrics_flags, metrics_settings_from
+from services.transport.call_auth import (
+    add_campaign_service_auth_flags,
+    campaign_service_token_from_args,
+)
 from services.transport.security import add_server_tls_flags, tls_from_args
 from services.transport.server import wait_for_signal
 
@@ -50,6 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="how often to check the catalog file for changes (default 0.2)",
     )
     add_server_tls_flags(parser)
+    add_campaign_service_auth_flags(parser)
     add_metrics_flags(parser)
 
 
@@ -69,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
             ),
             tls=tls_from_args(args),
             metrics=metrics_settings_from(args),
+            auth_token=campaign_service_token_from_args(args),
         )
+        if settings.auth_token and not settings.tls.enabled:
+            log.warning("an auth token is set but TLS is off: the token travels in clear text")
         server = start_campaign_server(settings)
     except (SettingsError, ValueError) as exc:
         print(f"profile-matcher campaigns: {exc}", file=sys.stderr)

@@ -16,7 +16,11 @@ from services.campaigns.servicer import SERVICE_NAME, CampaignServiceServicer
 from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
-from services.transport.security import TLSSettings, server_credentials
+from services.transport.security import (
+    TLSSettings,
+    server_credentials,
+    service_token_interceptors,
+)
 from services.transport.server import RunningServer, ServerOptions, create_server, start_server
 
 DEFAULT_HOST = "[::]"
@@ -50,6 +54,8 @@ class CampaignSettings:
     grace_seconds: float = 5.0
     tls: TLSSettings = field(default_factory=TLSSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    # When set, ListCampaigns and WatchCampaigns need `authorization: Bearer <token>`.
+    auth_token: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -132,7 +138,10 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         grace_seconds=settings.grace_seconds,
     )
     metrics = Metrics(new_registry())
-    server = create_server(options, [MetricsInterceptor(metrics)])
+    # Metrics before the token check, so its refusals are counted too.
+    server = create_server(
+        options, [MetricsInterceptor(metrics), *service_token_interceptors(settings.auth_token)]
+    )
     pb_grpc.add_CampaignServiceServicer_to_server(servicer, server)
     try:
         running = start_server(

@@ -3,6 +3,9 @@
 Starts the campaign service over a demo catalog (windows relative to now, so
 campaigns are live) and the matcher over the embedded store, seeded with the
 brief's sample player and generated ones; stops both cleanly on Ctrl-C.
+
+Both listen on the loopback interface only: this machine's users are trusted, so
+the matcher takes writes without a token, as no server reachable from elsewhere does.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from services.storage.importing import ImportReport, import_profiles, iter_profi
 from services.transport.server import ServerOptions, wait_for_signal
 
 log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -48,9 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="profile-matcher-") as tmp:
         catalog = args.catalog or write_demo_catalog(Path(tmp) / "catalog.json", datetime.now(UTC))
-        campaigns = start_campaign_server(
-            CampaignSettings(catalog=catalog, port=args.campaigns_port)
-        )
+        campaigns = start_campaign_server(campaign_settings(args, catalog))
         store = open_store(args.store or None)
         try:
             report = _seed(store, args)
@@ -60,20 +63,26 @@ def run(args: argparse.Namespace) -> int:
                 report.updated,
                 report.rejected,
             )
-            matcher = start_matcher(
-                MatcherSettings(
-                    server=ServerOptions(port=args.port),
-                    campaigns_target=f"localhost:{campaigns.port}",
-                    match_workers=default_match_workers(args.store),
-                ),
-                store,
-            )
+            matcher = start_matcher(matcher_settings(args, campaigns.port), store)
             print(_banner(matcher.port, campaigns.port, catalog), flush=True)
             wait_for_signal([matcher, campaigns])
         finally:
             campaigns.stop(0)
             store.close()
     return 0
+
+
+def campaign_settings(args: argparse.Namespace, catalog: Path) -> CampaignSettings:
+    return CampaignSettings(catalog=catalog, host=LOOPBACK, port=args.campaigns_port)
+
+
+def matcher_settings(args: argparse.Namespace, campaigns_port: int) -> MatcherSettings:
+    return MatcherSettings(
+        server=ServerOptions(host=LOOPBACK, port=args.port),
+        campaigns_target=f"{LOOPBACK}:{campaigns_port}",
+        match_workers=default_match_workers(args.store),
+        allow_unauthenticated_writes=True,
+    )
 
 
 def _seed(store: ProfileStore, args: argparse.Namespace) -> ImportReport:
@@ -86,11 +95,12 @@ def _seed(store: ProfileStore, args: argparse.Namespace) -> ImportReport:
 
 def _banner(matcher_port: int, campaigns_port: int, catalog: Path) -> str:
     player = profile_from_document(sample_profile()).player_id
-    target = f"localhost:{matcher_port}"
+    # The address bound, not `localhost`, which may resolve to ::1 first.
+    target = f"{LOOPBACK}:{matcher_port}"
     return f"""
 Profile Matcher is up.
   matcher           {target}  (ProfileMatcherService, ProfileService)
-  campaign service  localhost:{campaigns_port}  (CampaignService; catalog {catalog})
+  campaign service  {LOOPBACK}:{campaigns_port}  (CampaignService; catalog {catalog})
 
 Try (grpcurl uses server reflection, no proto files needed):
   grpcurl -plaintext {target} list
@@ -98,7 +108,7 @@ Try (grpcurl uses server reflection, no proto files needed):
       {target} profilematcher.matcher.v1.ProfileMatcherService/GetClientConfig
   grpcurl -plaintext -d '{{"profile": {{"level": 7, "country": "US"}}}}' \\
       {target} profilematcher.matcher.v1.ProfileMatcherService/MatchProfile
-  grpcurl -plaintext localhost:{campaigns_port} \\
+  grpcurl -plaintext {LOOPBACK}:{campaigns_port} \\
       profilematcher.campaigns.v1.CampaignService/ListCampaigns
 
 Ctrl-C stops both.

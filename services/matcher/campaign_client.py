@@ -13,6 +13,7 @@ from profilematcher.campaigns.v1 import (
 )
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
+from services.transport.call_auth import bearer_metadata
 from services.transport.convert import campaign_from_message
 
 
@@ -37,16 +38,20 @@ class CatalogStream:
 
 
 class CampaignClient:
-    def __init__(self, channel: grpc.Channel, *, timeout: float = 2.0) -> None:
+    def __init__(
+        self, channel: grpc.Channel, *, timeout: float = 2.0, token: str | None = None
+    ) -> None:
+        """`token`: sent as `authorization: Bearer` on every call, the watch included."""
         self._stub = campaign_service_pb2_grpc.CampaignServiceStub(channel)
         self._timeout = timeout
+        self._metadata = bearer_metadata(token)
 
     def fetch(self, known_version: str | None, *, timeout: float | None = None) -> Catalog | None:
         """The whole catalog, or None when `known_version` is still current."""
         limit = self._timeout if timeout is None else min(timeout, self._timeout)
         request = campaign_service_pb2.ListCampaignsRequest(known_version=known_version or "")
         try:
-            response = self._stub.ListCampaigns(request, timeout=limit)
+            response = self._stub.ListCampaigns(request, timeout=limit, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise _dependency_error(exc) from None
         if response.unchanged:
@@ -55,7 +60,9 @@ class CampaignClient:
 
     def watch(self) -> CatalogStream:
         return CatalogStream(
-            self._stub.WatchCampaigns(campaign_service_pb2.WatchCampaignsRequest())
+            self._stub.WatchCampaigns(
+                campaign_service_pb2.WatchCampaignsRequest(), metadata=self._metadata
+            )
         )
 
 

@@ -16,6 +16,7 @@ from services.matcher.server import (
 )
 from services.observability.http import add_metrics_flags, metrics_settings_from
 from services.storage.factory import describe_store, open_store
+from services.transport.call_auth import campaigns_client_token_from_args
 from services.transport.security import (
     add_security_flags,
     client_tls_from_args,
@@ -63,6 +64,13 @@ def settings_from(args: argparse.Namespace) -> MatcherSettings:
     tls = tls_from_args(args)
     if token and not tls.enabled:
         log.warning("an auth token is set but TLS is off: the token travels in clear text")
+    campaigns_token = campaigns_client_token_from_args(args)
+    campaigns_tls = client_tls_from_args(args)
+    if campaigns_token and not campaigns_tls.enabled:
+        log.warning(
+            "a campaigns auth token is set but TLS to the campaign service is off: "
+            "the token travels in clear text"
+        )
     return MatcherSettings(
         server=ServerOptions(
             host=args.host,
@@ -76,9 +84,11 @@ def settings_from(args: argparse.Namespace) -> MatcherSettings:
         max_staleness=args.max_staleness,
         campaigns_timeout=args.timeout,
         tls=tls,
-        campaigns_tls=client_tls_from_args(args),
+        campaigns_tls=campaigns_tls,
         auth_token=token,
-        protect_reads=args.protect_reads,
+        public_reads=args.public_reads,
+        allow_unauthenticated_writes=args.allow_unauthenticated_writes,
+        campaigns_auth_token=campaigns_token,
         metrics=metrics_settings_from(args),
         match_workers=_match_workers(args.match_workers, args.store),
     )

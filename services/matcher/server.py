@@ -70,9 +70,14 @@ class MatcherSettings:
     health_interval: float = 1.0
     tls: TLSSettings = field(default_factory=TLSSettings)
     campaigns_tls: ClientTLSSettings = field(default_factory=ClientTLSSettings)
-    # When set, ProfileService's writing RPCs need `authorization: Bearer <token>`.
+    # When set, every RPC but health and reflection needs `authorization: Bearer
+    # <token>`; with public_reads, only ProfileService's writes do.
     auth_token: str | None = None
-    protect_reads: bool = False
+    public_reads: bool = False
+    # Without a token, ProfileService's writes are refused unless this is set.
+    allow_unauthenticated_writes: bool = False
+    # Sent to the campaign service on every call, when it wants one.
+    campaigns_auth_token: str | None = None
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     # Threads of their own for ProfileMatcherService's calls; 0 runs them on the
     # server's pool with everything else (right for a store the calls wait on).
@@ -131,7 +136,9 @@ def start_matcher(
     metrics = Metrics(new_registry())
     store = instrument_store(store, metrics)
     channel = open_channel(settings.campaigns_target, settings.campaigns_tls)
-    client = CampaignClient(channel, timeout=settings.campaigns_timeout)
+    client = CampaignClient(
+        channel, timeout=settings.campaigns_timeout, token=settings.campaigns_auth_token
+    )
     cache = CampaignCache(
         client,
         ttl=settings.catalog_ttl,
@@ -145,7 +152,11 @@ def start_matcher(
     interceptors = [
         *pools,
         MetricsInterceptor(metrics),
-        *auth_interceptors(settings.auth_token, protect_reads=settings.protect_reads),
+        *auth_interceptors(
+            settings.auth_token,
+            public_reads=settings.public_reads,
+            allow_unauthenticated_writes=settings.allow_unauthenticated_writes,
+        ),
     ]
     server = create_server(settings.server, interceptors)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(

@@ -4,10 +4,11 @@ Two independent layers:
 - TLS (optionally mutual) protects the connection: who the server is, and with a
   client CA, which clients may connect at all. Credentials are read once at startup;
   a rotated certificate takes effect on restart.
-- A shared bearer token protects methods: by default the writing RPCs of
-  ProfileService, optionally every method but health and reflection. A token sent
-  over a plaintext connection can be read by anyone on the path, so configure TLS
-  with it anywhere but on a trusted network.
+- A shared bearer token protects methods: every one but health and reflection, or
+  with public reads only the writing RPCs of ProfileService. Without a token those
+  writes are refused unless the operator opts out. A token sent over a plaintext
+  connection can be read by anyone on the path, so configure TLS with it anywhere
+  but on a trusted network.
 """
 
 from __future__ import annotations
@@ -27,13 +28,18 @@ from grpc_reflection.v1alpha import reflection
 
 from profilematcher.profiles.v1 import profile_service_pb2
 from services.config import add_flag, env_default
+from services.transport.call_auth import (
+    AUTHORIZATION,
+    add_campaigns_client_auth_flags,
+    add_token_flags,
+    check_token,
+    read_token,
+)
 
 log = logging.getLogger(__name__)
 
 _TRequest = TypeVar("_TRequest")
 _TResponse = TypeVar("_TResponse")
-
-AUTHORIZATION = "authorization"
 
 # A shorter shared secret is within reach of guessing over the network.
 _MIN_TOKEN_LENGTH = 16
@@ -217,35 +223,16 @@ def all_methods_except_health_and_reflection(method: str) -> bool:
     return service not in _ALWAYS_OPEN_SERVICES
 
 
-def check_token(token: str) -> None:
-    """A token must travel as an HTTP/2 header value: printable ASCII, no spaces."""
-    if not token:
-        raise ValueError("the auth token is empty")
-    if not all("!" <= char <= "~" for char in token):
-        raise ValueError(
-            "the auth token must be printable ASCII without spaces (it is sent as a header)"
-        )
-
-
-class BearerTokenInterceptor(grpc.ServerInterceptor):
-    """Refuses a call to a method that `protected(full_method_name)` selects unless it
-    carries `authorization: Bearer <token>`: UNAUTHENTICATED when the header is
-    missing or malformed, PERMISSION_DENIED when the token is wrong.
+class _MethodGate(grpc.ServerInterceptor):
+    """Refuses a call to a method that `protected(full_method_name)` selects when
+    `_refusal` gives a status and a reason for it.
 
     The decision is taken before the handler runs, and a refused request is never
     deserialized; client-streaming calls are refused before their first message is
-    read. Refusals are logged with method, peer and reason, never with the token.
+    read. Refusals are logged with method, peer and reason, never with a token.
     """
 
-    def __init__(self, token: str, protected: Callable[[str], bool]) -> None:
-        check_token(token)
-        if len(token) < _MIN_TOKEN_LENGTH:
-            log.warning(
-                "the auth token has fewer than %d characters; use a long random one "
-                "(e.g. `openssl rand -hex 32`)",
-                _MIN_TOKEN_LENGTH,
-            )
-        self._expected = token.encode("ascii")
+    def __init__(self, protected: Callable[[str], bool]) -> None:
         self._protected = protected
 
     def intercept_service(
@@ -264,6 +251,29 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):
             return handler
         code, reason = refusal
         return _refusing_handler(handler, method, code, reason)
+
+    def _refusal(
+        self, metadata: Sequence[tuple[str, str | bytes]] | None
+    ) -> tuple[grpc.StatusCode, str] | None:
+        raise NotImplementedError
+
+
+class BearerTokenInterceptor(_MethodGate):
+    """Refuses a call to a method that `protected(full_method_name)` selects unless it
+    carries `authorization: Bearer <token>`: UNAUTHENTICATED when the header is
+    missing or malformed, PERMISSION_DENIED when the token is wrong.
+    """
+
+    def __init__(self, token: str, protected: Callable[[str], bool]) -> None:
+        check_token(token)
+        if len(token) < _MIN_TOKEN_LENGTH:
+            log.warning(
+                "the auth token has fewer than %d characters; use a long random one "
+                "(e.g. `openssl rand -hex 32`)",
+                _MIN_TOKEN_LENGTH,
+            )
+        super().__init__(protected)
+        self._expected = token.encode("ascii")
 
     def _refusal(
         self, metadata: Sequence[tuple[str, str | bytes]] | None
@@ -311,24 +321,56 @@ def _refusing_handler(
             return grpc.stream_stream_rpc_method_handler(refuse)
 
 
-def auth_interceptors(
-    token: str | None, *, protect_reads: bool = False
-) -> list[grpc.ServerInterceptor]:
-    """The interceptors for a server: none without a token; with one, the ProfileService
-    writes are protected, or with `protect_reads` every method but health and reflection.
+# Clients read it: it says how to configure the server, never anything secret.
+WRITES_CLOSED = (
+    "writes need an auth token: start the matcher with --auth-token-file or --auth-token "
+    "(env PROFILE_MATCHER_AUTH_TOKEN_FILE, PROFILE_MATCHER_AUTH_TOKEN) and send "
+    "'authorization: Bearer <token>'; or, on a trusted network only, with "
+    "--allow-unauthenticated-writes (env PROFILE_MATCHER_ALLOW_UNAUTHENTICATED_WRITES=true)"
+)
 
-    `protect_reads` without a token is refused rather than left silently open.
-    """
-    if not token:
-        if protect_reads:
-            raise ValueError("protecting reads needs an auth token (--auth-token)")
+
+class WritesClosedInterceptor(_MethodGate):
+    """With no token configured: refuses ProfileService's writes, UNAUTHENTICATED with
+    WRITES_CLOSED, so no server is open to writes by an oversight."""
+
+    def __init__(self) -> None:
+        super().__init__(write_methods_of_profile_service)
+
+    def _refusal(
+        self, metadata: Sequence[tuple[str, str | bytes]] | None
+    ) -> tuple[grpc.StatusCode, str] | None:
+        return grpc.StatusCode.UNAUTHENTICATED, WRITES_CLOSED
+
+
+def auth_interceptors(
+    token: str | None, *, public_reads: bool = False, allow_unauthenticated_writes: bool = False
+) -> list[grpc.ServerInterceptor]:
+    """The matcher's: with a token, every method but health and reflection needs it
+    (only ProfileService's writes with `public_reads`). Without one, the writes are
+    refused unless `allow_unauthenticated_writes` (ignored when a token is set)."""
+    if token:
+        protected = (
+            write_methods_of_profile_service
+            if public_reads
+            else all_methods_except_health_and_reflection
+        )
+        return [BearerTokenInterceptor(token, protected)]
+    if allow_unauthenticated_writes:
+        log.warning(
+            "no auth token and writes allowed without one: anyone who reaches this server "
+            "can create, change and delete profiles"
+        )
         return []
-    protected = (
-        all_methods_except_health_and_reflection
-        if protect_reads
-        else write_methods_of_profile_service
-    )
-    return [BearerTokenInterceptor(token, protected)]
+    return [WritesClosedInterceptor()]
+
+
+def service_token_interceptors(token: str | None) -> list[grpc.ServerInterceptor]:
+    """For a server with no writes (the campaign service): with a token, every method
+    but health and reflection needs it; without one, none."""
+    if not token:
+        return []
+    return [BearerTokenInterceptor(token, all_methods_except_health_and_reflection)]
 
 
 # --- Flags ------------------------------------------------------------------------------
@@ -415,29 +457,33 @@ def add_campaigns_client_tls_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_auth_flags(parser: argparse.ArgumentParser) -> None:
-    """--auth-token, --auth-token-file, --protect-reads: for the matcher."""
-    add_flag(
+    """The matcher's: --auth-token(-file), --public-reads, --allow-unauthenticated-writes."""
+    add_token_flags(
         parser,
-        "--auth-token",
+        flag="auth-token",
         env="PROFILE_MATCHER_AUTH_TOKEN",
-        default="",
-        convert=str,
-        help="shared secret that ProfileService writes require as 'authorization: Bearer "
-        "<token>'; empty: no authentication. Prefer the environment or --auth-token-file, "
-        "since a flag shows in the process list",
+        purpose="shared secret that every RPC but health and reflection requires as "
+        "'authorization: Bearer <token>' (only ProfileService's writes with --public-reads)",
     )
-    _add_path_flag(
+    _add_switch(
         parser,
-        "--auth-token-file",
-        "PROFILE_MATCHER_AUTH_TOKEN_FILE",
-        "file holding the auth token (surrounding whitespace ignored), instead of --auth-token",
+        "--public-reads",
+        "PROFILE_MATCHER_PUBLIC_READS",
+        "with a token, leave GetProfile and ProfileMatcherService (full profiles) open to "
+        "anyone; only writes need the token",
+    )
+    _add_switch(
+        parser,
+        "--allow-unauthenticated-writes",
+        "PROFILE_MATCHER_ALLOW_UNAUTHENTICATED_WRITES",
+        "without a token, let anyone create, update, delete and import profiles (a trusted "
+        "network only); by default those writes are refused",
     )
     _add_switch(
         parser,
         "--protect-reads",
         "PROFILE_MATCHER_PROTECT_READS",
-        "require the token for every method (GetProfile, ProfileMatcherService), not only "
-        "for writes; health and reflection stay open",
+        "deprecated, no effect: with a token, reads are protected unless --public-reads",
     )
 
 
@@ -447,6 +493,7 @@ def add_security_flags(parser: argparse.ArgumentParser) -> None:
     add_server_tls_flags(parser)
     add_campaigns_client_tls_flags(parser)
     add_auth_flags(parser)
+    add_campaigns_client_auth_flags(parser)
 
 
 def tls_from_args(args: argparse.Namespace) -> TLSSettings:
@@ -464,21 +511,18 @@ def client_tls_from_args(args: argparse.Namespace) -> ClientTLSSettings:
 
 
 def token_from_args(args: argparse.Namespace) -> str | None:
-    """The configured token, or None for no authentication.
-
-    Raises ValueError for both sources at once, an empty or unreadable token file, a
-    token that cannot be sent as a header, and --protect-reads without a token.
-    """
-    token: str | None = args.auth_token or None
-    token_file: Path | None = args.auth_token_file
-    if token is not None and token_file is not None:
-        raise ValueError("give --auth-token or --auth-token-file, not both")
-    if token_file is not None:
-        token = _read(token_file, "auth token file").decode("utf-8", "replace").strip()
-        if not token:
-            raise ValueError(f"auth token file {token_file} is empty")
-    if token is not None:
-        check_token(token)
-    elif args.protect_reads:
+    """The matcher's token, or None for none. Raises ValueError as `read_token` does,
+    and for switches that contradict it."""
+    token = read_token(args.auth_token, args.auth_token_file, "auth-token")
+    if token is None and args.protect_reads:
         raise ValueError("--protect-reads needs --auth-token or --auth-token-file")
+    if args.protect_reads and args.public_reads:
+        raise ValueError("--protect-reads and --public-reads contradict each other")
+    if token is not None and args.allow_unauthenticated_writes:
+        raise ValueError(
+            "--allow-unauthenticated-writes contradicts the auth token: with a token, "
+            "writes need it"
+        )
+    if args.protect_reads:
+        log.warning("--protect-reads is deprecated and has no effect: reads need the token")
     return token

@@ -52,6 +52,8 @@ def start(store: SpyStore, campaigns: CampaignServer, **settings: Any) -> Matche
             **{
                 "server": ServerOptions(host="127.0.0.1", port=0, grace_seconds=0),
                 "campaigns_target": campaigns.target,
+                # Tests write without a token unless they are about the token.
+                "allow_unauthenticated_writes": True,
                 **settings,
             }
         ),

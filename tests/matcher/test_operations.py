@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
+from services.matcher.server import MatcherSettings
 from services.transport.server import ServerOptions
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
@@ -69,10 +71,10 @@ def test_oversized_messages_are_refused(store: SpyStore, campaigns: CampaignServ
     server.stop(0)
 
 
-def test_writes_need_the_token_reads_do_not(
+def test_with_public_reads_writes_need_the_token_reads_do_not(
     store: SpyStore, campaigns: CampaignServer, sample_player: str
 ) -> None:
-    server = start(store, campaigns, auth_token=TOKEN)
+    server = start(store, campaigns, auth_token=TOKEN, public_reads=True)
     create = ppb.CreateProfileRequest(profile=profile_pb2.Profile(player_id="new"))
     with channel_to(server) as channel:
         profiles = profile_service_pb2_grpc.ProfileServiceStub(channel)
@@ -89,6 +91,52 @@ def test_writes_need_the_token_reads_do_not(
         response = matcher.GetClientConfig(pb.GetClientConfigRequest(player_id=sample_player))
         assert list(response.profile.active_campaigns) == ["mycampaign"]
     server.stop(0)
+
+
+def test_with_a_token_reads_need_it_too(
+    store: SpyStore, campaigns: CampaignServer, sample_player: str
+) -> None:
+    server = start(store, campaigns, auth_token=TOKEN)
+    request = pb.GetClientConfigRequest(player_id=sample_player)
+    with channel_to(server) as channel:
+        matcher = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            matcher.GetClientConfig(request, timeout=10)
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        bearer = (("authorization", f"Bearer {TOKEN}"),)
+        response = matcher.GetClientConfig(request, timeout=10, metadata=bearer)
+        assert list(response.profile.active_campaigns) == ["mycampaign"]
+    server.stop(0)
+
+
+def test_by_default_writes_are_closed_without_a_token(
+    store: SpyStore, campaigns: CampaignServer, sample_player: str
+) -> None:
+    defaults = MatcherSettings()
+    assert (defaults.auth_token, defaults.allow_unauthenticated_writes) == (None, False)
+    server = start(store, campaigns, allow_unauthenticated_writes=False)
+    create = ppb.CreateProfileRequest(profile=profile_pb2.Profile(player_id="new"))
+    with channel_to(server) as channel:
+        profiles = profile_service_pb2_grpc.ProfileServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            profiles.CreateProfile(create, timeout=10)
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "--auth-token" in (info.value.details() or "")
+        assert store.inner.get("new") is None
+        # Reads stay open: no token is configured.
+        matcher = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+        response = matcher.GetClientConfig(pb.GetClientConfigRequest(player_id=sample_player))
+        assert list(response.profile.active_campaigns) == ["mycampaign"]
+    server.stop(0)
+
+
+def test_allowing_unauthenticated_writes_warns_at_start(
+    store: SpyStore, campaigns: CampaignServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    server = start(store, campaigns, allow_unauthenticated_writes=True)
+    server.stop(0)
+    assert "writes allowed without one" in caplog.text
 
 
 def test_metrics_count_rpcs_by_code_and_the_catalog(

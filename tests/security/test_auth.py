@@ -29,13 +29,16 @@ from services.matching.compiled import CompiledCatalog
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.security import (
     PROFILE_WRITE_METHODS,
+    WRITES_CLOSED,
     BearerTokenInterceptor,
     ClientTLSSettings,
     TLSSettings,
+    WritesClosedInterceptor,
     all_methods_except_health_and_reflection,
     auth_interceptors,
     open_channel,
     server_credentials,
+    service_token_interceptors,
     write_methods_of_profile_service,
 )
 from tests.matcher.fakes import NOW, sample_campaign
@@ -257,24 +260,43 @@ def test_refused_request_is_never_parsed(channel: grpc.Channel) -> None:
     )
 
 
-# --- reads stay open by default -------------------------------------------------------
+# --- public reads ---------------------------------------------------------------------
 
 
-def test_get_profile_needs_no_token(profiles: ProfileStub, player: str) -> None:
-    response = profiles.GetProfile(pb.GetProfileRequest(player_id=player), timeout=10)
+@pytest.fixture
+def public(serve: Serve, store: SQLiteProfileStore) -> Iterator[grpc.Channel]:
+    address = start_matcher_like(serve, store, auth_interceptors(TOKEN, public_reads=True))
+    with grpc.insecure_channel(address) as channel:
+        yield channel
+
+
+def test_get_profile_needs_no_token(public: grpc.Channel, player: str) -> None:
+    response = ProfileStub(public).GetProfile(pb.GetProfileRequest(player_id=player), timeout=10)
     assert response.profile.player_id == player
 
 
-def test_get_profile_errors_are_the_services_own(profiles: ProfileStub) -> None:
+def test_get_profile_errors_are_the_services_own(public: grpc.Channel) -> None:
     # Not refused by the interceptor: the servicer answers, even for an unknown player.
+    profiles = ProfileStub(public)
     call = lambda: profiles.GetProfile(pb.GetProfileRequest(player_id="nobody"), timeout=10)  # noqa: E731
     assert code_of(call) == grpc.StatusCode.NOT_FOUND
 
 
-def test_profile_matcher_service_needs_no_token(channel: grpc.Channel, player: str) -> None:
-    stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+def test_profile_matcher_service_needs_no_token(public: grpc.Channel, player: str) -> None:
+    stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(public)
     response = stub.GetClientConfig(matcher_pb.GetClientConfigRequest(player_id=player), timeout=10)
     assert list(response.profile.active_campaigns) == ["mycampaign"]
+
+
+def test_public_reads_still_guard_writes(
+    public: grpc.Channel, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    stub = ProfileStub(public)
+    assert code_of(lambda: import_(stub, sample, ())) == UNAUTHENTICATED
+    assert code_of(lambda: import_(stub, sample, bearer(WRONG))) == PERMISSION_DENIED
+    assert store.get(NEW_PLAYER) is None
+    create(stub, sample, bearer(TOKEN))
+    assert store.get(NEW_PLAYER) is not None
 
 
 def test_unknown_method_is_unimplemented_not_refused(channel: grpc.Channel) -> None:
@@ -284,36 +306,71 @@ def test_unknown_method_is_unimplemented_not_refused(channel: grpc.Channel) -> N
     assert code_of(lambda: call(b"", timeout=10)) == grpc.StatusCode.UNIMPLEMENTED
 
 
-# --- protect_reads --------------------------------------------------------------------
+# --- with a token, reads need it too -------------------------------------------------
+
+# Each read, as a call that answers with a stored or matched profile's data; returns
+# what identifies the answer (the player, or the catalog a dry run matched against).
+Read = Callable[[grpc.Channel, str, Metadata], str]
+
+
+def get_profile(channel: grpc.Channel, player: str, metadata: Metadata) -> str:
+    request = pb.GetProfileRequest(player_id=player)
+    return ProfileStub(channel).GetProfile(request, metadata=metadata, timeout=10).profile.player_id
+
+
+def get_client_config(channel: grpc.Channel, player: str, metadata: Metadata) -> str:
+    stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+    request = matcher_pb.GetClientConfigRequest(player_id=player)
+    return stub.GetClientConfig(request, metadata=metadata, timeout=10).profile.player_id
+
+
+def batch_get_client_config(channel: grpc.Channel, player: str, metadata: Metadata) -> str:
+    stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+    request = matcher_pb.BatchGetClientConfigRequest(player_ids=[player])
+    response = stub.BatchGetClientConfig(request, metadata=metadata, timeout=10)
+    return response.results[0].profile.player_id
+
+
+def match_profile(channel: grpc.Channel, player: str, metadata: Metadata) -> str:
+    stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+    request = matcher_pb.MatchProfileRequest(profile=profile_pb2.Profile(player_id=player))
+    return stub.MatchProfile(request, metadata=metadata, timeout=10).catalog_version
+
+
+READS = pytest.mark.parametrize(
+    "read", [get_profile, get_client_config, batch_get_client_config, match_profile]
+)
 
 
 @pytest.fixture
 def guarded(serve: Serve, store: SQLiteProfileStore) -> Iterator[grpc.Channel]:
-    address = start_matcher_like(serve, store, auth_interceptors(TOKEN, protect_reads=True))
+    address = start_matcher_like(serve, store, auth_interceptors(TOKEN))
     with grpc.insecure_channel(address) as channel:
         yield channel
 
 
-def test_protect_reads_guards_get_profile(guarded: grpc.Channel, player: str) -> None:
-    stub = ProfileStub(guarded)
-    request = pb.GetProfileRequest(player_id=player)
-    assert code_of(lambda: stub.GetProfile(request, timeout=10)) == UNAUTHENTICATED
-    denied = lambda: stub.GetProfile(request, metadata=bearer(WRONG), timeout=10)  # noqa: E731
-    assert code_of(denied) == PERMISSION_DENIED
-    assert stub.GetProfile(request, metadata=bearer(TOKEN), timeout=10).profile.player_id == player
+@READS
+def test_with_a_token_reads_without_it_are_unauthenticated(
+    read: Read, guarded: grpc.Channel, player: str
+) -> None:
+    assert code_of(lambda: read(guarded, player, ())) == UNAUTHENTICATED
 
 
-def test_protect_reads_guards_the_matcher_service(guarded: grpc.Channel, player: str) -> None:
-    stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(guarded)
-    request = matcher_pb.GetClientConfigRequest(player_id=player)
-    assert code_of(lambda: stub.GetClientConfig(request, timeout=10)) == UNAUTHENTICATED
-    denied = lambda: stub.GetClientConfig(request, metadata=bearer(WRONG), timeout=10)  # noqa: E731
-    assert code_of(denied) == PERMISSION_DENIED
-    response = stub.GetClientConfig(request, metadata=bearer(TOKEN), timeout=10)
-    assert response.profile.player_id == player
+@READS
+def test_with_a_token_reads_with_a_wrong_one_are_permission_denied(
+    read: Read, guarded: grpc.Channel, player: str
+) -> None:
+    assert code_of(lambda: read(guarded, player, bearer(WRONG))) == PERMISSION_DENIED
 
 
-def test_protect_reads_still_guards_writes(
+@READS
+def test_with_a_token_reads_with_it_are_answered(
+    read: Read, guarded: grpc.Channel, player: str
+) -> None:
+    assert read(guarded, player, bearer(TOKEN)) in {player, "v1"}
+
+
+def test_guarded_reads_still_guard_writes(
     guarded: grpc.Channel, store: SQLiteProfileStore, sample: Profile
 ) -> None:
     stub = ProfileStub(guarded)
@@ -322,7 +379,7 @@ def test_protect_reads_still_guards_writes(
     assert store.get(NEW_PLAYER) is None
 
 
-def test_protect_reads_leaves_health_and_reflection_open(guarded: grpc.Channel) -> None:
+def test_a_token_leaves_health_and_reflection_open(guarded: grpc.Channel) -> None:
     health = health_pb2_grpc.HealthStub(guarded).Check(health_pb2.HealthCheckRequest(), timeout=10)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     reflection = reflection_pb2_grpc.ServerReflectionStub(guarded)
@@ -331,6 +388,52 @@ def test_protect_reads_leaves_health_and_reflection_open(guarded: grpc.Channel) 
     )
     listed = {s.name for r in responses for s in r.list_services_response.service}
     assert set(SERVICE_NAMES) <= listed
+
+
+# --- no token: writes closed unless the operator opts out ----------------------------
+
+
+@pytest.fixture
+def closed(serve: Serve, store: SQLiteProfileStore) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(start_matcher_like(serve, store, auth_interceptors(None))) as ch:
+        yield ch
+
+
+@WRITES
+def test_without_a_token_writes_are_refused_saying_how_to_set_one(
+    write: Write, closed: grpc.Channel, store: SQLiteProfileStore, sample: Profile
+) -> None:
+    before = snapshot(store, sample.player_id)
+    with pytest.raises(grpc.RpcError) as info:
+        write(ProfileStub(closed), sample, ())
+    assert info.value.code() == UNAUTHENTICATED
+    details = info.value.details() or ""
+    assert details == WRITES_CLOSED
+    for name in ("--auth-token", "PROFILE_MATCHER_AUTH_TOKEN", "--allow-unauthenticated-writes"):
+        assert name in details
+    assert snapshot(store, sample.player_id) == before
+
+
+@READS
+def test_without_a_token_reads_are_open(read: Read, closed: grpc.Channel, player: str) -> None:
+    assert read(closed, player, ()) in {player, "v1"}
+
+
+@WRITES
+def test_allowing_unauthenticated_writes_opens_them_and_warns(
+    write: Write,
+    serve: Serve,
+    store: SQLiteProfileStore,
+    sample: Profile,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    interceptors = auth_interceptors(None, allow_unauthenticated_writes=True)
+    assert "anyone who reaches this server can create, change and delete" in caplog.text
+    before = snapshot(store, sample.player_id)
+    with grpc.insecure_channel(start_matcher_like(serve, store, interceptors)) as channel:
+        write(ProfileStub(channel), sample, ())
+    assert snapshot(store, sample.player_id) != before
 
 
 # --- logging --------------------------------------------------------------------------
@@ -414,14 +517,20 @@ def test_all_methods_except_health_and_reflection(method: str, protected: bool) 
     assert all_methods_except_health_and_reflection(method) is protected
 
 
-def test_no_token_means_no_interceptor() -> None:
-    assert auth_interceptors(None) == []
-    assert auth_interceptors("") == []
+def test_no_token_means_writes_closed() -> None:
+    for token in (None, ""):
+        [interceptor] = auth_interceptors(token)
+        assert isinstance(interceptor, WritesClosedInterceptor)
 
 
-def test_protect_reads_without_a_token_is_refused() -> None:
-    with pytest.raises(ValueError, match="needs an auth token"):
-        auth_interceptors(None, protect_reads=True)
+def test_no_token_and_writes_allowed_means_no_interceptor() -> None:
+    assert auth_interceptors(None, allow_unauthenticated_writes=True) == []
+
+
+def test_service_token_guards_every_method_but_health_and_reflection() -> None:
+    assert service_token_interceptors(None) == []
+    [interceptor] = service_token_interceptors(TOKEN)
+    assert isinstance(interceptor, BearerTokenInterceptor)
 
 
 @pytest.mark.parametrize("token", ["", "with space", "tab\there", "naïve-token-0123456789"])

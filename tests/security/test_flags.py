@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from services.matcher import main as matcher_main
+from services.matcher.server import MatcherSettings
+from services.transport.call_auth import bearer_metadata, campaigns_client_token_from_args
 from services.transport.security import (
     add_security_flags,
     add_server_tls_flags,
@@ -29,6 +33,10 @@ ENV = (
     "PROFILE_MATCHER_AUTH_TOKEN",
     "PROFILE_MATCHER_AUTH_TOKEN_FILE",
     "PROFILE_MATCHER_PROTECT_READS",
+    "PROFILE_MATCHER_PUBLIC_READS",
+    "PROFILE_MATCHER_ALLOW_UNAUTHENTICATED_WRITES",
+    "PROFILE_MATCHER_CAMPAIGNS_AUTH_TOKEN",
+    "PROFILE_MATCHER_CAMPAIGNS_AUTH_TOKEN_FILE",
 )
 
 
@@ -55,6 +63,9 @@ def test_defaults_are_plaintext_and_open() -> None:
     assert not client_tls_from_args(args).enabled
     assert token_from_args(args) is None
     assert args.protect_reads is False
+    # Safe by default: writes closed without a token, reads guarded with one.
+    assert (args.allow_unauthenticated_writes, args.public_reads) == (False, False)
+    assert campaigns_client_token_from_args(args) is None
 
 
 def test_server_tls_from_flags(pki: PKI) -> None:
@@ -200,3 +211,93 @@ def test_help_never_shows_the_token_from_the_environment(monkeypatch: pytest.Mon
     text = parser().format_help()
     assert "PROFILE_MATCHER_AUTH_TOKEN" in text
     assert TOKEN not in text
+
+
+@pytest.mark.parametrize("name", ["allow_unauthenticated_writes", "public_reads"])
+def test_auth_switches_from_flag_and_environment(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flag = "--" + name.replace("_", "-")
+    assert getattr(parse([flag]), name) is True
+    monkeypatch.setenv("PROFILE_MATCHER_" + name.upper(), "true")
+    assert getattr(parse(), name) is True
+    assert getattr(parse(["--no-" + flag[2:]]), name) is False
+
+
+def test_public_reads_with_token() -> None:
+    args = parse(["--auth-token", TOKEN, "--public-reads"])
+    assert (token_from_args(args), args.public_reads) == (TOKEN, True)
+
+
+def test_allow_unauthenticated_writes_with_a_token_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROFILE_MATCHER_ALLOW_UNAUTHENTICATED_WRITES", "yes")
+    with pytest.raises(ValueError, match="--allow-unauthenticated-writes contradicts"):
+        token_from_args(parse(["--auth-token", TOKEN]))
+
+
+def test_protect_reads_is_a_deprecated_no_op(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    assert token_from_args(parse(["--auth-token", TOKEN, "--protect-reads"])) == TOKEN
+    assert "--protect-reads is deprecated" in caplog.text
+
+
+def test_protect_reads_with_public_reads_is_refused() -> None:
+    args = parse(["--auth-token", TOKEN, "--protect-reads", "--public-reads"])
+    with pytest.raises(ValueError, match="contradict"):
+        token_from_args(args)
+
+
+def test_campaigns_token_from_flag_environment_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert campaigns_client_token_from_args(parse(["--campaigns-auth-token", TOKEN])) == TOKEN
+    token_file = tmp_path / "token"
+    token_file.write_text(f"{TOKEN}\n")
+    args = parse(["--campaigns-auth-token-file", str(token_file)])
+    assert campaigns_client_token_from_args(args) == TOKEN
+    monkeypatch.setenv("PROFILE_MATCHER_CAMPAIGNS_AUTH_TOKEN", TOKEN)
+    assert campaigns_client_token_from_args(parse()) == TOKEN
+    # The matcher's own token is another setting.
+    assert token_from_args(parse()) is None
+
+
+def test_campaigns_token_from_both_sources_is_refused(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    args = parse(["--campaigns-auth-token", TOKEN, "--campaigns-auth-token-file", str(token_file)])
+    with pytest.raises(ValueError, match="--campaigns-auth-token or --campaigns-auth-token-file"):
+        campaigns_client_token_from_args(args)
+
+
+def test_campaigns_token_that_cannot_be_sent_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="printable ASCII"):
+        campaigns_client_token_from_args(parse(["--campaigns-auth-token", "two words"]))
+    empty = tmp_path / "empty"
+    empty.write_text(" ")
+    with pytest.raises(ValueError, match=f"campaigns auth token file {empty} is empty"):
+        campaigns_client_token_from_args(parse(["--campaigns-auth-token-file", str(empty)]))
+
+
+def test_bearer_metadata() -> None:
+    assert bearer_metadata(None) == ()
+    assert bearer_metadata(TOKEN) == (("authorization", f"Bearer {TOKEN}"),)
+
+
+def test_matcher_settings_carry_the_auth_flags() -> None:
+    def settings(*argv: str) -> MatcherSettings:
+        built = argparse.ArgumentParser()
+        matcher_main.configure(built)
+        return matcher_main.settings_from(built.parse_args(list(argv)))
+
+    assert (settings().allow_unauthenticated_writes, settings().public_reads) == (False, False)
+    opened = settings("--allow-unauthenticated-writes", "--campaigns-auth-token", TOKEN)
+    assert (opened.allow_unauthenticated_writes, opened.auth_token) == (True, None)
+    assert opened.campaigns_auth_token == TOKEN
+    public = settings("--auth-token", TOKEN, "--public-reads")
+    assert (public.auth_token, public.public_reads, public.campaigns_auth_token) == (
+        TOKEN,
+        True,
+        None,
+    )
