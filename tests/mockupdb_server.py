@@ -63,7 +63,7 @@ class ScriptedProfiles:
         self.commands: list[str] = []
         self._documents = documents
         self._open: dict[int, list[dict[str, Any]]] = {}
-        mock.autoresponds(mockupdb.OpMsg, self._answer)
+        mock.autoresponds(mockupdb.Matcher(), self._answer)
 
     def _answer(self, request: Any) -> bool:
         # Anything else (the handshake, endSessions) is left to the other responders.
