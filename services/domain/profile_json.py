@@ -326,9 +326,6 @@ def _json_value(value: Any, field: str, strict_keys: bool) -> JSONValue:
         if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
             raise InvalidInput(field, "integers must fit in 64 bits")
         return value
-    if isinstance(value, datetime):
-        # MongoDB hands back dates as datetimes; custom fields keep JSON's types.
-        return format_timestamp(value)
     if isinstance(value, list | tuple):
         return [_json_value(v, f"{field}[{i}]", strict_keys) for i, v in enumerate(value)]
     if isinstance(value, Mapping):
