@@ -63,9 +63,10 @@ def plan_field_update(
     """Merges the change into `current` in memory and validates the result.
 
     Raises InvalidInput (before anything is written) when a key is not a field name,
-    when a new custom value has a key MongoDB reserves, when a key is both set and unset, when player_id would change or vanish, or when
-    the merged document is not a valid profile; StoredProfileCorrupt when the fault is
-    in a stored field the update leaves alone (an update may still repair a bad field).
+    when a new custom value holds a key MongoDB reserves, when a key is both set and
+    unset, when player_id would change or vanish, or when the merged document is not a
+    valid profile; StoredProfileCorrupt when the fault is in a stored field the update
+    leaves alone (an update may still repair a bad field).
     """
     for key in values:
         _check_field_name(key)
