@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mockupdb import OpMsg, go
 
 from services.campaigns.catalog_file import load_catalog_file
 from services.cli import main
 from services.commands import up
 from services.storage.sqlite_store import SQLiteProfileStore
+from tests.mockupdb_server import ID_INDEX, reply_indexes, running_mockupdb
 
 
 def test_import_reports_counts_and_rejections(
@@ -67,3 +70,29 @@ def test_up_serves_on_loopback_only_and_takes_writes_without_a_token() -> None:
     assert (matcher.allow_unauthenticated_writes, matcher.auth_token) == (True, None)
     campaigns = up.campaign_settings(args, Path("catalog.json"))
     assert (campaigns.host, campaigns.port, campaigns.auth_token) == ("127.0.0.1", 6002, None)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "inf", "nan"])
+def test_matcher_refuses_an_index_build_timeout_that_is_no_limit(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["matcher", "--index-build-timeout", value]) == 2
+    err = capsys.readouterr().err
+    assert "--index-build-timeout: must be more than 0 seconds" in err
+
+
+@pytest.fixture
+def mongodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    yield from running_mockupdb(monkeypatch)
+
+
+def test_matcher_builds_a_missing_index_under_its_index_build_timeout(mongodb: Any) -> None:
+    store = f"mongodb://{mongodb.address_string}/game"
+    future = go(main, ["matcher", "--store", store, "--index-build-timeout", "1800"])
+
+    reply_indexes(mongodb.receives(OpMsg("listIndexes", "profiles")), [ID_INDEX])
+    build = mongodb.receives(OpMsg("createIndexes", "profiles"))
+    # Beyond the 600 s default: the flag's 1800 s, less what has passed since.
+    assert 600_000 < build["maxTimeMS"] <= 1_800_000
+    build.replies({"ok": 0, "errmsg": "not authorized", "code": 13})
+    assert future() == 2  # the refusal fails the start, as an unreachable server does

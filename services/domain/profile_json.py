@@ -5,6 +5,12 @@ A document is a plain dict with the sample `data/profile.json` keys. Times are
 `2022-01-25 00:00:00Z` in JSON text; `profile_from_document` accepts both.
 Unknown keys are errors unless they start with `_`: those are the game's own
 custom fields and travel untouched.
+
+Keys inside a custom field's objects may not start with `$` nor hold `.` or NUL, for
+every store: MongoDB reads such keys as operators or paths, and a profile one store
+accepts must fit the others (an export from one is an import into another). `$` keys
+are also how a MongoDB store shows a value JSON has no type for (Extended JSON,
+`{"$oid": ...}`), so documents read back from a store are checked without this rule.
 """
 
 from __future__ import annotations
@@ -74,10 +80,14 @@ def validate_custom_field_name(name: str) -> str:
     return name
 
 
-def profile_from_document(doc: Mapping[str, Any], *, require_player_id: bool = True) -> Profile:
+def profile_from_document(
+    doc: Mapping[str, Any], *, require_player_id: bool = True, strict_keys: bool = True
+) -> Profile:
     """Builds a Profile from a document, raising InvalidInput naming the first bad field.
 
     `require_player_id=False` is for dry runs, where the profile is not stored.
+    `strict_keys=False` accepts any nested custom key (see the module's doc): for
+    documents read back from a store, and request fields an update ignores.
 
     Every stored profile is read through here, so it runs on the request path: each
     field costs one dict lookup and one check (see `_time` and friends), not a chain
@@ -90,7 +100,7 @@ def profile_from_document(doc: Mapping[str, Any], *, require_player_id: bool = T
         if key in _KNOWN:
             continue
         if isinstance(key, str) and key.startswith("_"):
-            custom[validate_custom_field_name(key)] = _json_value(value, key)
+            custom[validate_custom_field_name(key)] = _json_value(value, key, strict_keys)
         else:
             raise InvalidInput(str(key), "unknown field (custom fields must start with '_')")
 
@@ -301,7 +311,12 @@ def _inventory(doc: Mapping[str, Any]) -> dict[str, int]:
     return inventory
 
 
-def _json_value(value: Any, field: str) -> JSONValue:
+def validate_custom_value(value: Any, field: str) -> JSONValue:
+    """A custom field's value checked as new input: plain JSON, nested keys included."""
+    return _json_value(value, field, True)
+
+
+def _json_value(value: Any, field: str, strict_keys: bool) -> JSONValue:
     """Checks a custom value is plain JSON, so every store and transport can carry it."""
     if value is None or isinstance(value, bool | str):
         return value
@@ -311,16 +326,17 @@ def _json_value(value: Any, field: str) -> JSONValue:
         if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
             raise InvalidInput(field, "integers must fit in 64 bits")
         return value
-    if isinstance(value, datetime):
-        # MongoDB hands back dates as datetimes; custom fields keep JSON's types.
-        return format_timestamp(value)
     if isinstance(value, list | tuple):
-        return [_json_value(v, f"{field}[{i}]") for i, v in enumerate(value)]
+        return [_json_value(v, f"{field}[{i}]", strict_keys) for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         out: dict[str, JSONValue] = {}
         for k, v in value.items():
             if not isinstance(k, str) or "\0" in k:
                 raise InvalidInput(field, "object keys must be strings without NUL")
-            out[k] = _json_value(v, f"{field}.{k}")
+            if strict_keys and (k.startswith("$") or "." in k):
+                raise InvalidInput(
+                    field, f"object key {k!r} may not start with '$' nor contain '.' or NUL"
+                )
+            out[k] = _json_value(v, f"{field}.{k}", strict_keys)
         return out
     raise InvalidInput(field, f"must be plain JSON, got {type(value).__name__}")

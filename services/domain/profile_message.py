@@ -94,13 +94,17 @@ def profile_to_message(profile: Profile) -> profile_pb2.Profile:
     return msg
 
 
-def profile_from_message(msg: profile_pb2.Profile, *, require_player_id: bool = True) -> Profile:
+def profile_from_message(
+    msg: profile_pb2.Profile, *, require_player_id: bool = True, strict_keys: bool = True
+) -> Profile:
     """Validates and converts; raises InvalidInput naming the field (as `profile.<field>`).
 
     The checks are the document codec's, so a profile is held to the same rules
-    whether it arrives as JSON or as a message."""
+    whether it arrives as JSON or as a message (`strict_keys` as there)."""
     try:
-        return profile_from_document(message_to_document(msg), require_player_id=require_player_id)
+        return profile_from_document(
+            message_to_document(msg), require_player_id=require_player_id, strict_keys=strict_keys
+        )
     except InvalidInput as exc:
         raise InvalidInput(f"profile.{exc.field}", exc.problem) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 
 from services.config import add_flag
@@ -16,6 +17,7 @@ from services.matcher.server import (
 )
 from services.observability.http import add_metrics_flags, metrics_settings_from
 from services.storage.factory import describe_store, open_store
+from services.storage.mongo_store import DEFAULT_INDEX_BUILD_TIMEOUT
 from services.transport.call_auth import campaigns_client_token_from_args
 from services.transport.security import (
     add_security_flags,
@@ -42,6 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
          "seconds without word from the campaign service before health says NOT_SERVING"),
         ("--timeout", "PROFILE_MATCHER_TIMEOUT", 2.0, float,
          "longest wait for MongoDB or the campaign service; a caller's deadline shortens it"),
+        ("--index-build-timeout", "PROFILE_MATCHER_INDEX_BUILD_TIMEOUT",
+         DEFAULT_INDEX_BUILD_TIMEOUT, float,
+         "seconds MongoDB may take to build the unique player_id index when it is missing"),
         ("--workers", "PROFILE_MATCHER_WORKERS", 16, int, "gRPC worker threads"),
         ("--match-workers", "PROFILE_MATCHER_MATCH_WORKERS", "auto", str,
          "threads of their own for GetClientConfig, BatchGetClientConfig and MatchProfile;"
@@ -106,10 +111,20 @@ def _match_workers(raw: str, store: str) -> int:
     return workers
 
 
+def _index_build_timeout(seconds: float) -> float:
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"--index-build-timeout: must be more than 0 seconds, got {seconds}")
+    return seconds
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from(args)
-        store = open_store(args.store or None, timeout=args.timeout)
+        store = open_store(
+            args.store or None,
+            timeout=args.timeout,
+            index_build_timeout=_index_build_timeout(args.index_build_timeout),
+        )
     except (ValueError, DependencyUnavailable) as exc:
         print(f"profile-matcher matcher: {exc}", file=sys.stderr)
         return 2

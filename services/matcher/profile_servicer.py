@@ -14,6 +14,7 @@ from services.domain.profile_json import (
     KNOWN_FIELDS,
     profile_to_document,
     validate_custom_field_name,
+    validate_custom_value,
     validate_player_id,
 )
 from services.domain.profile_message import profile_from_message, profile_to_message
@@ -59,8 +60,11 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     def UpdateProfile(
         self, request: pb.UpdateProfileRequest, context: grpc.ServicerContext
     ) -> pb.UpdateProfileResponse:
-        profile = profile_from_message(request.profile)
+        # Nested custom keys are checked only in the fields the mask names, so a profile
+        # as GetProfile gave it (with MongoDB's `{"$oid": ...}` values) can be sent back.
+        profile = profile_from_message(request.profile, strict_keys=False)
         values, unset = _mask_to_changes(profile_to_document(profile), request.update_mask.paths)
+        _check_custom_values(values)
         updated = self._store.update_fields(
             profile.player_id, values, unset, timeout=time_left(context)
         )
@@ -97,6 +101,15 @@ def _records(requests: Iterable[pb.ImportProfilesRequest]) -> Iterator[ImportRec
             yield index, profile_from_message(request.profile), None
         except InvalidInput as exc:
             yield index, None, str(exc)
+
+
+def _check_custom_values(values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if key.startswith("_"):
+            try:
+                validate_custom_value(value, key)
+            except InvalidInput as exc:
+                raise InvalidInput(f"profile.{exc.field}", exc.problem) from None
 
 
 def _mask_to_changes(

@@ -13,6 +13,7 @@ from services.domain.profile_json import (
     profile_from_document,
     profile_to_document,
     validate_custom_field_name,
+    validate_custom_value,
     validate_player_id,
 )
 
@@ -29,9 +30,11 @@ def stored_profile_or_error(doc: Mapping[str, Any]) -> Profile | StoredProfileCo
 
 def stored_profile(doc: Mapping[str, Any]) -> Profile:
     """A profile read back from a store; one that fails validation is corrupt data,
-    not the caller's mistake."""
+    not the caller's mistake. Nested custom keys are not held to the rule for new
+    input: other writers may use them, and `$` ones are how a MongoDB store shows
+    its own types (Extended JSON)."""
     try:
-        return profile_from_document(doc)
+        return profile_from_document(doc, strict_keys=False)
     except InvalidInput as exc:
         player_id = doc.get("player_id") if isinstance(doc, Mapping) else None
         raise StoredProfileCorrupt(f"player {player_id!r}: {exc}") from None
@@ -60,12 +63,17 @@ def plan_field_update(
     """Merges the change into `current` in memory and validates the result.
 
     Raises InvalidInput (before anything is written) when a key is not a field name,
-    when a key is both set and unset, when player_id would change or vanish, or when
-    the merged document is not a valid profile; StoredProfileCorrupt when the fault is
-    in a stored field the update leaves alone (an update may still repair a bad field).
+    when a new custom value holds a key MongoDB reserves, when a key is both set and
+    unset, when player_id would change or vanish, or when the merged document is not a
+    valid profile; StoredProfileCorrupt when the fault is in a stored field the update
+    leaves alone (an update may still repair a bad field).
     """
     for key in values:
         _check_field_name(key)
+        if key not in _KNOWN:
+            # New custom values meet the rule for input; the stored ones beside them
+            # are left as they are (see stored_profile).
+            validate_custom_value(values[key], key)
     unset_keys = tuple(dict.fromkeys(unset))
     for key in unset_keys:
         _check_field_name(key)
@@ -81,7 +89,7 @@ def plan_field_update(
     for key in unset_keys:
         merged.pop(key, None)
     try:
-        profile = profile_from_document(merged)
+        profile = profile_from_document(merged, strict_keys=False)
     except InvalidInput:
         untouched = {k: v for k, v in current.items() if k not in values and k not in unset_keys}
         stored_profile({**untouched, "player_id": current.get("player_id")})

@@ -16,6 +16,7 @@ from services.storage.base import ProfileStore
 from services.storage.mongo_store import (
     DEFAULT_COLLECTION,
     DEFAULT_DATABASE,
+    DEFAULT_INDEX_BUILD_TIMEOUT,
     MongoProfileStore,
     mongo_client,
 )
@@ -28,18 +29,24 @@ _HOST = re.compile(r"^(\[[0-9A-Fa-f:.%]+\]|[A-Za-z0-9.\-_%]+)(:[0-9]{1,5})?$")
 _DATABASE = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
-def open_store(uri: str | None, *, timeout: float = 2.0) -> ProfileStore:
+def open_store(
+    uri: str | None,
+    *,
+    timeout: float = 2.0,
+    index_build_timeout: float = DEFAULT_INDEX_BUILD_TIMEOUT,
+) -> ProfileStore:
     """The store for `uri`, ready to serve.
 
     `timeout` (seconds) bounds how long MongoDB may take to be found and the default
     time of each call. For MongoDB the unique player_id index is ensured here, so an
-    unreachable server fails start-up with DependencyUnavailable. A malformed URI
-    raises ValueError (its text never includes the credentials).
+    unreachable server fails start-up with DependencyUnavailable; building a missing
+    one may take up to `index_build_timeout`. A malformed URI raises ValueError (its
+    text never includes the credentials).
     """
     if not uri:
         return SQLiteProfileStore.in_memory(timeout=timeout)
     if uri.startswith(MONGODB_SCHEMES):
-        return _open_mongo(uri, timeout)
+        return _open_mongo(uri, timeout, index_build_timeout)
     if _SCHEME.match(uri):
         raise ValueError(
             f"unsupported store URI scheme in {describe_store(uri)!r}: use mongodb://,"
@@ -48,7 +55,7 @@ def open_store(uri: str | None, *, timeout: float = 2.0) -> ProfileStore:
     return SQLiteProfileStore.open(uri, timeout=timeout)
 
 
-def _open_mongo(uri: str, timeout: float) -> MongoProfileStore:
+def _open_mongo(uri: str, timeout: float, index_build_timeout: float) -> MongoProfileStore:
     try:
         client = mongo_client(uri, server_selection_timeout=timeout, operation_timeout=timeout)
     except (ConfigurationError, ValueError) as exc:
@@ -61,7 +68,7 @@ def _open_mongo(uri: str, timeout: float) -> MongoProfileStore:
         client.close()
         raise ValueError(f"invalid MongoDB URI {describe_store(uri)!r}: {_redacted(exc)}") from None
     try:
-        store.ensure_indexes()
+        store.ensure_indexes(build_timeout=index_build_timeout)
     except BaseException:
         store.close()
         raise

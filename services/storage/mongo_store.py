@@ -10,17 +10,30 @@ string first; filters are always built here as `{"player_id": <str>}`, never tak
 from a caller's dict, so no operator can be smuggled in.
 
 MongoDB stores times with millisecond precision: microseconds are truncated.
+
+Other writers may put BSON types JSON has no word for (ObjectId, Decimal128, dates,
+Binary, Timestamp, Regex...) in custom fields. They are read as MongoDB's relaxed
+Extended JSON, as bson.json_util writes it: `{"$oid": "..."}`, `{"$date":
+"2021-01-10T13:37:17Z"}`, `{"$numberDecimal": "1.10"}`, a 64-bit integer as a plain
+number. The documents themselves are never rewritten: an update sets only the fields
+it names, so those values stay what they are in the database.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 import re
+import time
 from collections.abc import Collection as CollectionABC
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
 import pymongo
+from bson import json_util
+from bson.codec_options import DatetimeConversion
 from bson.errors import InvalidDocument
 from pymongo import MongoClient, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
@@ -60,9 +73,15 @@ from services.storage._documents import (
 
 Document: TypeAlias = dict[str, Any]
 
+log = logging.getLogger(__name__)
+
 DEFAULT_DATABASE = "profilematcher"
 DEFAULT_COLLECTION = "profiles"
 PLAYER_ID_INDEX = "player_id_1"
+_PLAYER_ID_KEY = {"player_id": pymongo.ASCENDING}
+# Building the unique index reads the whole collection: minutes for millions of
+# profiles, so it has a limit of its own rather than an operation's.
+DEFAULT_INDEX_BUILD_TIMEOUT = 600.0
 # Never read MongoDB's `_id`: it is not a profile field and would fail validation.
 NO_ID = {"_id": 0}
 
@@ -78,14 +97,17 @@ def mongo_client(
     for serverSelectionTimeoutMS, so a down database is reported when the
     operation's time runs out. `server_selection_timeout` still bounds each
     connection attempt (connectTimeoutMS) and any driver work outside an operation.
-    Dates come back timezone-aware. Servers are connected to in the background
-    (only a mongodb+srv:// URI may make its DNS lookup here).
+    Dates come back timezone-aware; one a Python datetime cannot hold (beyond year
+    9999) comes back as a DatetimeMS rather than failing the whole read. Servers are
+    connected to in the background (only a mongodb+srv:// URI may make its DNS lookup
+    here).
     """
     selection_ms = max(1, round(server_selection_timeout * 1000))
     operation_ms = max(1, round(operation_timeout * 1000))
     return MongoClient(
         uri,
         tz_aware=True,
+        datetime_conversion=DatetimeConversion.DATETIME_AUTO,
         serverSelectionTimeoutMS=selection_ms,
         connectTimeoutMS=selection_ms,
         # timeoutMS supersedes socketTimeoutMS on MongoDB 4.4+ drivers; both are set so a
@@ -146,16 +168,32 @@ class MongoProfileStore:
     def collection(self) -> Collection[Document]:
         return self._collection
 
-    def ensure_indexes(self, *, timeout: float | None = None) -> None:
+    def ensure_indexes(
+        self, *, timeout: float | None = None, build_timeout: float = DEFAULT_INDEX_BUILD_TIMEOUT
+    ) -> None:
         """Creates the unique player_id index if missing (idempotent; run at start-up).
 
         It makes lookups by player id index searches, and makes `create` of a taken id
-        fail instead of storing a second profile for the same player.
+        fail instead of storing a second profile for the same player. The indexes are
+        listed first (under `timeout`, like any call); only a missing index is built,
+        under `build_timeout` seconds, as building one reads every profile.
         """
-        with self._call("create the player_id index", timeout):
+        with self._call("check the player_id index", timeout):
+            indexes = list(self._collection.list_indexes())
+        if any(_is_player_id_index(index) for index in indexes):
+            log.info("MongoDB: unique player_id index found on %s", self._collection.full_name)
+            return
+        log.info(
+            "MongoDB: building the unique player_id index on %s (at most %g s)",
+            self._collection.full_name,
+            build_timeout,
+        )
+        started = time.monotonic()
+        with mongo_errors("create the player_id index"), pymongo.timeout(build_timeout):
             self._collection.create_index(
-                [("player_id", pymongo.ASCENDING)], unique=True, name=PLAYER_ID_INDEX
+                list(_PLAYER_ID_KEY.items()), unique=True, name=PLAYER_ID_INDEX
             )
+        log.info("MongoDB: player_id index built in %.1f s", time.monotonic() - started)
 
     @contextmanager
     def _call(self, action: str, timeout: float | None) -> Iterator[None]:
@@ -180,7 +218,7 @@ class MongoProfileStore:
         query = _by_id(player_id)
         with self._call("read a profile", timeout):
             doc = self._collection.find_one(query, NO_ID)
-        return None if doc is None else stored_profile(doc)
+        return None if doc is None else stored_profile(_json_custom_fields(doc))
 
     def get_many(
         self, player_ids: Sequence[str], *, timeout: float | None = None
@@ -189,12 +227,28 @@ class MongoProfileStore:
         if not keys:
             return {}
         with self._call("read profiles", timeout):
-            # The first batch otherwise stops at 101 documents and the rest would cost
-            # more round trips.
-            docs = list(
-                self._collection.find({"player_id": {"$in": keys}}, NO_ID, batch_size=len(keys))
+            docs = self._find(keys)
+        return {
+            str(doc.get("player_id")): stored_profile_or_error(_json_custom_fields(doc))
+            for doc in docs
+        }
+
+    def _find(self, keys: list[str]) -> list[Document]:
+        """The players' documents in one round trip.
+
+        A batch that is exactly full leaves the server's cursor open (it does not look
+        ahead), which would cost a getMore to learn it is empty; a limit closes the
+        cursor when reached. So one id is a find_one (a single batch) and several take
+        a limit; the batch size lifts the first batch's default cap of 101 documents.
+        """
+        if len(keys) == 1:
+            doc = self._collection.find_one({"player_id": keys[0]}, NO_ID)
+            return [] if doc is None else [doc]
+        return list(
+            self._collection.find(
+                {"player_id": {"$in": keys}}, NO_ID, limit=len(keys), batch_size=len(keys)
             )
-        return {str(doc.get("player_id")): stored_profile_or_error(doc) for doc in docs}
+        )
 
     def get_many_messages(
         self, player_ids: Sequence[str], *, timeout: float | None = None
@@ -260,6 +314,7 @@ class MongoProfileStore:
             current = self._collection.find_one(query, NO_ID)
             if current is None:
                 raise ProfileNotFound(player_id)
+            current = _json_custom_fields(current)
             # Validated against the stored profile in memory first, so an invalid value
             # is refused with nothing written. The write itself touches only the named
             # fields, which each validate on their own, so a concurrent change to another
@@ -277,7 +332,7 @@ class MongoProfileStore:
             )
         if after is None:
             raise ProfileNotFound(player_id)
-        return stored_profile(after)
+        return stored_profile(_json_custom_fields(after))
 
     def delete(self, player_id: str, *, timeout: float | None = None) -> bool:
         query = _by_id(player_id)
@@ -304,6 +359,43 @@ def _by_id(player_id: str) -> Document:
 def _document(profile: Profile) -> Document:
     validate_player_id(profile.player_id)
     return profile_to_document(profile)
+
+
+def _is_player_id_index(index: Mapping[str, Any]) -> bool:
+    """The index ensure_indexes makes, under any name: unique on all of player_id, with
+    the default (binary) string comparison."""
+    return (
+        dict(index.get("key", {})) == _PLAYER_ID_KEY
+        and index.get("unique") is True
+        and "partialFilterExpression" not in index
+        and "collation" not in index
+    )
+
+
+_JSON_SCALARS = (str, int, bool, type(None))
+
+
+def _json_custom_fields(doc: Document) -> Document:
+    """`doc` with every custom value in relaxed Extended JSON (see the module's doc);
+    the same dict when they all are plain JSON already, as the store writes them."""
+    changed = {k: _json(v) for k, v in doc.items() if k[:1] == "_" and not _plain_scalar(v)}
+    return {**doc, **changed} if changed else doc
+
+
+def _plain_scalar(value: Any) -> bool:
+    kind = type(value)
+    return kind in _JSON_SCALARS or (kind is float and math.isfinite(value))
+
+
+def _json(value: Any) -> Any:
+    if _plain_scalar(value):
+        return value
+    if type(value) is dict:
+        return {k: _json(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_json(v) for v in value]
+    # Int64 (a plain number), NaN, ObjectId, Decimal128, datetime, Binary, Regex...
+    return json.loads(json_util.dumps(value, json_options=json_util.RELAXED_JSON_OPTIONS))
 
 
 _MAX_DETAIL = 300

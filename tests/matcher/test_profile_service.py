@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import field_mask_pb2
+from bson import Decimal128, ObjectId
+from google.protobuf import field_mask_pb2, json_format
 
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import profile_to_message
+from services.storage.mongo_store import MongoProfileStore
 from tests.matcher.fakes import SpyStore
 
 Stub = profile_service_pb2_grpc.ProfileServiceStub
@@ -191,3 +194,70 @@ def test_import_round_trip_with_rejections(profiles: Stub, sample: profile_pb2.P
     ]
     assert profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)).profile == sample
     assert profiles.GetProfile(pb.GetProfileRequest(player_id="old")).profile.level == 2
+
+
+OID = ObjectId("5f1d7a1f9b1e8b3a2c4d5e6f")
+
+
+@pytest.mark.parametrize("store", ["mongodb"], indirect=True)
+def test_bson_values_of_other_writers_read_as_extended_json_and_survive_an_update(
+    profiles: Stub, store: SpyStore, sample: profile_pb2.Profile
+) -> None:
+    profiles.CreateProfile(pb.CreateProfileRequest(profile=sample))
+    assert isinstance(store.inner, MongoProfileStore)
+    collection = store.inner.collection
+    bson_values = {
+        "_oid": OID,
+        "_price": Decimal128("1.10"),
+        "_seen": datetime(2021, 1, 10, 13, 37, 17, tzinfo=UTC),
+        "_refs": {"ids": [OID]},
+    }
+    collection.update_one({"player_id": sample.player_id}, {"$set": bson_values})
+
+    got = profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)).profile
+    as_json = json_format.MessageToDict(got)["customFields"]
+    assert as_json["_oid"] == {"$oid": "5f1d7a1f9b1e8b3a2c4d5e6f"}
+    assert as_json["_price"] == {"$numberDecimal": "1.10"}
+    assert as_json["_seen"] == {"$date": "2021-01-10T13:37:17Z"}
+    assert as_json["_refs"] == {"ids": [{"$oid": "5f1d7a1f9b1e8b3a2c4d5e6f"}]}
+
+    # The profile as read, sent back with another field changed: only that is written.
+    got.level = 9
+    mask = field_mask_pb2.FieldMask(paths=["level"])
+    updated = profiles.UpdateProfile(pb.UpdateProfileRequest(profile=got, update_mask=mask))
+    assert updated.profile.level == 9
+    assert updated.profile.custom_fields == got.custom_fields
+    raw = collection.find_one({"player_id": sample.player_id}, {"_id": 0})
+    assert raw is not None
+    assert {k: raw[k] for k in bson_values} == bson_values
+    assert raw["level"] == 9
+
+
+@pytest.mark.parametrize("key", ["$set", "$", "a.b", "."])
+def test_nested_custom_keys_mongodb_reserves_are_invalid_argument_on_every_store(
+    profiles: Stub, sample: profile_pb2.Profile, key: str
+) -> None:
+    bad = profile_pb2.Profile()
+    bad.CopyFrom(sample)
+    bad.custom_fields["_stats"].struct_value.update({"ok": [{key: 1}]})
+    expected = f"profile._stats.ok[0]: object key {key!r} may not start with '$'"
+
+    code, details = status(lambda: profiles.CreateProfile(pb.CreateProfileRequest(profile=bad)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert details.startswith(expected)
+    code, _ = status(lambda: profiles.GetProfile(pb.GetProfileRequest(player_id=bad.player_id)))
+    assert code == grpc.StatusCode.NOT_FOUND
+
+    report = profiles.ImportProfiles(iter([pb.ImportProfilesRequest(profile=bad)]))
+    assert (report.created, report.rejected) == (0, 1)
+    assert report.rejections[0].reason.startswith(expected)
+
+    profiles.CreateProfile(pb.CreateProfileRequest(profile=sample))
+    for paths in (["_stats"], ["custom_fields"]):
+        request = pb.UpdateProfileRequest(
+            profile=bad, update_mask=field_mask_pb2.FieldMask(paths=paths)
+        )
+        code, details = status(lambda: profiles.UpdateProfile(request))  # noqa: B023
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert details.startswith(expected)
+    assert profiles.GetProfile(pb.GetProfileRequest(player_id=sample.player_id)).profile == sample

@@ -281,6 +281,8 @@ class ProfileStoreContract:
             ({"_id": 1}, (), "_id"),
             ({"_a.b": 1}, (), "_a.b"),
             ({"$set": {"level": 1}}, (), "$set"),
+            ({"_x": {"$inc": {"level": 1}}}, (), "_x"),
+            ({"_x": [{"a.b": 1}]}, (), "_x[0]"),
             ({}, ("inventory.cash",), "inventory.cash"),
             ({}, ("$where",), "$where"),
             ({"level": 4}, ("level",), "level"),

@@ -14,7 +14,7 @@ from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.storage.factory import describe_store, open_store
 from services.storage.mongo_store import MongoProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
-from tests.mockupdb_server import running_mockupdb
+from tests.mockupdb_server import ID_INDEX, reply_indexes, running_mockupdb
 from tests.storage.contract import PLAYER, sample
 
 SECRET = "pa55-w0rd"
@@ -59,6 +59,7 @@ def test_mongodb_uri_uses_its_database_and_ensures_the_index(
     uri = f"mongodb://{server.address_string}{path}"
     future = go(open_store, uri, timeout=2.0)
 
+    reply_indexes(server.receives(OpMsg("listIndexes", "profiles")), [ID_INDEX])
     request = server.receives(OpMsg("createIndexes", "profiles"))
     assert request.namespace == database
     assert request["indexes"] == [{"key": {"player_id": 1}, "name": "player_id_1", "unique": True}]
@@ -80,7 +81,7 @@ def test_unreachable_mongodb_fails_open_store_without_showing_the_password() -> 
         open_store(f"mongodb://app:{SECRET}@127.0.0.1:{port}/db", timeout=0.3)
 
     assert not isinstance(err.value, DependencyTimeout)
-    assert "create the player_id index" in str(err.value)
+    assert "player_id index" in str(err.value)
     assert SECRET not in str(err.value)
 
 

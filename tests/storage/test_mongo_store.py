@@ -103,12 +103,14 @@ def test_reads_project_away_the_id(recorded: tuple[MongoProfileStore, Recorder])
 
     store.get(PLAYER)
     store.get_many([PLAYER, "other", PLAYER])
+    store.get_many([PLAYER, PLAYER])
 
-    (_, get_args, _), (_, many_args, many_kwargs) = recorder.calls
-    assert recorder.names() == ["find_one", "find"]
-    assert get_args == ({"player_id": PLAYER}, {"_id": 0})
+    (_, get_args, _), (_, many_args, many_kwargs), (_, one_args, _) = recorder.calls
+    assert recorder.names() == ["find_one", "find", "find_one"]
+    assert get_args == one_args == ({"player_id": PLAYER}, {"_id": 0})
     assert many_args == ({"player_id": {"$in": [PLAYER, "other"]}}, {"_id": 0})
-    assert many_kwargs == {"batch_size": 2}
+    # A limit closes the cursor in the first batch (see test_mongo_wire.py).
+    assert many_kwargs == {"limit": 2, "batch_size": 2}
 
 
 def test_set_active_campaigns_is_one_unordered_bulk_of_single_field_sets(

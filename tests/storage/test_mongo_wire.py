@@ -7,13 +7,16 @@ the server's part.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bson import Binary, Decimal128, Int64, ObjectId, Regex, Timestamp
+from bson.datetime_ms import DatetimeMS
 from mockupdb import OpMsg, go
 
 from services.domain.errors import (
@@ -22,9 +25,16 @@ from services.domain.errors import (
     InvalidInput,
     ProfileAlreadyExists,
 )
+from services.domain.profile import Profile
 from services.domain.profile_json import profile_to_document
 from services.storage.mongo_store import MongoProfileStore, mongo_client
-from tests.mockupdb_server import running_mockupdb
+from tests.mockupdb_server import (
+    ID_INDEX,
+    PLAYER_ID_INDEX,
+    ScriptedProfiles,
+    reply_indexes,
+    running_mockupdb,
+)
 from tests.storage.contract import PLAYER, player, sample
 
 SELECTION_TIMEOUT = 0.5
@@ -193,3 +203,176 @@ def test_value_bson_cannot_hold_is_invalid_input_and_never_sent(
     # The next thing the server sees is the ping: no insert went out before it.
     server.receives(OpMsg("ping")).ok()
     future()
+
+
+def test_the_scripted_server_leaves_a_cursor_open_on_an_exactly_full_batch(
+    server: Any, store: MongoProfileStore
+) -> None:
+    # What a real server does, and why a read must not ask for a bare batch size.
+    scripted = ScriptedProfiles(server, [player_document(f"p{i}") for i in range(2)])
+
+    found = list(store.collection.find({"player_id": {"$in": ["p0", "p1"]}}, batch_size=2))
+
+    assert len(found) == 2
+    assert scripted.commands == ["find", "getMore"]
+
+
+@pytest.mark.parametrize("count", [1, 3, 150])
+def test_reading_players_is_one_find_and_no_get_more(
+    server: Any, store: MongoProfileStore, count: int
+) -> None:
+    ids = [f"p{i}" for i in range(count)]
+    scripted = ScriptedProfiles(server, [player_document(pid) for pid in ids])
+
+    found = store.get_many_messages(ids)
+
+    assert sorted(found) == sorted(ids)
+    assert scripted.commands == ["find"]
+
+
+def player_document(player_id: str) -> dict[str, Any]:
+    return profile_to_document(player(player_id, level=3))
+
+
+def test_existing_index_is_not_built_again(
+    server: Any, store: MongoProfileStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="services.storage.mongo_store")
+    future = go(store.ensure_indexes, build_timeout=600.0)
+
+    listing = server.receives(OpMsg("listIndexes", "profiles"))
+    # Listing is an ordinary call, under the operation timeout.
+    assert listing["maxTimeMS"] <= OPERATION_TIMEOUT * 1000
+    # Another name for the same index is the same index.
+    reply_indexes(listing, [ID_INDEX, {**PLAYER_ID_INDEX, "name": "by_player"}])
+    future()
+
+    ping = go(store.ping)
+    server.receives(OpMsg("ping")).ok()  # the next command: no createIndexes came first
+    ping()
+    assert "unique player_id index found" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "indexes",
+    [
+        [ID_INDEX],
+        [ID_INDEX, {**PLAYER_ID_INDEX, "unique": False}],
+        [ID_INDEX, {**PLAYER_ID_INDEX, "partialFilterExpression": {"level": {"$gt": 1}}}],
+        [ID_INDEX, {**PLAYER_ID_INDEX, "collation": {"locale": "en", "strength": 2}}],
+        [ID_INDEX, {**PLAYER_ID_INDEX, "key": {"player_id": 1, "level": 1}}],
+    ],
+    ids=["missing", "not-unique", "partial", "collation", "compound"],
+)
+def test_missing_index_is_built_under_the_build_timeout(
+    server: Any,
+    store: MongoProfileStore,
+    caplog: pytest.LogCaptureFixture,
+    indexes: list[dict[str, Any]],
+) -> None:
+    caplog.set_level(logging.INFO, logger="services.storage.mongo_store")
+    future = go(store.ensure_indexes, build_timeout=600.0)
+
+    reply_indexes(server.receives(OpMsg("listIndexes", "profiles")), indexes)
+    build = server.receives(OpMsg("createIndexes", "profiles"))
+    assert build["indexes"] == [{"key": {"player_id": 1}, "name": "player_id_1", "unique": True}]
+    # The build's own limit (what is left of its 600 s), far above an operation's.
+    assert 60_000 < build["maxTimeMS"] <= 600_000
+    build.ok()
+    future()
+
+    assert "building the unique player_id index" in caplog.text
+    assert "player_id index built in" in caplog.text
+
+
+def test_index_build_that_runs_out_of_time_is_a_timeout(
+    server: Any, store: MongoProfileStore
+) -> None:
+    future = go(store.ensure_indexes, build_timeout=600.0)
+
+    reply_indexes(server.receives(OpMsg("listIndexes", "profiles")), [ID_INDEX])
+    server.receives(OpMsg("createIndexes", "profiles")).replies(
+        {"ok": 0, "errmsg": "operation exceeded time limit", "code": 50}
+    )
+    with pytest.raises(DependencyTimeout, match="create the player_id index"):
+        future()
+
+
+OID = ObjectId("5f1d7a1f9b1e8b3a2c4d5e6f")
+BSON_CUSTOM_FIELDS: dict[str, Any] = {
+    "_oid": OID,
+    "_price": Decimal128("1.10"),
+    "_seen": datetime(2021, 1, 10, 13, 37, 17, 123000, tzinfo=UTC),
+    "_blob": Binary(b"\x01\x02", 0),
+    "_count": Int64(2**62 + 1),
+    "_stamp": Timestamp(1_600_000_000, 7),
+    "_pattern": Regex("^a", "i"),
+    "_ratio": float("nan"),
+    "_nested": {"ids": [OID, Int64(5)], "plain": "text"},
+}
+# Relaxed Extended JSON, as bson.json_util writes it.
+BSON_CUSTOM_FIELDS_AS_JSON: dict[str, Any] = {
+    "_oid": {"$oid": "5f1d7a1f9b1e8b3a2c4d5e6f"},
+    "_price": {"$numberDecimal": "1.10"},
+    "_seen": {"$date": "2021-01-10T13:37:17.123Z"},
+    "_blob": {"$binary": {"base64": "AQI=", "subType": "00"}},
+    "_count": 2**62 + 1,
+    "_stamp": {"$timestamp": {"t": 1_600_000_000, "i": 7}},
+    "_pattern": {"$regularExpression": {"pattern": "^a", "options": "i"}},
+    "_ratio": {"$numberDouble": "NaN"},
+    "_nested": {"ids": [{"$oid": "5f1d7a1f9b1e8b3a2c4d5e6f"}, 5], "plain": "text"},
+}
+
+
+def test_bson_custom_values_are_read_as_relaxed_extended_json(
+    server: Any, store: MongoProfileStore
+) -> None:
+    future = go(store.get, PLAYER)
+
+    server.receives(OpMsg("find", "profiles")).ok(
+        cursor={
+            "id": 0,
+            "ns": "profilematcher.profiles",
+            "firstBatch": [{**sample_document(), **BSON_CUSTOM_FIELDS}],
+        }
+    )
+    got = future()
+    assert got is not None
+    assert dict(got.custom_fields) == {"_customfield": "mycustom", **BSON_CUSTOM_FIELDS_AS_JSON}
+    assert type(got.custom_fields["_count"]) is int
+
+
+def test_a_date_beyond_what_python_holds_is_read_not_a_failed_read(
+    server: Any, store: MongoProfileStore
+) -> None:
+    future = go(store.get_many, [PLAYER])
+
+    beyond_year_9999 = DatetimeMS(300_000_000_000_000)
+    server.receives(OpMsg("find", "profiles")).ok(
+        cursor={
+            "id": 0,
+            "ns": "profilematcher.profiles",
+            "firstBatch": [{**sample_document(), "_far": beyond_year_9999}],
+        }
+    )
+    got = future()[PLAYER]
+    assert isinstance(got, Profile)
+    assert got.custom_fields["_far"] == {"$date": {"$numberLong": "300000000000000"}}
+
+
+def test_update_sets_only_the_named_field_and_leaves_bson_values_as_they_are(
+    server: Any, store: MongoProfileStore
+) -> None:
+    stored = {**sample_document(), **BSON_CUSTOM_FIELDS}
+    future = go(store.update_fields, PLAYER, {"level": 7})
+
+    server.receives(OpMsg("find", "profiles")).ok(
+        cursor={"id": 0, "ns": "profilematcher.profiles", "firstBatch": [stored]}
+    )
+    write = server.receives(OpMsg("findAndModify", "profiles"))
+    assert write["update"] == {"$set": {"level": 7}}
+    write.ok(value={**stored, "level": 7})
+
+    updated = future()
+    assert updated.level == 7
+    assert updated.custom_fields["_oid"] == {"$oid": "5f1d7a1f9b1e8b3a2c4d5e6f"}
