@@ -47,7 +47,7 @@ class StreamSlots:
         """
         if not self._free.acquire(blocking=False):
             raise Overloaded(
-                f"{self._limit} {self._what} already in progress, the most allowed;"
+                f"the most {self._what} allowed at once ({self._limit}) are in progress;"
                 " retry when one has ended"
             )
         try:
