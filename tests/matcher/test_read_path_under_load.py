@@ -1,4 +1,5 @@
-"""Nothing may starve GetClientConfig: not import streams, idle or slow, nor a big batch."""
+"""Nothing may starve GetClientConfig: not import streams, idle or slow, nor a big batch,
+nor slow calls filling the server's own threads."""
 
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ import pytest
 from profilematcher.matcher.v1 import matcher_service_pb2 as mpb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from services.demo.players import generate_players
 from services.domain.profile_json import profile_from_document
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
+from services.transport.server import ServerOptions
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 from tests.matcher.feeds import Feed
 
-# More streams than the server has worker threads (16): each used to hold one.
-STREAMS = 20
+WORKERS = ServerOptions().max_workers  # the server's own pool
+# More streams than the server has worker threads: each used to hold one.
+STREAMS = WORKERS + 4
 
 
 @pytest.fixture
@@ -40,25 +44,29 @@ def test_get_client_config_is_served_while_imports_and_a_big_batch_hold_threads(
 ) -> None:
     player = sample_profile_doc["player_id"]
     batch_ids = [player] + [str(d["player_id"]) for d in generate_players(499)]
-    # The batch's read waits inside the store until the end, so it stays in flight.
-    batch_reading, finish_batch = threading.Event(), threading.Event()
+    # Reads wait inside the store until the end, so that the calls making them stay in
+    # flight: the batch's (the first), and every read on the server's own pool.
+    release = threading.Event()
+    batch_reading = threading.Event()
+    held_on_server_pool: list[str] = []
 
-    def hold_the_first_read() -> None:
+    def hold_reads() -> None:
+        thread = threading.current_thread().name
         if not batch_reading.is_set():
             batch_reading.set()
-            finish_batch.wait(timeout=30)
+        elif thread.startswith("grpc-worker"):
+            held_on_server_pool.append(thread)
+        else:
+            return
+        release.wait(timeout=30)
 
     server = start(file_store, campaigns)  # the default settings
     feeds = [Feed() for _ in range(STREAMS)]
     try:
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             matcher = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
-            imports = [
-                profile_service_pb2_grpc.ProfileServiceStub(channel).ImportProfiles.future(
-                    iter(feed), timeout=30
-                )
-                for feed in feeds
-            ]
+            profiles = profile_service_pb2_grpc.ProfileServiceStub(channel)
+            imports = [profiles.ImportProfiles.future(iter(feed), timeout=30) for feed in feeds]
 
             def refused() -> list[int]:
                 done = [i for i, call in enumerate(imports) if call.done()]
@@ -70,11 +78,21 @@ def test_get_client_config_is_served_while_imports_and_a_big_batch_hold_threads(
             idle, slow = [
                 feed for feed, call in zip(feeds, imports, strict=True) if not call.done()
             ]
-            file_store.before_read.append(hold_the_first_read)
+            file_store.before_read.append(hold_reads)
             batch = matcher.BatchGetClientConfig.future(
                 mpb.BatchGetClientConfigRequest(player_ids=batch_ids), timeout=30
             )
             assert batch_reading.wait(timeout=10)
+            # Slow ProfileService reads take every server thread the streams left.
+            gets = [
+                profiles.GetProfile.future(ppb.GetProfileRequest(player_id=player), timeout=30)
+                for _ in range(WORKERS)
+            ]
+
+            def server_pool_full() -> None:
+                assert len(held_on_server_pool) == WORKERS - 2
+
+            eventually(server_pool_full)
 
             for n in range(20):
                 slow.send(profile_pb2.Profile(player_id=f"slow-{n}"))
@@ -87,14 +105,15 @@ def test_get_client_config_is_served_while_imports_and_a_big_batch_hold_threads(
                 )
                 assert list(dry_run.active_campaigns) == ["mycampaign"]
 
-            finish_batch.set()
+            release.set()
             assert len(batch.result().results) == 500
+            assert all(get.result().profile.player_id == player for get in gets)
             slow.close()
             idle.close()
             reports = [call.result() for call in imports if call.code() == grpc.StatusCode.OK]
             assert sorted(r.created for r in reports) == [0, 20]
     finally:
-        finish_batch.set()
+        release.set()
         for feed in feeds:
             feed.close()
         server.stop(0)
