@@ -44,7 +44,11 @@ from services.campaigns.demo import demo_campaigns
 from services.campaigns.server import CampaignSettings, start_campaign_server
 from services.demo.players import generate_players
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
-from services.matcher.server import MatcherSettings, start_matcher
+from services.matcher.server import (
+    WAITING_STORE_MATCH_WORKERS,
+    MatcherSettings,
+    start_matcher,
+)
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
@@ -116,8 +120,8 @@ class Soak:
                 catalog_ttl=2.0,
                 campaigns_timeout=0.5,
                 # The injected faults are a networked store's (hangs, refusals), so
-                # matching shares the server's pool, as it does with MongoDB.
-                match_workers=0,
+                # matching gets the threads it has with MongoDB.
+                match_workers=WAITING_STORE_MATCH_WORKERS,
                 # The soak's writers carry no token; the server is its own, on loopback.
                 allow_unauthenticated_writes=True,
             ),

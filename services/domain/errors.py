@@ -36,6 +36,11 @@ class Overloaded(DomainError):
     """A bounded resource is full; retry later."""
 
 
+class StreamIdle(DomainError):
+    """The caller's stream sent nothing for too long and was ended; what it sent before
+    was handled."""
+
+
 class StoredProfileCorrupt(DomainError):
     """A stored profile no longer passes validation (edited by hand, or by another
     writer): the caller's request was fine, the data is not."""

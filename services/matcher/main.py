@@ -9,8 +9,10 @@ import sys
 
 from services.config import add_flag
 from services.domain.errors import DependencyUnavailable
+from services.matcher.profile_servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
 from services.matcher.server import (
     EMBEDDED_MATCH_WORKERS,
+    WAITING_STORE_MATCH_WORKERS,
     MatcherSettings,
     default_match_workers,
     start_matcher,
@@ -49,13 +51,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
          "seconds MongoDB may take to build the unique player_id index when it is missing"),
         ("--workers", "PROFILE_MATCHER_WORKERS", 16, int, "gRPC worker threads"),
         ("--match-workers", "PROFILE_MATCHER_MATCH_WORKERS", "auto", str,
-         "threads of their own for GetClientConfig, BatchGetClientConfig and MatchProfile;"
-         f" 0 runs them on the --workers pool; auto: {EMBEDDED_MATCH_WORKERS} with the"
-         " embedded store in memory, else 0"),
+         "threads of their own for GetClientConfig, BatchGetClientConfig and MatchProfile,"
+         f" apart from the --workers pool; auto: {EMBEDDED_MATCH_WORKERS} with the embedded"
+         f" store in memory, else {WAITING_STORE_MATCH_WORKERS}"),
         ("--max-concurrent-rpcs", "PROFILE_MATCHER_MAX_CONCURRENT_RPCS", 256, int,
          "RPCs in flight beyond which new ones get RESOURCE_EXHAUSTED at once"),
         ("--max-message-bytes", "PROFILE_MATCHER_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, int,
          "largest request or response message"),
+        ("--max-import-streams", "PROFILE_MATCHER_MAX_IMPORT_STREAMS", MAX_IMPORT_STREAMS, int,
+         "ImportProfiles streams at once; more get RESOURCE_EXHAUSTED at once"),
+        ("--import-idle-timeout", "PROFILE_MATCHER_IMPORT_IDLE_TIMEOUT", IMPORT_IDLE_TIMEOUT,
+         float, "seconds an ImportProfiles stream may send nothing before it is ended"
+         " (DEADLINE_EXCEEDED; what it sent before is kept)"),
     ]  # fmt: skip
     for flag, env, default, convert, help_text in flags:
         add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
@@ -96,6 +103,8 @@ def settings_from(args: argparse.Namespace) -> MatcherSettings:
         campaigns_auth_token=campaigns_token,
         metrics=metrics_settings_from(args),
         match_workers=_match_workers(args.match_workers, args.store),
+        max_import_streams=_at_least_one("--max-import-streams", args.max_import_streams),
+        import_idle_timeout=_positive("--import-idle-timeout", args.import_idle_timeout),
     )
 
 
@@ -106,9 +115,19 @@ def _match_workers(raw: str, store: str) -> int:
         workers = int(raw)
     except ValueError:
         raise ValueError(f"--match-workers: want a number or auto, got {raw!r}") from None
-    if workers < 0:
-        raise ValueError(f"--match-workers: must be 0 or more, got {workers}")
-    return workers
+    return _at_least_one("--match-workers", workers)
+
+
+def _at_least_one(flag: str, value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{flag}: must be at least 1, got {value}")
+    return value
+
+
+def _positive(flag: str, value: float) -> float:
+    if not value > 0:  # also refuses nan
+        raise ValueError(f"{flag}: must be more than 0 seconds, got {value:g}")
+    return value
 
 
 def _index_build_timeout(seconds: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -9,7 +10,12 @@ import grpc
 
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
-from services.domain.errors import InvalidInput, ProfileNotFound, StoredProfileCorrupt
+from services.domain.errors import (
+    InvalidInput,
+    ProfileNotFound,
+    StoredProfileCorrupt,
+    StreamIdle,
+)
 from services.domain.profile_json import (
     KNOWN_FIELDS,
     profile_to_document,
@@ -19,8 +25,24 @@ from services.domain.profile_json import (
 )
 from services.domain.profile_message import profile_from_message, profile_to_message
 from services.storage.base import ProfileStore
-from services.storage.importing import ImportRecord, import_profiles
-from services.transport.status import mapped_errors, time_left
+from services.storage.importing import ImportRecord, ImportReport, import_profiles
+from services.transport.status import (
+    DETAILS_BUDGET_BYTES,
+    attach_details,
+    mapped_errors,
+    time_left,
+)
+from services.transport.streams import IdleLimitedStream, StreamSlots
+
+log = logging.getLogger(__name__)
+
+# Each import stream holds one of the server's worker threads while it is open, and
+# imports all write through the store's one write path, where more streams at once
+# would only wait on each other: a few are enough, and the rest are refused.
+MAX_IMPORT_STREAMS = 2
+# A stream that sends nothing for this long is ended, so a stalled or forgotten client
+# cannot keep a slot and a thread forever.
+IMPORT_IDLE_TIMEOUT = 30.0
 
 # `custom_fields` in a mask sets every custom field the request carries (it is the
 # only way to name them in a JSON FieldMask, which cannot spell a leading "_").
@@ -28,8 +50,18 @@ _MASKABLE = frozenset(KNOWN_FIELDS) - {"player_id"} | {"custom_fields"}
 
 
 class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
-    def __init__(self, store: ProfileStore) -> None:
+    def __init__(
+        self,
+        store: ProfileStore,
+        *,
+        max_import_streams: int = MAX_IMPORT_STREAMS,
+        import_idle_timeout: float = IMPORT_IDLE_TIMEOUT,
+    ) -> None:
+        if import_idle_timeout <= 0:
+            raise ValueError(f"import idle timeout must be positive, got {import_idle_timeout}")
         self._store = store
+        self._import_slots = StreamSlots(max_import_streams, what="ImportProfiles streams")
+        self._import_idle_timeout = import_idle_timeout
 
     @mapped_errors
     def CreateProfile(
@@ -83,16 +115,61 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     def ImportProfiles(
         self, request_iterator: Iterator[pb.ImportProfilesRequest], context: grpc.ServicerContext
     ) -> pb.ImportProfilesResponse:
-        report = import_profiles(self._store, _records(request_iterator))
-        return pb.ImportProfilesResponse(
-            created=report.created,
-            updated=report.updated,
-            rejected=report.rejected,
-            rejections=[
-                pb.ImportRejection(index=r.index, player_id=r.player_id or "", reason=r.reason)
-                for r in report.rejections
-            ],
-        )
+        with (
+            self._import_slots.hold(),
+            IdleLimitedStream(
+                request_iterator, self._import_idle_timeout, name="import-reader"
+            ) as stream,
+        ):
+            report = import_profiles(self._store, _records(stream))
+        response = _import_response(report)
+        if stream.idle:
+            error = StreamIdle(
+                f"ImportProfiles: nothing received for {self._import_idle_timeout:g} s, so"
+                f" the stream was ended; {_summary(report)}, and those are kept"
+                " (the report is in the status details)"
+            )
+            attach_details(context, error, _within_budget(response))
+            raise error
+        if stream.cancelled:
+            log.info("ImportProfiles ended by the caller; %s, and those are kept", _summary(report))
+        return response
+
+
+def _import_response(report: ImportReport) -> pb.ImportProfilesResponse:
+    return pb.ImportProfilesResponse(
+        created=report.created,
+        updated=report.updated,
+        rejected=report.rejected,
+        rejections=[
+            pb.ImportRejection(index=r.index, player_id=r.player_id or "", reason=r.reason)
+            for r in report.rejections
+        ],
+    )
+
+
+def _summary(report: ImportReport) -> str:
+    received = report.created + report.updated + report.rejected
+    return (
+        f"the {received} profiles received before were imported: {report.created} created,"
+        f" {report.updated} updated, {report.rejected} rejected"
+    )
+
+
+def _within_budget(response: pb.ImportProfilesResponse) -> pb.ImportProfilesResponse:
+    """The response with only the first rejections that fit in the details' budget
+    (the counts stay exact, as they do when rejections pass `max_rejections`)."""
+    kept = pb.ImportProfilesResponse(
+        created=response.created, updated=response.updated, rejected=response.rejected
+    )
+    # Room for the counts and the google.rpc.Status around them (code, type URL).
+    size = kept.ByteSize() + 256
+    for rejection in response.rejections:
+        size += rejection.ByteSize() + 4  # field tag and length prefix
+        if size > DETAILS_BUDGET_BYTES:
+            break
+        kept.rejections.append(rejection)
+    return kept
 
 
 def _records(requests: Iterable[pb.ImportProfilesRequest]) -> Iterator[ImportRecord]:

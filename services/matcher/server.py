@@ -17,7 +17,11 @@ from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_watch import CatalogWatcher
 from services.matcher.client_config import ClientConfigs
-from services.matcher.profile_servicer import ProfileServicer
+from services.matcher.profile_servicer import (
+    IMPORT_IDLE_TIMEOUT,
+    MAX_IMPORT_STREAMS,
+    ProfileServicer,
+)
 from services.matcher.servicer import ProfileMatcherServicer
 from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
 from services.observability.interceptor import MetricsInterceptor
@@ -41,20 +45,25 @@ SERVICE_NAMES = (
     MATCHER_SERVICE,
     profile_service_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name,
 )
-# With the embedded store in memory, ProfileMatcherService's calls never wait on
-# anything but the GIL, and one thread of their own served them fastest
+# ProfileMatcherService (the read path: GetClientConfig, the batch, MatchProfile)
+# always runs on threads of its own, so that nothing else the server runs, streams
+# above all, can take every thread it needs. How many depends on the store.
+# The embedded store in memory never makes a call wait on anything but the GIL: a
+# second thread would only hand the GIL around, and one served them fastest
 # (services/transport/pools.py, BENCHMARKS.md).
 EMBEDDED_MATCH_WORKERS = 1
+# A file can page in from disk or wait for another process's write lock, and MongoDB
+# is a network away: while one call waits, others must be able to run, or one slow
+# read would hold up every call behind it. Bounded all the same, so that a stalled
+# store cannot take the threads of the rest of the server.
+WAITING_STORE_MATCH_WORKERS = 8
 
 
 def default_match_workers(store: str | None) -> int:
-    """MatcherSettings.match_workers for a store URI (empty: the in-memory store).
-
-    Only the in-memory store never makes a call wait: a file can page in from disk or
-    wait for another process's write lock, and MongoDB is a network away. Calls that
-    wait need the server's big pool, or one slow call would hold up all the others.
-    """
-    return EMBEDDED_MATCH_WORKERS if store in (None, "", ":memory:") else 0
+    """MatcherSettings.match_workers for a store URI (empty: the in-memory store)."""
+    return (
+        EMBEDDED_MATCH_WORKERS if store in (None, "", ":memory:") else WAITING_STORE_MATCH_WORKERS
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +88,13 @@ class MatcherSettings:
     # Sent to the campaign service on every call, when it wants one.
     campaigns_auth_token: str | None = None
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
-    # Threads of their own for ProfileMatcherService's calls; 0 runs them on the
-    # server's pool with everything else (right for a store the calls wait on).
-    match_workers: int = 0
+    # Threads of their own for ProfileMatcherService's calls (default_match_workers);
+    # 0 runs them on the server's pool, which only benchmarks' baselines do.
+    match_workers: int = WAITING_STORE_MATCH_WORKERS
+    # ImportProfiles streams at once (more are refused with RESOURCE_EXHAUSTED), and
+    # seconds a stream may send nothing before it is ended with DEADLINE_EXCEEDED.
+    max_import_streams: int = MAX_IMPORT_STREAMS
+    import_idle_timeout: float = IMPORT_IDLE_TIMEOUT
 
 
 def match_pool(workers: int) -> list[DedicatedPool]:
@@ -135,6 +148,12 @@ def start_matcher(
     # Its own registry per server: tests start many matchers in one process.
     metrics = Metrics(new_registry())
     store = instrument_store(store, metrics)
+    # First, so that settings it refuses leave nothing started.
+    profile_servicer = ProfileServicer(
+        store,
+        max_import_streams=settings.max_import_streams,
+        import_idle_timeout=settings.import_idle_timeout,
+    )
     channel = open_channel(settings.campaigns_target, settings.campaigns_tls)
     client = CampaignClient(
         channel, timeout=settings.campaigns_timeout, token=settings.campaigns_auth_token
@@ -162,7 +181,7 @@ def start_matcher(
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
         ProfileMatcherServicer(ClientConfigs(store, cache, clock)), server
     )
-    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(ProfileServicer(store), server)
+    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)
     try:
         running = start_server(
             server, settings.server, SERVICE_NAMES, credentials=server_credentials(settings.tls)

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import grpc
+from google.protobuf.message import Message
+from google.rpc.status_pb2 import Status
 
 from services.domain.errors import (
     DependencyTimeout,
@@ -19,6 +21,7 @@ from services.domain.errors import (
     ProfileAlreadyExists,
     ProfileNotFound,
     StoredProfileCorrupt,
+    StreamIdle,
 )
 
 log = logging.getLogger(__name__)
@@ -52,12 +55,29 @@ def status_for(error: DomainError) -> grpc.StatusCode:
             return grpc.StatusCode.FAILED_PRECONDITION
         case Overloaded():
             return grpc.StatusCode.RESOURCE_EXHAUSTED
+        case StreamIdle():
+            return grpc.StatusCode.DEADLINE_EXCEEDED
         case DependencyTimeout():
             return grpc.StatusCode.DEADLINE_EXCEEDED
         case DependencyUnavailable():
             return grpc.StatusCode.UNAVAILABLE
         case _:
             return grpc.StatusCode.INTERNAL
+
+
+# Clients refuse trailing metadata past a limit of a few kilobytes (gRPC's default),
+# and refusing it costs the caller the status as well: details stay within this.
+DETAILS_BUDGET_BYTES = 4096
+
+
+def attach_details(context: grpc.ServicerContext, error: DomainError, details: Message) -> None:
+    """Sends `details` with the status `mapped_errors` gives `error`, as a
+    google.rpc.Status in the standard `grpc-status-details-bin` trailer (grpcurl prints
+    it; gRPC libraries read it, e.g. grpc_status.rpc_status.from_call). The caller keeps
+    `details` within DETAILS_BUDGET_BYTES, then raises `error`."""
+    status = Status(code=status_for(error).value[0], message=str(error))
+    status.details.add().Pack(details)
+    context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
 
 
 def _status(exc: Exception, method: str) -> tuple[grpc.StatusCode, str]:

@@ -1,4 +1,5 @@
-"""ProfileMatcherService on threads of its own (match_workers), the rest on the server's."""
+"""ProfileMatcherService on threads of its own (match_workers), the rest on the server's;
+the matcher's thread and stream settings."""
 
 from __future__ import annotations
 
@@ -62,10 +63,10 @@ def test_one_match_worker_serves_matching_while_other_services_stay_free(
     assert not readers[0].is_alive()  # the pool is shut down with the server
 
 
-def test_without_match_workers_matching_runs_on_the_servers_pool(
+def test_by_default_matching_runs_on_threads_of_its_own_with_every_store(
     store: SpyStore, campaigns: CampaignServer, sample_player: str
 ) -> None:
-    server = start(store, campaigns)  # match_workers defaults to 0
+    server = start(store, campaigns)  # the default settings
     names: list[str] = []
     store.before_read.append(lambda: names.append(threading.current_thread().name))
     try:
@@ -76,7 +77,7 @@ def test_without_match_workers_matching_runs_on_the_servers_pool(
     finally:
         server.stop(0)
     assert len(names) == 1
-    assert names[0].startswith("grpc-worker")
+    assert names[0].startswith("match-worker")
 
 
 def _settings(*argv: str) -> Any:
@@ -90,10 +91,9 @@ def _settings(*argv: str) -> Any:
     [
         ((), 1),  # auto, embedded store in memory
         (("--store", ":memory:"), 1),
-        (("--store", "/tmp/profiles.sqlite3"), 0),  # auto: a file can make calls wait
-        (("--store", "mongodb://db.example:27017/game"), 0),  # auto, MongoDB
+        (("--store", "/tmp/profiles.sqlite3"), 8),  # auto: a file can make calls wait
+        (("--store", "mongodb://db.example:27017/game"), 8),  # auto, MongoDB
         (("--match-workers", "3"), 3),
-        (("--match-workers", "0"), 0),
         (("--store", "mongodb://db.example/game", "--match-workers", "2"), 2),
     ],
 )
@@ -103,8 +103,39 @@ def test_match_workers_setting(argv: tuple[str, ...], workers: int) -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("-1", "must be 0 or more, got -1"), ("many", "want a number or auto, got 'many'")],
+    [
+        ("0", "must be at least 1, got 0"),  # the read path always has threads of its own
+        ("-1", "must be at least 1, got -1"),
+        ("many", "want a number or auto, got 'many'"),
+    ],
 )
 def test_bad_match_workers_setting(value: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"--match-workers: {message}"):
         _settings("--match-workers", value)
+
+
+def test_import_stream_settings_from_flags_and_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = _settings()
+    assert (defaults.max_import_streams, defaults.import_idle_timeout) == (2, 30.0)
+    flags = _settings("--max-import-streams", "5", "--import-idle-timeout", "0.5")
+    assert (flags.max_import_streams, flags.import_idle_timeout) == (5, 0.5)
+    monkeypatch.setenv("PROFILE_MATCHER_MAX_IMPORT_STREAMS", "3")
+    monkeypatch.setenv("PROFILE_MATCHER_IMPORT_IDLE_TIMEOUT", "12")
+    env = _settings()
+    assert (env.max_import_streams, env.import_idle_timeout) == (3, 12.0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--max-import-streams", "0"), "--max-import-streams: must be at least 1, got 0"),
+        (("--import-idle-timeout", "0"), "--import-idle-timeout: must be more than 0 seconds"),
+        (("--import-idle-timeout", "-1"), "--import-idle-timeout: must be more than 0 seconds"),
+        (("--import-idle-timeout", "nan"), "--import-idle-timeout: must be more than 0 seconds"),
+    ],
+)
+def test_bad_import_stream_settings(argv: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _settings(*argv)

@@ -106,6 +106,15 @@ class ProfileServiceServicer:
         """Bulk seeding: streams profiles in, creating new players and replacing
         existing ones. A bad profile is rejected on its own and reported with its
         reason; it does not fail the rest of the stream.
+        A server runs a few streams at once (--max-import-streams, 2 by default); one
+        more gets RESOURCE_EXHAUSTED at once, before anything is read. A stream that
+        sends nothing for --import-idle-timeout (30 s by default) is ended with
+        DEADLINE_EXCEEDED: every profile received before it is imported and kept (the
+        writes are upserts, so sending the rest again in a new stream is safe). As
+        this response goes only to a stream that the client ends, that status carries
+        the report instead: the message gives the counts, and the status details
+        (google.rpc.Status in the `grpc-status-details-bin` trailer) hold an
+        ImportProfilesResponse with exact counts and the first rejections that fit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
