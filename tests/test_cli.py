@@ -23,7 +23,7 @@ def test_import_reports_counts_and_rejections(
     assert main(["import", str(source), "--store", str(db)]) == 1  # one record rejected
     out = capsys.readouterr().out
     assert "created 2, updated 0, rejected 1" in out
-    assert "record 1 (p2): level" in out
+    assert "record 2 (p2): level" in out
     store = SQLiteProfileStore.open(db)
     assert store.get("p3") is not None
     store.close()

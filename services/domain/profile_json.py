@@ -17,7 +17,7 @@ from typing import Any
 
 from services.domain.errors import InvalidInput
 from services.domain.profile import PLAYER_ID_MAX_LENGTH, Clan, Device, JSONValue, Profile
-from services.domain.timefmt import format_timestamp, parse_timestamp
+from services.domain.timefmt import format_timestamp, parse_timestamp, to_utc
 
 TIME_FIELDS = ("created", "modified", "last_session", "last_purchase", "birthdate")
 INT_FIELDS = ("total_transactions", "level", "xp", "total_playtime")
@@ -49,6 +49,9 @@ KNOWN_FIELDS = (
 _KNOWN = frozenset(KNOWN_FIELDS)
 # Integers must fit MongoDB's 64 bits, so every store holds what one accepts.
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Custom values nest at most this deep: a gRPC client refuses a message nested past
+# protobuf's limit (100), and each level of JSON in a Struct takes up to three.
+MAX_CUSTOM_NESTING = 20
 # MongoDB owns `_id`; a custom field of that name would clash with it.
 RESERVED_CUSTOM_FIELDS = frozenset({"_id"})
 
@@ -198,7 +201,13 @@ def _time(value: Any, field: str) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise InvalidInput(field, "time has no time zone")
-        return value
+        if 1 < value.year < 9999:
+            return value
+        # At the ends of datetime's range an offset can carry the time past them.
+        try:
+            return to_utc(value, value.isoformat())
+        except ValueError as exc:
+            raise InvalidInput(field, str(exc)) from None
     try:
         return parse_timestamp(value)
     except ValueError as exc:
@@ -301,7 +310,7 @@ def _inventory(doc: Mapping[str, Any]) -> dict[str, int]:
     return inventory
 
 
-def _json_value(value: Any, field: str) -> JSONValue:
+def _json_value(value: Any, field: str, depth: int = 0) -> JSONValue:
     """Checks a custom value is plain JSON, so every store and transport can carry it."""
     if value is None or isinstance(value, bool | str):
         return value
@@ -314,13 +323,15 @@ def _json_value(value: Any, field: str) -> JSONValue:
     if isinstance(value, datetime):
         # MongoDB hands back dates as datetimes; custom fields keep JSON's types.
         return format_timestamp(value)
+    if isinstance(value, list | tuple | Mapping) and depth >= MAX_CUSTOM_NESTING:
+        raise InvalidInput(field, f"nested more than {MAX_CUSTOM_NESTING} levels deep")
     if isinstance(value, list | tuple):
-        return [_json_value(v, f"{field}[{i}]") for i, v in enumerate(value)]
+        return [_json_value(v, f"{field}[{i}]", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         out: dict[str, JSONValue] = {}
         for k, v in value.items():
             if not isinstance(k, str) or "\0" in k:
                 raise InvalidInput(field, "object keys must be strings without NUL")
-            out[k] = _json_value(v, f"{field}.{k}")
+            out[k] = _json_value(v, f"{field}.{k}", depth + 1)
         return out
     raise InvalidInput(field, f"must be plain JSON, got {type(value).__name__}")

@@ -70,7 +70,7 @@ def test_an_invalid_rewrite_keeps_the_last_good_catalog(
     # Logged once, not once per poll, with the problem named in full.
     assert len(errors) == 1
     assert (
-        f"{catalog_path}: campaign #1 'big_sale': matchers.level: min 5 is greater than max 3"
+        f"{catalog_path}: campaign #2 'big_sale': matchers.level: min 5 is greater than max 3"
         in errors[0]
     )
     assert f"still serving version {first.catalog.version}" in errors[0]

@@ -279,7 +279,7 @@ def test_an_invalid_rewrite_keeps_the_catalog_and_its_version(
 
     assert after.version == before.version
     assert _names(after) == ALL_IN_ORDER
-    assert f"{catalog_path}: campaign #0 'mycampaign': end_date:" in caplog.text
+    assert f"{catalog_path}: campaign #1 'mycampaign': end_date:" in caplog.text
     assert _list(stub, known_version=before.version).unchanged
 
 
