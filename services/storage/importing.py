@@ -23,8 +23,8 @@ from typing import Any, Protocol, TypeAlias
 
 from services.domain.errors import InvalidInput
 from services.domain.json_text import (
-    MAX_NESTING,
     LONE_SURROGATE,
+    MAX_NESTING,
     SURROGATE_ESCAPE,
     format_path,
     lone_surrogate_path,

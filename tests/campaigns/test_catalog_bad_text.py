@@ -130,7 +130,9 @@ def test_encoded_surrogates_are_not_utf8(two: list[Doc]) -> None:
     text = text_with(two, ("name",), '"@"').encode().replace(b'"@"', b'"\xed\xa0\x80"')
 
     at = text.index(b"\xed") + 1
-    assert problems(text) == [f"{SOURCE}: not valid utf-8 text: invalid continuation byte at byte {at}"]
+    assert problems(text) == [
+        f"{SOURCE}: not valid utf-8 text: invalid continuation byte at byte {at}"
+    ]
 
 
 def test_campaigns_command_reports_each_and_exits_2(
