@@ -62,7 +62,8 @@ def create_server(
         futures.ThreadPoolExecutor(
             max_workers=options.max_workers, thread_name_prefix="grpc-worker"
         ),
-        interceptors=[RequestDecodingInterceptor(), *interceptors],
+        # Innermost, so that metrics and auth see its refusals as any other call.
+        interceptors=[*interceptors, RequestDecodingInterceptor()],
         maximum_concurrent_rpcs=options.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", options.max_message_bytes),
