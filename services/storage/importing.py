@@ -294,7 +294,11 @@ def _syntax(reader: _Reader, exc: json.JSONDecodeError) -> str:
 def _record(reader: _Reader, index: int, value: Any) -> Record:
     if isinstance(value, dict):
         start, end = reader.last_span
-        if SURROGATE_ESCAPE.search(reader.buf, start, end) is None:
+        # find() first: a plain substring search costs a fraction of the regex's.
+        if (
+            reader.buf.find("\\u", start, end) < 0
+            or SURROGATE_ESCAPE.search(reader.buf, start, end) is None
+        ):
             return index, value, None
         path = lone_surrogate_path(value)
         if path is None:
