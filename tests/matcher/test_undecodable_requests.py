@@ -61,7 +61,7 @@ def channel(store: SpyStore, campaigns: CampaignServer) -> Iterator[grpc.Channel
 def test_an_undecodable_request_is_invalid_argument(
     channel: grpc.Channel, store: SpyStore, method: str, request_bytes: bytes
 ) -> None:
-    call = channel.unary_unary(method)
+    call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(method)
 
     with pytest.raises(grpc.RpcError) as info:
         call(request_bytes, timeout=10)
@@ -74,7 +74,9 @@ def test_an_undecodable_request_is_invalid_argument(
 def test_an_undecodable_import_record_is_invalid_argument_and_imports_nothing(
     channel: grpc.Channel, store: SpyStore
 ) -> None:
-    call = channel.stream_unary(f"{PROFILES}/ImportProfiles")
+    call: grpc.StreamUnaryMultiCallable[bytes, bytes] = channel.stream_unary(
+        f"{PROFILES}/ImportProfiles"
+    )
     good = _field(1, profile_pb2.Profile(player_id="good").SerializeToString())
 
     with pytest.raises(grpc.RpcError) as info:
