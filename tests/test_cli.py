@@ -28,10 +28,51 @@ def test_import_reports_counts_and_rejections(
     assert main(["import", str(source), "--store", str(db)]) == 1  # one record rejected
     out = capsys.readouterr().out
     assert "created 2, updated 0, rejected 1" in out
-    assert "record 1 (p2): level" in out
+    assert "record 2 (p2): level" in out
     store = SQLiteProfileStore.open(db)
     assert store.get("p3") is not None
     store.close()
+
+
+def test_import_rejects_a_time_out_of_range_after_its_offset_and_keeps_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "players.jsonl"
+    lines = [
+        {"player_id": "a", "level": 1},
+        {"player_id": "b", "created": "0001-01-01T00:00:00+01:00"},
+        {"player_id": "c", "level": 2},
+    ]
+    source.write_text("\n".join(json.dumps(line) for line in lines))
+    db = tmp_path / "profiles.db"
+
+    assert main(["import", str(source), "--store", str(db)]) == 1  # some were rejected
+
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "created 2, updated 0, rejected 1" in captured.out
+    assert (
+        f"  {source}: record 2 (b): created: '0001-01-01T00:00:00+01:00' is out of range"
+        in captured.out
+    )
+    store = SQLiteProfileStore.open(db)
+    assert set(store.get_many(["a", "b", "c"])) == {"a", "c"}
+    store.close()
+
+
+def test_import_of_a_broken_json_list_names_the_file_record_and_position(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "players.json"
+    source.write_text('[\n{"player_id": "a"},\n{"player_id": "b" "level": 1}\n]')
+
+    assert main(["import", str(source)]) == 1
+
+    out = capsys.readouterr().out
+    assert (
+        f"  {source}: record 2: line 3 column 19: invalid JSON: Expecting ',' delimiter;"
+        " the rest of the list was not read"
+    ) in out
 
 
 @pytest.mark.parametrize("content", [None, b"\xff\xfe not utf-8"])

@@ -2,10 +2,13 @@
 
 The format is the one of the sample `data/campaign.json`, accepted verbatim. Loading
 checks everything and reports every problem at once, each naming the file, the
-campaign (index and name) and the field, because operators fix a catalog by hand and
-one round trip per typo would be slow:
+campaign (number, from 1, and name) and the field, because operators fix a catalog
+by hand and one round trip per typo would be slow:
 
-    catalog.json: campaign #0 'mycampaign': matchers.level: min 5 is greater than max 3
+    catalog.json: campaign #1 'mycampaign': matchers.level: min 5 is greater than max 3
+
+Text json cannot read as it is (an integer of thousands of digits, nesting deeper than
+it can recurse, a lone surrogate escape) is reported the same way (see `json_text`).
 
 Optional fields (`last_updated`, the matchers and their lists) may also be written as
 `null`, which means the same as leaving them out. A key written twice in one object is
@@ -23,6 +26,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.domain.campaign import Campaign, LevelRange
+from services.domain.json_text import (
+    LONE_SURROGATE,
+    MAX_NESTING,
+    format_path,
+    lone_surrogate_path,
+    parse_int_literal,
+    too_deep,
+)
 from services.domain.timefmt import format_timestamp, parse_timestamp
 
 # Document keys in the sample's order; documents are written in it.
@@ -76,10 +87,7 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_catalog(text: str | bytes, source: str) -> tuple[Campaign, ...]:
     """Campaigns of a catalog file's text, in file order; CatalogError lists every problem."""
-    try:
-        doc = json.loads(text, object_pairs_hook=_object_pairs)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CatalogError([f"{source}: not valid JSON: {exc}"]) from None
+    doc = _decode(text, source)
     if isinstance(doc, Mapping):
         docs: Sequence[object] = [doc]
     elif isinstance(doc, list):
@@ -93,6 +101,11 @@ def parse_catalog(text: str | bytes, source: str) -> tuple[Campaign, ...]:
     problems: list[tuple[int, str]] = []
     campaigns: list[Campaign] = []
     for index, item in enumerate(docs):
+        if (path := lone_surrogate_path(item)) is not None:
+            # Checked first: no other message may quote the text (no output can show it).
+            where = _where(source, index, item if isinstance(item, Mapping) else None)
+            problems.append((index, f"{where}: {path}: {LONE_SURROGATE}"))
+            continue
         try:
             campaigns.append(campaign_from_document(item, index=index, source=source))
         except CatalogError as exc:
@@ -122,15 +135,53 @@ def _duplicate_names(docs: Sequence[object], source: str) -> list[tuple[int, str
         earlier, earlier_game = first.setdefault(name, (index, game))
         if earlier == index:
             continue
-        problem = (
-            f"{_where(source, index, item)}: name: {name!r} is already used by campaign #{earlier}"
-        )
+        where = _where(source, index, item)
+        problem = f"{where}: name: {name!r} is already used by campaign #{earlier + 1}"
         if isinstance(earlier_game, str):
             problem += f" of game {earlier_game!r}"
         if earlier_game != game:
             problem += " (names must be unique across games)"
         problems.append((index, problem))
     return problems
+
+
+def _decode(text: str | bytes, source: str) -> Any:
+    """The JSON value of the text; CatalogError naming the spot when there is none."""
+    if isinstance(text, bytes):
+        encoding = json.detect_encoding(text)
+        try:
+            text = text.decode(encoding)
+        except UnicodeDecodeError as exc:
+            problem = f"not valid {encoding} text: {exc.reason} at byte {exc.start + 1}"
+            raise CatalogError([f"{source}: {problem}"]) from None
+    try:
+        try:
+            return json.loads(text, object_pairs_hook=_object_pairs)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:
+            # An integer too long for Python to convert: read it again as one out of
+            # every range, so that its campaign and field are named.
+            return json.loads(text, object_pairs_hook=_object_pairs, parse_int=parse_int_literal)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise CatalogError([f"{source}: {where}: not valid JSON: {exc.msg}"]) from None
+    except RecursionError:
+        raise CatalogError([_too_deep_problem(text, source)]) from None
+
+
+def _too_deep_problem(text: str, source: str) -> str:
+    problem = f"nested more than {MAX_NESTING} levels deep"
+    found = too_deep(text)
+    if found is None:
+        return f"{source}: {problem}"
+    offset, steps = found
+    line = text.count("\n", 0, offset) + 1
+    column = offset - text.rfind("\n", 0, offset)
+    position = f"(line {line} column {column})"
+    # A list of campaigns, or a file that is one campaign.
+    index, field = (steps[0], steps[1:]) if isinstance(steps[0], int) else (0, steps)
+    return f"{source}: campaign #{index + 1}: {format_path(field)}: {problem} {position}"
 
 
 def load_catalog_file(path: str | os.PathLike[str]) -> tuple[Campaign, ...]:
@@ -145,7 +196,9 @@ def load_catalog_file(path: str | os.PathLike[str]) -> tuple[Campaign, ...]:
 
 
 def campaign_from_document(doc: object, *, index: int = 0, source: str = "<input>") -> Campaign:
-    """The campaign of one catalog document; CatalogError lists every problem in it."""
+    """The campaign of one catalog document; CatalogError lists every problem in it.
+
+    `index` is the campaign's position in the file, from 0; messages count from 1."""
     if not isinstance(doc, Mapping):
         raise CatalogError(
             [f"{_where(source, index, None)}: must be a JSON object, got {_kind(doc)}"]
@@ -245,7 +298,7 @@ def catalog_to_json(campaigns: Iterable[Campaign]) -> str:
 def _where(source: str, index: int, doc: Mapping[str, Any] | None) -> str:
     name = None if doc is None else doc.get("name")
     label = repr(name) if isinstance(name, str) and name else "(no name)"
-    return f"{source}: campaign #{index} {label}"
+    return f"{source}: campaign #{index + 1} {label}"
 
 
 def _level(check: _Checker, value: object) -> LevelRange | None:
@@ -331,7 +384,9 @@ class _Checker:
         except OverflowError:
             number = math.inf
         if not math.isfinite(number):
-            self.problem(field, f"must be a finite number, got {value}")
+            # An integer only gets here by being beyond a double's range.
+            problem = "is out of range" if isinstance(value, int) else "must be a finite number"
+            self.problem(field, f"{problem}, got {value}")
             return 0.0
         return number
 
@@ -360,10 +415,8 @@ class _Checker:
             return _NO_TIME
         try:
             return parse_timestamp(value)
-        except (ValueError, OverflowError) as exc:
-            self.problem(
-                field, str(exc) if isinstance(exc, ValueError) else f"{value!r} is out of range"
-            )
+        except ValueError as exc:
+            self.problem(field, str(exc))
             return _NO_TIME
 
     def obj(self, value: object, field: str) -> Mapping[str, Any] | None:

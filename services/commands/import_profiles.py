@@ -8,6 +8,7 @@ from pathlib import Path
 
 from services.config import add_flag
 from services.domain.errors import DependencyUnavailable, DomainError
+from services.domain.json_text import printable
 from services.storage.factory import describe_store, open_store
 from services.storage.importing import import_profiles, iter_profile_documents
 
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         f"updated {report.updated}, rejected {report.rejected}"
     )
     for rejection in report.rejections:
-        who = f" ({rejection.player_id})" if rejection.player_id else ""
-        print(f"  record {rejection.index}{who}: {rejection.reason}")
+        who = f" ({printable(rejection.player_id)})" if rejection.player_id else ""
+        # Counted from 1, as the "line N" in a reason is.
+        print(f"  {args.file}: record {rejection.index + 1}{who}: {rejection.reason}")
     return 1 if report.rejected else 0

@@ -23,7 +23,7 @@ from typing import Any
 
 from services.domain.errors import InvalidInput
 from services.domain.profile import PLAYER_ID_MAX_LENGTH, Clan, Device, JSONValue, Profile
-from services.domain.timefmt import format_timestamp, parse_timestamp
+from services.domain.timefmt import format_timestamp, parse_timestamp, to_utc
 
 TIME_FIELDS = ("created", "modified", "last_session", "last_purchase", "birthdate")
 INT_FIELDS = ("total_transactions", "level", "xp", "total_playtime")
@@ -55,6 +55,9 @@ KNOWN_FIELDS = (
 _KNOWN = frozenset(KNOWN_FIELDS)
 # Integers must fit MongoDB's 64 bits, so every store holds what one accepts.
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Custom values nest at most this deep: a gRPC client refuses a message nested past
+# protobuf's limit (100), and each level of JSON in a Struct takes up to three.
+MAX_CUSTOM_NESTING = 20
 # MongoDB owns `_id`; a custom field of that name would clash with it.
 RESERVED_CUSTOM_FIELDS = frozenset({"_id"})
 
@@ -208,7 +211,13 @@ def _time(value: Any, field: str) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise InvalidInput(field, "time has no time zone")
-        return value
+        if 1 < value.year < 9999:
+            return value
+        # At the ends of datetime's range an offset can carry the time past them.
+        try:
+            return to_utc(value, value.isoformat())
+        except ValueError as exc:
+            raise InvalidInput(field, str(exc)) from None
     try:
         return parse_timestamp(value)
     except ValueError as exc:
@@ -316,7 +325,7 @@ def validate_custom_value(value: Any, field: str) -> JSONValue:
     return _json_value(value, field, True)
 
 
-def _json_value(value: Any, field: str, strict_keys: bool) -> JSONValue:
+def _json_value(value: Any, field: str, strict_keys: bool, depth: int = 0) -> JSONValue:
     """Checks a custom value is plain JSON, so every store and transport can carry it."""
     if value is None or isinstance(value, bool | str):
         return value
@@ -326,8 +335,12 @@ def _json_value(value: Any, field: str, strict_keys: bool) -> JSONValue:
         if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
             raise InvalidInput(field, "integers must fit in 64 bits")
         return value
+    if isinstance(value, list | tuple | Mapping) and depth >= MAX_CUSTOM_NESTING:
+        raise InvalidInput(field, f"nested more than {MAX_CUSTOM_NESTING} levels deep")
     if isinstance(value, list | tuple):
-        return [_json_value(v, f"{field}[{i}]", strict_keys) for i, v in enumerate(value)]
+        return [
+            _json_value(v, f"{field}[{i}]", strict_keys, depth + 1) for i, v in enumerate(value)
+        ]
     if isinstance(value, Mapping):
         out: dict[str, JSONValue] = {}
         for k, v in value.items():
@@ -337,6 +350,6 @@ def _json_value(value: Any, field: str, strict_keys: bool) -> JSONValue:
                 raise InvalidInput(
                     field, f"object key {k!r} may not start with '$' nor contain '.' or NUL"
                 )
-            out[k] = _json_value(v, f"{field}.{k}", strict_keys)
+            out[k] = _json_value(v, f"{field}.{k}", strict_keys, depth + 1)
         return out
     raise InvalidInput(field, f"must be plain JSON, got {type(value).__name__}")

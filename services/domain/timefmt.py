@@ -30,7 +30,16 @@ def parse_timestamp(text: str) -> datetime:
             ) from None
     if parsed.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone (add 'Z' for UTC)")
-    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is UTC else to_utc(parsed, text)
+
+
+def to_utc(value: datetime, shown: object) -> datetime:
+    """`value` in UTC; ValueError when that falls outside years 1 to 9999, as
+    `0001-01-01T00:00:00+01:00` does (`shown` is how the message names the time)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{shown!r} is out of range (years 1 to 9999 in UTC)") from None
 
 
 def format_timestamp(value: datetime) -> str:

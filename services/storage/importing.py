@@ -8,7 +8,10 @@ profiles needs memory for one chunk and one batch, not for the file.
 A record that is not a valid profile is rejected with its index and the reason, and
 the import carries on. A JSON syntax error rejects one line of a JSON Lines file; in
 a JSON list nothing after it can be trusted, so the import of that file stops there
-(every record before it is kept).
+(every record before it is kept). So do the values Python's json module cannot
+read or no store can hold (see `json_text`): an integer too long to convert is out
+of range, like any other; nesting too deep to decode, or a lone UTF-16 surrogate
+escape, rejects the record.
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
 from services.domain.errors import InvalidInput
+from services.domain.json_text import (
+    LONE_SURROGATE,
+    MAX_NESTING,
+    SURROGATE_ESCAPE,
+    format_path,
+    lone_surrogate_path,
+    parse_int_literal,
+    too_deep,
+)
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.storage.base import BatchProfileStore, ProfileStore
@@ -35,6 +47,7 @@ CHUNK_CHARS = 64 * 1024
 MAX_RECORD_CHARS = 4 * 1024 * 1024
 
 _WHITESPACE = " \t\r\n"
+_LONG_INTS = json.JSONDecoder(parse_int=parse_int_literal)
 
 
 class TextSource(Protocol):
@@ -67,8 +80,12 @@ class _Reader:
         self.buf = ""
         self.pos = 0
         self.eof = False
-        # Newlines in the text already dropped from the window, for line numbers.
+        # Newlines in the text already dropped from the window, for line numbers, and
+        # the characters after the last of them, for column numbers.
         self._dropped_lines = 0
+        self._dropped_columns = 0
+        # Where the last value decode returned is in the window (until the next fill).
+        self.last_span = (0, 0)
 
     def fill(self) -> bool:
         """Reads one more chunk; False at the end of the stream."""
@@ -79,7 +96,12 @@ class _Reader:
             self.eof = True
             return False
         if self.pos > CHUNK_CHARS:
-            self._dropped_lines += self.buf.count("\n", 0, self.pos)
+            newlines = self.buf.count("\n", 0, self.pos)
+            self._dropped_lines += newlines
+            last_newline = self.buf.rfind("\n", 0, self.pos) if newlines else -1
+            self._dropped_columns = (0 if newlines else self._dropped_columns) + (
+                self.pos - last_newline - 1
+            )
             self.buf = self.buf[self.pos :]
             self.pos = 0
         self.buf += chunk
@@ -101,16 +123,25 @@ class _Reader:
     def line_at(self, pos: int) -> int:
         return self._dropped_lines + self.buf.count("\n", 0, pos) + 1
 
+    def line_and_column(self, pos: int) -> str:
+        """Where `pos` is, as editors show it: both counted from 1."""
+        newline = self.buf.rfind("\n", 0, pos)
+        column = pos - newline if newline >= 0 else self._dropped_columns + pos + 1
+        return f"line {self.line_at(pos)} column {column}"
+
     def decode(self, decoder: json.JSONDecoder) -> Any:
         """The JSON value at the current position; reads more while it is incomplete.
 
         Raises JSONDecodeError (positions relative to the window) when the value is
-        malformed, or ValueError when it outgrows MAX_RECORD_CHARS. The position only
-        moves on success, so on an error `pos` is still where the value starts.
+        malformed, or ValueError when it outgrows MAX_RECORD_CHARS or nests too deep
+        to decode. The position only moves on success, so on an error `pos` is still
+        where the value starts.
         """
         while True:
             try:
                 value, end = decoder.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                raise ValueError(self._nesting_problem()) from None
             except json.JSONDecodeError as exc:
                 # A value cut off by the end of the window fails on its last line, with
                 # no newline after the failing spot (a string cannot hold a raw newline,
@@ -120,12 +151,25 @@ class _Reader:
                     raise
                 self._grow()
                 continue
+            except ValueError:
+                # An integer too long for Python to convert: read again, with it as
+                # one out of every range, so that validation names its field.
+                if decoder is _LONG_INTS:
+                    raise
+                decoder = _LONG_INTS
+                continue
             if end == len(self.buf) and not self.eof:
                 # A number can end at the window's edge and still go on in the next chunk.
                 self._grow()
                 continue
+            self.last_span = (self.pos, end)
             self.pos = end
             return value
+
+    def _nesting_problem(self) -> str:
+        found = too_deep(self.buf, self.pos)
+        where = f"{format_path(found[1])}: " if found else ""
+        return f"{where}nested more than {MAX_NESTING} levels deep"
 
     def _grow(self) -> None:
         if len(self.buf) - self.pos > MAX_RECORD_CHARS:
@@ -191,9 +235,10 @@ def _list_records(reader: _Reader) -> Iterator[Record]:
             yield index, None, _syntax(reader, exc) + "; the rest of the list was not read"
             return
         except ValueError as exc:
-            yield index, None, f"line {reader.line_at(reader.pos)}: {exc}"
+            line = reader.line_at(reader.pos)
+            yield index, None, f"line {line}: {exc}; the rest of the list was not read"
             return
-        yield _record(index, value)
+        yield _record(reader, index, value)
         index += 1
         if not reader.skip_whitespace():
             yield index, None, "the JSON list is not closed with ']'"
@@ -208,7 +253,7 @@ def _list_records(reader: _Reader) -> Iterator[Record]:
             yield (
                 index,
                 None,
-                f"line {line}: expected ',' or ']' after record {index - 1},"
+                f"line {line}: expected ',' or ']' after record {index},"
                 f" found {separator!r}; the rest of the list was not read",
             )
             return
@@ -238,17 +283,27 @@ def _line_records(reader: _Reader) -> Iterator[Record]:
                 reason += f" (lines {first_line}-{last_line} skipped)"
             yield index, None, reason
         else:
-            yield _record(index, value)
+            yield _record(reader, index, value)
         index += 1
 
 
 def _syntax(reader: _Reader, exc: json.JSONDecodeError) -> str:
-    return f"line {reader.line_at(exc.pos)}: invalid JSON: {exc.msg}"
+    return f"{reader.line_and_column(exc.pos)}: invalid JSON: {exc.msg}"
 
 
-def _record(index: int, value: Any) -> Record:
+def _record(reader: _Reader, index: int, value: Any) -> Record:
     if isinstance(value, dict):
-        return index, value, None
+        start, end = reader.last_span
+        # find() first: a plain substring search costs a fraction of the regex's.
+        if (
+            reader.buf.find("\\u", start, end) < 0
+            or SURROGATE_ESCAPE.search(reader.buf, start, end) is None
+        ):
+            return index, value, None
+        path = lone_surrogate_path(value)
+        if path is None:
+            return index, value, None
+        return index, None, f"line {reader.line_at(start)}: {path}: {LONE_SURROGATE}"
     if value is None:
         kind = "null"
     elif isinstance(value, bool):

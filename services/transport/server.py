@@ -15,6 +15,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.transport.decoding import RequestDecodingInterceptor
+
 log = logging.getLogger(__name__)
 
 
@@ -60,7 +62,8 @@ def create_server(
         futures.ThreadPoolExecutor(
             max_workers=options.max_workers, thread_name_prefix="grpc-worker"
         ),
-        interceptors=list(interceptors),
+        # Innermost, so that metrics and auth see its refusals as any other call.
+        interceptors=[*interceptors, RequestDecodingInterceptor()],
         maximum_concurrent_rpcs=options.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", options.max_message_bytes),

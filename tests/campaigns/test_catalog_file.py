@@ -26,7 +26,7 @@ from tests.conftest import TEST_DATA
 
 Doc = dict[str, Any]
 SOURCE = "catalog.json"
-PREFIX = f"{SOURCE}: campaign #1 "
+PREFIX = f"{SOURCE}: campaign #2 "
 
 
 def _set(doc: Doc, path: str, value: object) -> None:
@@ -380,7 +380,7 @@ def test_non_finite_priority_in_file_text(
         parse_catalog(text, SOURCE)
 
     assert info.value.problems == [
-        f"{SOURCE}: campaign #0 'mycampaign': priority: must be a finite number, got {shown}"
+        f"{SOURCE}: campaign #1 'mycampaign': priority: must be a finite number, got {shown}"
     ]
 
 
@@ -389,7 +389,7 @@ def test_duplicate_name_within_a_game(sample_campaign_doc: Doc) -> None:
     other["priority"] = 1
 
     assert _problems_of_second(sample_campaign_doc, other) == [
-        PREFIX + "'mycampaign': name: 'mycampaign' is already used by campaign #0 of game 'mygame'"
+        PREFIX + "'mycampaign': name: 'mycampaign' is already used by campaign #1 of game 'mygame'"
     ]
 
 
@@ -398,7 +398,7 @@ def test_duplicate_name_in_another_game(campaign_doc: Callable[..., Doc]) -> Non
     first, second = campaign_doc(game="a", name="sale"), campaign_doc(game="b", name="sale")
 
     assert _problems_of_second(first, second) == [
-        PREFIX + "'sale': name: 'sale' is already used by campaign #0 of game 'a' "
+        PREFIX + "'sale': name: 'sale' is already used by campaign #1 of game 'a' "
         "(names must be unique across games)"
     ]
 
@@ -410,9 +410,9 @@ def test_every_repeat_of_a_name_names_the_first_campaign(campaign_doc: Callable[
         parse_catalog(json.dumps(docs), SOURCE)
 
     assert info.value.problems == [
-        f"{SOURCE}: campaign #1 'sale': name: 'sale' is already used by campaign #0 of game "
+        f"{SOURCE}: campaign #2 'sale': name: 'sale' is already used by campaign #1 of game "
         "'a' (names must be unique across games)",
-        f"{SOURCE}: campaign #2 'sale': name: 'sale' is already used by campaign #0 of game 'a'",
+        f"{SOURCE}: campaign #3 'sale': name: 'sale' is already used by campaign #1 of game 'a'",
     ]
 
 
@@ -425,7 +425,7 @@ def test_a_key_written_twice_is_an_error(sample_campaign_doc: Doc) -> None:
         parse_catalog(text, SOURCE)
 
     assert info.value.problems == [
-        f"{SOURCE}: campaign #0 'mycampaign': enabled: is written more than once"
+        f"{SOURCE}: campaign #1 'mycampaign': enabled: is written more than once"
     ]
 
 
@@ -441,15 +441,15 @@ def test_every_problem_is_reported_at_once_in_file_order(sample_campaign_doc: Do
         parse_catalog(json.dumps([first, second, third, 7]), SOURCE)
 
     assert info.value.problems == [
-        f"{SOURCE}: campaign #0 'mycampaign': priority: must be a number, got a string",
-        f"{SOURCE}: campaign #0 'mycampaign': matchers.level: min 5 is greater than max 3",
-        f"{SOURCE}: campaign #0 'mycampaign': enabled: must be true or false, got null",
-        f"{SOURCE}: campaign #1 (no name): name: must not be empty",
-        f"{SOURCE}: campaign #1 (no name): end_date: 2020-01-01 00:00:00Z is not after "
+        f"{SOURCE}: campaign #1 'mycampaign': priority: must be a number, got a string",
+        f"{SOURCE}: campaign #1 'mycampaign': matchers.level: min 5 is greater than max 3",
+        f"{SOURCE}: campaign #1 'mycampaign': enabled: must be true or false, got null",
+        f"{SOURCE}: campaign #2 (no name): name: must not be empty",
+        f"{SOURCE}: campaign #2 (no name): end_date: 2020-01-01 00:00:00Z is not after "
         "start_date 2022-01-25 00:00:00Z",
-        f"{SOURCE}: campaign #2 'mycampaign': name: 'mycampaign' is already used by "
-        "campaign #0 of game 'mygame'",
-        f"{SOURCE}: campaign #3 (no name): must be a JSON object, got a number",
+        f"{SOURCE}: campaign #3 'mycampaign': name: 'mycampaign' is already used by "
+        "campaign #1 of game 'mygame'",
+        f"{SOURCE}: campaign #4 (no name): must be a JSON object, got a number",
     ]
     assert str(info.value) == "\n".join(info.value.problems)
 
@@ -461,15 +461,15 @@ def test_campaign_from_document_names_source_and_index(sample_campaign_doc: Doc)
         campaign_from_document(sample_campaign_doc, index=4, source="live.json")
 
     assert info.value.problems == [
-        "live.json: campaign #4 'mycampaign': matchers.level: min 9 is greater than max 3"
+        "live.json: campaign #5 'mycampaign': matchers.level: min 9 is greater than max 3"
     ]
 
 
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("", "not valid JSON: Expecting value: line 1 column 1 (char 0)"),
-        ('[{"game": ', "not valid JSON: Expecting value: line 1 column 11 (char 10)"),
+        ("", "line 1 column 1: not valid JSON: Expecting value"),
+        ('[{"game": ', "line 1 column 11: not valid JSON: Expecting value"),
         ('"mygame"', "must be a JSON list of campaigns or one campaign object, got a string"),
         ("null", "must be a JSON list of campaigns or one campaign object, got null"),
     ],

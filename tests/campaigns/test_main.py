@@ -116,7 +116,7 @@ def test_run_with_a_bad_catalog_prints_every_problem_and_exits_2(
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "profile-matcher campaigns: the catalog cannot be served (5 problems):"
     assert err[1:] == [
-        f"  {path}: campaign #0 'a': {field}: is required"
+        f"  {path}: campaign #1 'a': {field}: is required"
         for field in ("priority", "matchers", "start_date", "end_date", "enabled")
     ]
 

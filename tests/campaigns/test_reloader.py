@@ -70,7 +70,7 @@ def test_an_invalid_rewrite_keeps_the_last_good_catalog(
     # Logged once, not once per poll, with the problem named in full.
     assert len(errors) == 1
     assert (
-        f"{catalog_path}: campaign #1 'big_sale': matchers.level: min 5 is greater than max 3"
+        f"{catalog_path}: campaign #2 'big_sale': matchers.level: min 5 is greater than max 3"
         in errors[0]
     )
     assert f"still serving version {first.catalog.version}" in errors[0]
@@ -91,8 +91,8 @@ def test_a_rewrite_reusing_a_name_in_another_game_keeps_the_last_good_catalog(
 
     assert holder.current is first
     assert (
-        f"{catalog_path}: campaign #3 'mycampaign': name: 'mycampaign' is already used by "
-        "campaign #0 of game 'mygame' (names must be unique across games)"
+        f"{catalog_path}: campaign #4 'mycampaign': name: 'mycampaign' is already used by "
+        "campaign #1 of game 'mygame' (names must be unique across games)"
     ) in caplog.text
 
 

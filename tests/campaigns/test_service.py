@@ -279,7 +279,7 @@ def test_an_invalid_rewrite_keeps_the_catalog_and_its_version(
 
     assert after.version == before.version
     assert _names(after) == ALL_IN_ORDER
-    assert f"{catalog_path}: campaign #0 'mycampaign': end_date:" in caplog.text
+    assert f"{catalog_path}: campaign #1 'mycampaign': end_date:" in caplog.text
     assert _list(stub, known_version=before.version).unchanged
 
 
@@ -301,8 +301,8 @@ def test_a_rewrite_reusing_a_name_in_another_game_keeps_the_catalog(
     assert after.version == before.version
     assert _names(after) == ALL_IN_ORDER
     assert (
-        f"{catalog_path}: campaign #3 'mycampaign': name: 'mycampaign' is already used by "
-        "campaign #0 of game 'mygame'"
+        f"{catalog_path}: campaign #4 'mycampaign': name: 'mycampaign' is already used by "
+        "campaign #1 of game 'mygame'"
     ) in caplog.text
 
 

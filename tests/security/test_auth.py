@@ -249,14 +249,14 @@ def test_prefix_of_the_token_is_permission_denied(
 
 
 def test_refused_request_is_never_parsed(channel: grpc.Channel) -> None:
-    # Bytes that are no CreateProfileRequest: parsing them would fail with INTERNAL.
+    # Bytes that are no CreateProfileRequest: parsing them fails with INVALID_ARGUMENT.
     call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
         "/profilematcher.profiles.v1.ProfileService/CreateProfile"
     )
     garbage = b"\xff\xff\xff\xff"
     assert code_of(lambda: call(garbage, timeout=10)) == UNAUTHENTICATED
     assert code_of(lambda: call(garbage, metadata=bearer(TOKEN), timeout=10)) == (
-        grpc.StatusCode.INTERNAL
+        grpc.StatusCode.INVALID_ARGUMENT
     )
 
 

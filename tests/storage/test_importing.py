@@ -111,7 +111,7 @@ def test_bad_json_line_is_rejected_with_its_line_and_the_rest_continue() -> None
     assert [(i, d) for i, d, _ in got] == [(0, doc("a")), (1, None), (2, doc("c"))]
     reason = got[1][2]
     assert reason is not None
-    assert reason.startswith("line 2: invalid JSON: Expecting value")
+    assert reason.startswith("line 2 column 29: invalid JSON: Expecting value")
 
 
 def test_truncated_json_line_does_not_swallow_the_next_record() -> None:
@@ -144,7 +144,7 @@ def test_syntax_error_inside_a_list_keeps_what_came_before_and_stops() -> None:
     index, document, reason = got[1]
     assert (index, document) == (1, None)
     assert reason is not None
-    assert reason.startswith("line 3: invalid JSON")
+    assert reason.startswith("line 3 column 19: invalid JSON")
     assert reason.endswith("the rest of the list was not read")
 
 
@@ -153,7 +153,7 @@ def test_syntax_error_inside_a_list_keeps_what_came_before_and_stops() -> None:
     [
         ('[{"player_id": "a"}', "the JSON list is not closed with ']'"),
         ('[{"player_id": "a"},', "the JSON list is not closed with ']'"),
-        ('[{"player_id": "a"} {"player_id": "b"}]', "line 1: expected ',' or ']' after record 0"),
+        ('[{"player_id": "a"} {"player_id": "b"}]', "line 1: expected ',' or ']' after record 1"),
         ('[{"player_id": "a"}]\n]', "line 2: unexpected text after the closing ']'"),
     ],
 )
@@ -277,7 +277,7 @@ def test_reader_errors_become_rejections(store: SQLiteProfileStore) -> None:
 
     assert (report.created, report.rejected) == (2, 1)
     assert report.rejections[0].index == 1
-    assert report.rejections[0].reason.startswith("line 2: invalid JSON")
+    assert report.rejections[0].reason.startswith("line 2 column 2: invalid JSON")
 
 
 def test_repeated_player_last_wins_and_counts_like_one_by_one(store: SQLiteProfileStore) -> None:
