@@ -15,7 +15,11 @@ from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_
 from services.domain.errors import DependencyUnavailable
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
-from services.matcher.catalog_watch import CatalogWatcher
+from services.matcher.catalog_watch import (
+    CAMPAIGN_CHANNEL_OPTIONS,
+    RECONNECT_CAP,
+    CatalogWatcher,
+)
 from services.matcher.client_config import ClientConfigs
 from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.servicer import ProfileMatcherServicer
@@ -67,6 +71,8 @@ class MatcherSettings:
     max_staleness: float = 3600.0
     campaigns_timeout: float = 2.0
     watch_campaigns: bool = True
+    # Longest pause between attempts to reopen the watch stream (catalog_watch.py).
+    watch_reconnect_cap: float = RECONNECT_CAP
     health_interval: float = 1.0
     tls: TLSSettings = field(default_factory=TLSSettings)
     campaigns_tls: ClientTLSSettings = field(default_factory=ClientTLSSettings)
@@ -130,7 +136,9 @@ def start_matcher(
     # Its own registry per server: tests start many matchers in one process.
     metrics = Metrics(new_registry())
     store = instrument_store(store, metrics)
-    channel = open_channel(settings.campaigns_target, settings.campaigns_tls)
+    channel = open_channel(
+        settings.campaigns_target, settings.campaigns_tls, CAMPAIGN_CHANNEL_OPTIONS
+    )
     client = CampaignClient(channel, timeout=settings.campaigns_timeout)
     cache = CampaignCache(
         client,
@@ -174,7 +182,7 @@ def start_matcher(
         log.warning("no campaign catalog yet (NOT_SERVING until there is one): %s", exc)
     watcher = None
     if settings.watch_campaigns:
-        watcher = CatalogWatcher(client.watch, cache)
+        watcher = CatalogWatcher(client.watch, cache, backoff_cap=settings.watch_reconnect_cap)
         watcher.start()
     stop_monitor = threading.Event()
     serving = _update_health(cache, running, None)
