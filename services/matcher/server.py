@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import grpc
+from grpc_health.v1 import health_pb2
 
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_grpc
@@ -45,6 +47,12 @@ SERVICE_NAMES = (
     MATCHER_SERVICE,
     profile_service_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name,
 )
+# A health service name of its own for the catalog's freshness: NOT_SERVING while no
+# catalog was confirmed by the campaign service within --max-staleness (or there is
+# none). The matcher's own names stay SERVING while it holds any catalog.
+CATALOG_HEALTH = "profilematcher.catalog"
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 # With the embedded store in memory, ProfileMatcherService's calls never wait on
 # anything but the GIL, and one thread of their own served them fastest
 # (services/transport/pools.py, BENCHMARKS.md).
@@ -66,8 +74,8 @@ class MatcherSettings:
     server: ServerOptions = field(default_factory=lambda: ServerOptions(port=50051))
     campaigns_target: str = "localhost:50052"
     catalog_ttl: float = 300.0
-    # Past this age without word from the campaign service, health says NOT_SERVING
-    # (requests are still answered from the stale catalog).
+    # Past this age without word from the campaign service, the catalog is reported
+    # stale (log, metric, health name CATALOG_HEALTH); it is still served.
     max_staleness: float = 3600.0
     campaigns_timeout: float = 2.0
     watch_campaigns: bool = True
@@ -127,11 +135,12 @@ def start_matcher(
     store: ProfileStore,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    timer: Callable[[], float] = time.monotonic,
 ) -> MatcherServer:
     """Starts serving; the store is the caller's (it owns the one client per process).
 
-    Health is SERVING only while a catalog no older than `max_staleness` is held:
-    a cold start with the campaign service down stays NOT_SERVING.
+    Health is SERVING while a catalog is held, however old: a cold start with the
+    campaign service down stays NOT_SERVING. `timer` is the catalog cache's clock.
     """
     # Its own registry per server: tests start many matchers in one process.
     metrics = Metrics(new_registry())
@@ -145,9 +154,10 @@ def start_matcher(
         ttl=settings.catalog_ttl,
         max_staleness=settings.max_staleness,
         fetch_timeout=settings.campaigns_timeout,
+        timer=timer,
         observer=metrics.catalog,
     )
-    metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=settings.catalog_ttl)
+    metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=settings.max_staleness)
     pools = match_pool(settings.match_workers)
     # Metrics before the token check, so its refusals are counted too.
     interceptors = [
@@ -203,7 +213,7 @@ def _monitor_health(
     running: RunningServer,
     interval: float,
     stop: threading.Event,
-    serving: bool,
+    serving: tuple[bool, bool],
 ) -> None:
     """`serving` is what health was last set to, so no change in between is missed."""
     while not stop.wait(interval):
@@ -211,18 +221,35 @@ def _monitor_health(
         serving = _update_health(cache, running, serving)
 
 
-def _update_health(cache: CampaignCache, running: RunningServer, was: bool | None) -> bool:
+def _update_health(
+    cache: CampaignCache, running: RunningServer, was: tuple[bool, bool] | None
+) -> tuple[bool, bool]:
+    """Health from the cache's state; `was` and the result are (serving, stale).
+
+    The servers' health follows `serving` alone: a stale catalog is still served, and
+    every matcher's catalog ages alike, so turning NOT_SERVING on age would take the
+    whole fleet out of rotation at once. Staleness has its own health name.
+    """
     state = cache.state()
-    if state.serving != was:
-        running.set_serving(state.serving)
+    now = (state.serving, state.stale)
+    if now == was:
+        return now
+    running.set_serving(state.serving)
+    running.health.set(CATALOG_HEALTH, _NOT_SERVING if state.stale else _SERVING)
+    if was is None or was[0] != state.serving:
         if state.serving:
             log.info("SERVING with catalog %s", state.version)
-        elif state.version is None:
-            log.warning("NOT_SERVING: no campaign catalog yet")
         else:
+            log.warning("NOT_SERVING: no campaign catalog yet")
+    if state.serving and (was is None or was[1] != state.stale):
+        if state.stale:
             log.warning(
-                "NOT_SERVING: catalog %s is %.0f s old, past the maximum staleness",
+                "catalog %s is %.0f s old, past --max-staleness, and still served;"
+                " health %s: NOT_SERVING",
                 state.version,
                 state.age,
+                CATALOG_HEALTH,
             )
-    return state.serving
+        elif was is not None and was[0]:
+            log.info("catalog %s confirmed by the campaign service again", state.version)
+    return now
