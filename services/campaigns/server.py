@@ -48,6 +48,8 @@ class CampaignSettings:
     max_workers: int = 64
     max_watchers: int = 48
     grace_seconds: float = 5.0
+    # After SIGTERM, how long health says NOT_SERVING while calls are still served.
+    drain_seconds: float = 5.0
     tls: TLSSettings = field(default_factory=TLSSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
@@ -56,6 +58,9 @@ class CampaignSettings:
             raise SettingsError(f"port must be within 0..65535, got {self.port}")
         if self.poll_interval <= 0:
             raise SettingsError(f"poll interval must be positive, got {self.poll_interval}")
+        for name, seconds in (("drain delay", self.drain_seconds), ("grace", self.grace_seconds)):
+            if not seconds >= 0:  # also refuses NaN
+                raise SettingsError(f"{name} must be 0 or more seconds, got {seconds:g}")
         if not 0 < self.max_watchers < self.max_workers:
             raise SettingsError(
                 f"max_watchers ({self.max_watchers}) must be positive and below "
@@ -130,6 +135,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         port=settings.port,
         max_workers=settings.max_workers,
         grace_seconds=settings.grace_seconds,
+        drain_seconds=settings.drain_seconds,
     )
     metrics = Metrics(new_registry())
     server = create_server(options, [MetricsInterceptor(metrics)])
@@ -149,6 +155,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         port=running.port,
         service_names=running.service_names,
         grace_seconds=running.grace_seconds,
+        drain_seconds=running.drain_seconds,
         holder=holder,
         reloader=reloader,
         servicer=servicer,

@@ -48,8 +48,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="profile-matcher-") as tmp:
         catalog = args.catalog or write_demo_catalog(Path(tmp) / "catalog.json", datetime.now(UTC))
+        # One machine, no load balancer to drain: Ctrl-C stops at once (calls in
+        # flight still get their grace).
         campaigns = start_campaign_server(
-            CampaignSettings(catalog=catalog, port=args.campaigns_port)
+            CampaignSettings(catalog=catalog, port=args.campaigns_port, drain_seconds=0)
         )
         store = open_store(args.store or None)
         try:
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             )
             matcher = start_matcher(
                 MatcherSettings(
-                    server=ServerOptions(port=args.port),
+                    server=ServerOptions(port=args.port, drain_seconds=0),
                     campaigns_target=f"localhost:{campaigns.port}",
                     match_workers=default_match_workers(args.store),
                 ),

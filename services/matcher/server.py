@@ -117,9 +117,21 @@ class MatcherServer:
     def port(self) -> int:
         return self.running.port
 
-    def stop(self, grace: float | None = None) -> None:
+    @property
+    def drain_seconds(self) -> float:
+        return self.running.drain_seconds
+
+    def start_draining(self) -> None:
+        """Health NOT_SERVING for good; calls are still served (transport/server.py)."""
+        self._stop_health_monitor()
+        self.running.start_draining()
+
+    def _stop_health_monitor(self) -> None:
         self._stop_monitor.set()
         self._monitor.join(timeout=5)
+
+    def stop(self, grace: float | None = None) -> None:
+        self._stop_health_monitor()
         if self.watcher is not None:
             self.watcher.stop()
         self.running.stop(grace)
