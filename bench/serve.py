@@ -151,6 +151,13 @@ class Started:
     def port(self) -> int:
         return self.server.port
 
+    @property
+    def drain_seconds(self) -> float:
+        return self.server.drain_seconds
+
+    def start_draining(self) -> None:
+        self.server.start_draining()
+
     def stop(self, grace: float | None = None) -> None:
         self.server.stop(grace)
         for close in self.closers:
@@ -244,7 +251,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    options = ServerOptions(host="127.0.0.1", port=args.port, max_workers=args.workers)
+    # No balancer in front of a benchmark: stop at once.
+    options = ServerOptions(
+        host="127.0.0.1", port=args.port, max_workers=args.workers, drain_seconds=0
+    )
 
     if args.mode == "echo":
         echo = start_echo(options, args.match_workers)
@@ -255,7 +265,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         catalog = write_demo_catalog(Path(tmp) / "catalog.json", datetime.now(UTC))
         campaign_server = start_campaign_server(
-            CampaignSettings(catalog=catalog, host="127.0.0.1", port=0)
+            CampaignSettings(catalog=catalog, host="127.0.0.1", port=0, drain_seconds=0)
         )
         docs = [sample_profile(), *generate_players(args.players)]
         start = start_floor if args.mode == "floor" else start_bench_matcher

@@ -17,6 +17,7 @@ from services.campaigns.server import (
     SettingsError,
     start_campaign_server,
 )
+from services.config import add_flag
 from services.observability.http import add_metrics_flags, metrics_settings_from
 from services.transport.call_auth import (
     add_campaign_service_auth_flags,
@@ -53,6 +54,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how often to check the catalog file for changes (default 0.2)",
     )
+    add_flag(
+        parser,
+        "--drain-delay",
+        env="PROFILE_MATCHER_CAMPAIGNS_DRAIN_DELAY",
+        default=5.0,
+        convert=float,
+        help="after SIGTERM, seconds health says NOT_SERVING while calls"
+        " are still served, so that load balancers stop sending new ones",
+    )
+    add_flag(
+        parser,
+        "--grace",
+        env="PROFILE_MATCHER_CAMPAIGNS_GRACE",
+        default=5.0,
+        convert=float,
+        help="after the drain, seconds calls in flight get to finish",
+    )
     add_server_tls_flags(parser)
     add_campaign_service_auth_flags(parser)
     add_metrics_flags(parser)
@@ -75,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             tls=tls_from_args(args),
             metrics=metrics_settings_from(args),
             auth_token=campaign_service_token_from_args(args),
+            drain_seconds=args.drain_delay,
+            grace_seconds=args.grace,
         )
         if settings.auth_token and not settings.tls.enabled:
             log.warning("an auth token is set but TLS is off: the token travels in clear text")

@@ -52,6 +52,8 @@ class CampaignSettings:
     max_workers: int = 64
     max_watchers: int = 48
     grace_seconds: float = 5.0
+    # After SIGTERM, how long health says NOT_SERVING while calls are still served.
+    drain_seconds: float = 5.0
     tls: TLSSettings = field(default_factory=TLSSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     # When set, ListCampaigns and WatchCampaigns need `authorization: Bearer <token>`.
@@ -62,6 +64,9 @@ class CampaignSettings:
             raise SettingsError(f"port must be within 0..65535, got {self.port}")
         if self.poll_interval <= 0:
             raise SettingsError(f"poll interval must be positive, got {self.poll_interval}")
+        for name, seconds in (("drain delay", self.drain_seconds), ("grace", self.grace_seconds)):
+            if not seconds >= 0:  # also refuses NaN
+                raise SettingsError(f"{name} must be 0 or more seconds, got {seconds:g}")
         if not 0 < self.max_watchers < self.max_workers:
             raise SettingsError(
                 f"max_watchers ({self.max_watchers}) must be positive and below "
@@ -136,6 +141,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         port=settings.port,
         max_workers=settings.max_workers,
         grace_seconds=settings.grace_seconds,
+        drain_seconds=settings.drain_seconds,
     )
     metrics = Metrics(new_registry())
     # Metrics before the token check, so its refusals are counted too.
@@ -158,6 +164,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         port=running.port,
         service_names=running.service_names,
         grace_seconds=running.grace_seconds,
+        drain_seconds=running.drain_seconds,
         holder=holder,
         reloader=reloader,
         servicer=servicer,

@@ -72,13 +72,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# One machine, no load balancer to drain: Ctrl-C stops at once (calls in flight still
+# get their grace).
 def campaign_settings(args: argparse.Namespace, catalog: Path) -> CampaignSettings:
-    return CampaignSettings(catalog=catalog, host=LOOPBACK, port=args.campaigns_port)
+    return CampaignSettings(
+        catalog=catalog, host=LOOPBACK, port=args.campaigns_port, drain_seconds=0
+    )
 
 
 def matcher_settings(args: argparse.Namespace, campaigns_port: int) -> MatcherSettings:
     return MatcherSettings(
-        server=ServerOptions(host=LOOPBACK, port=args.port),
+        server=ServerOptions(host=LOOPBACK, port=args.port, drain_seconds=0),
         campaigns_target=f"{LOOPBACK}:{campaigns_port}",
         match_workers=default_match_workers(args.store),
         allow_unauthenticated_writes=True,

@@ -61,7 +61,12 @@ class CacheState:
     version: str | None
     # Seconds since the campaign service last confirmed the catalog; None when cold.
     age: float | None
+    # A catalog is held, so requests can be answered (however old it is).
     serving: bool
+    # No catalog, or none confirmed within `max_staleness`: worth an alert, but the
+    # old catalog is still served (every matcher ages alike, so turning NOT_SERVING
+    # on age would take the whole fleet out of rotation at once).
+    stale: bool
 
 
 class CampaignCache:
@@ -142,9 +147,11 @@ class CampaignCache:
     def state(self) -> CacheState:
         with self._lock:
             if self._last_good is None:
-                return CacheState(version=None, age=None, serving=False)
+                return CacheState(version=None, age=None, serving=False, stale=True)
             age = self._timer() - self._confirmed_at
-            return CacheState(self._last_good.version, age, age <= self._max_staleness)
+            return CacheState(
+                self._last_good.version, age, serving=True, stale=age > self._max_staleness
+            )
 
     def _refresh_in_background(self) -> None:
         if self._timer() < self._next_attempt or not self._fetching.acquire(blocking=False):

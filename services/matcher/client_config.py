@@ -9,6 +9,7 @@ object, only the three fields matching reads (`match_fields`; BENCHMARKS.md).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,7 @@ class ClientConfigs:
     def _get_checked(
         self, player_ids: Sequence[str], game: str | None, timeout: float | None
     ) -> list[profile_pb2.Profile | DomainError]:
+        started = time.monotonic()
         # The catalog first: if there is none, fail before touching the store.
         catalog = self._catalogs.current(timeout=timeout)
         now = self._clock()
@@ -95,7 +97,9 @@ class ClientConfigs:
                 changed[player_id] = full
             results.append(profile)
         if changed:
-            self._store.set_active_campaigns(changed, timeout=timeout)
+            # What is left of the caller's time, not all of it again.
+            left = None if timeout is None else timeout - (time.monotonic() - started)
+            self._store.set_active_campaigns(changed, timeout=left)
         return results
 
     def dry_run(

@@ -31,6 +31,11 @@ from services.transport.server import ServerOptions, wait_for_signal
 
 log = logging.getLogger(__name__)
 
+# Beyond the store's time limit, what a call needs to send its result after its last
+# write: a grace this much longer than --timeout never cancels a call whose write
+# committed.
+GRACE_MARGIN = 1.0
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     flags: list[tuple[str, str, object, type, str]] = [
@@ -43,7 +48,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         ("--catalog-ttl", "PROFILE_MATCHER_CATALOG_TTL", 300.0, float,
          "seconds a fetched catalog counts as fresh (the fallback when the watch stream is down)"),
         ("--max-staleness", "PROFILE_MATCHER_MAX_STALENESS", 3600.0, float,
-         "seconds without word from the campaign service before health says NOT_SERVING"),
+         "seconds without word from the campaign service before the catalog is reported stale"
+         " (still served; health service profilematcher.catalog says NOT_SERVING)"),
         ("--timeout", "PROFILE_MATCHER_TIMEOUT", 2.0, float,
          "longest wait for MongoDB or the campaign service; a caller's deadline shortens it"),
         ("--index-build-timeout", "PROFILE_MATCHER_INDEX_BUILD_TIMEOUT",
@@ -63,9 +69,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         ("--import-idle-timeout", "PROFILE_MATCHER_IMPORT_IDLE_TIMEOUT", IMPORT_IDLE_TIMEOUT,
          float, "seconds an ImportProfiles stream may send nothing before it is ended"
          " (DEADLINE_EXCEEDED; what it sent before is kept)"),
+        ("--drain-delay", "PROFILE_MATCHER_DRAIN_DELAY", 5.0, float,
+         "after SIGTERM, seconds health says NOT_SERVING while calls are still served,"
+         " so that load balancers stop sending new ones"),
     ]  # fmt: skip
     for flag, env, default, convert, help_text in flags:
         add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
+    add_flag(
+        parser,
+        "--grace",
+        env="PROFILE_MATCHER_GRACE",
+        default=None,
+        convert=float,
+        help="after the drain, seconds calls in flight get to finish before they are"
+        f" cancelled; None: --timeout + {GRACE_MARGIN:g}, so every write can finish",
+    )
     add_security_flags(parser)
     add_metrics_flags(parser)
 
@@ -90,6 +108,8 @@ def settings_from(args: argparse.Namespace) -> MatcherSettings:
             max_workers=args.workers,
             max_concurrent_rpcs=args.max_concurrent_rpcs,
             max_message_bytes=args.max_message_bytes,
+            grace_seconds=_grace(args.grace, args.timeout),
+            drain_seconds=_not_negative("--drain-delay", args.drain_delay),
         ),
         campaigns_target=args.campaigns,
         catalog_ttl=args.catalog_ttl,
@@ -106,6 +126,25 @@ def settings_from(args: argparse.Namespace) -> MatcherSettings:
         max_import_streams=_at_least_one("--max-import-streams", args.max_import_streams),
         import_idle_timeout=_positive("--import-idle-timeout", args.import_idle_timeout),
     )
+
+
+def _grace(grace: float | None, timeout: float) -> float:
+    if grace is None:
+        return timeout + GRACE_MARGIN
+    if _not_negative("--grace", grace) < timeout:
+        log.warning(
+            "--grace (%g s) is shorter than --timeout (%g s): a call still writing at"
+            " shutdown can be cancelled after its write committed",
+            grace,
+            timeout,
+        )
+    return grace
+
+
+def _not_negative(flag: str, seconds: float) -> float:
+    if not seconds >= 0:  # also refuses NaN
+        raise ValueError(f"{flag}: must be 0 or more seconds, got {seconds:g}")
+    return seconds
 
 
 def _match_workers(raw: str, store: str) -> int:

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import grpc
+from grpc_health.v1 import health_pb2
 
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_grpc
 from services.domain.errors import DependencyUnavailable
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
-from services.matcher.catalog_watch import CatalogWatcher
+from services.matcher.catalog_watch import (
+    CAMPAIGN_CHANNEL_OPTIONS,
+    RECONNECT_CAP,
+    CatalogWatcher,
+)
 from services.matcher.client_config import ClientConfigs
 from services.matcher.profile_servicer import (
     IMPORT_IDLE_TIMEOUT,
@@ -45,6 +51,12 @@ SERVICE_NAMES = (
     MATCHER_SERVICE,
     profile_service_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name,
 )
+# A health service name of its own for the catalog's freshness: NOT_SERVING while no
+# catalog was confirmed by the campaign service within --max-staleness (or there is
+# none). The matcher's own names stay SERVING while it holds any catalog.
+CATALOG_HEALTH = "profilematcher.catalog"
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 # ProfileMatcherService (the read path: GetClientConfig, the batch, MatchProfile)
 # always runs on threads of its own, so that nothing else the server runs, streams
 # above all, can take every thread it needs. How many depends on the store.
@@ -71,11 +83,13 @@ class MatcherSettings:
     server: ServerOptions = field(default_factory=lambda: ServerOptions(port=50051))
     campaigns_target: str = "localhost:50052"
     catalog_ttl: float = 300.0
-    # Past this age without word from the campaign service, health says NOT_SERVING
-    # (requests are still answered from the stale catalog).
+    # Past this age without word from the campaign service, the catalog is reported
+    # stale (log, metric, health name CATALOG_HEALTH); it is still served.
     max_staleness: float = 3600.0
     campaigns_timeout: float = 2.0
     watch_campaigns: bool = True
+    # Longest pause between attempts to reopen the watch stream (catalog_watch.py).
+    watch_reconnect_cap: float = RECONNECT_CAP
     health_interval: float = 1.0
     tls: TLSSettings = field(default_factory=TLSSettings)
     campaigns_tls: ClientTLSSettings = field(default_factory=ClientTLSSettings)
@@ -121,9 +135,21 @@ class MatcherServer:
     def port(self) -> int:
         return self.running.port
 
-    def stop(self, grace: float | None = None) -> None:
+    @property
+    def drain_seconds(self) -> float:
+        return self.running.drain_seconds
+
+    def start_draining(self) -> None:
+        """Health NOT_SERVING for good; calls are still served (transport/server.py)."""
+        self._stop_health_monitor()
+        self.running.start_draining()
+
+    def _stop_health_monitor(self) -> None:
         self._stop_monitor.set()
         self._monitor.join(timeout=5)
+
+    def stop(self, grace: float | None = None) -> None:
+        self._stop_health_monitor()
         if self.watcher is not None:
             self.watcher.stop()
         self.running.stop(grace)
@@ -139,11 +165,12 @@ def start_matcher(
     store: ProfileStore,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    timer: Callable[[], float] = time.monotonic,
 ) -> MatcherServer:
     """Starts serving; the store is the caller's (it owns the one client per process).
 
-    Health is SERVING only while a catalog no older than `max_staleness` is held:
-    a cold start with the campaign service down stays NOT_SERVING.
+    Health is SERVING while a catalog is held, however old: a cold start with the
+    campaign service down stays NOT_SERVING. `timer` is the catalog cache's clock.
     """
     # Its own registry per server: tests start many matchers in one process.
     metrics = Metrics(new_registry())
@@ -154,7 +181,9 @@ def start_matcher(
         max_import_streams=settings.max_import_streams,
         import_idle_timeout=settings.import_idle_timeout,
     )
-    channel = open_channel(settings.campaigns_target, settings.campaigns_tls)
+    channel = open_channel(
+        settings.campaigns_target, settings.campaigns_tls, CAMPAIGN_CHANNEL_OPTIONS
+    )
     client = CampaignClient(
         channel, timeout=settings.campaigns_timeout, token=settings.campaigns_auth_token
     )
@@ -163,9 +192,10 @@ def start_matcher(
         ttl=settings.catalog_ttl,
         max_staleness=settings.max_staleness,
         fetch_timeout=settings.campaigns_timeout,
+        timer=timer,
         observer=metrics.catalog,
     )
-    metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=settings.catalog_ttl)
+    metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=settings.max_staleness)
     pools = match_pool(settings.match_workers)
     # Metrics before the token check, so its refusals are counted too.
     interceptors = [
@@ -204,7 +234,7 @@ def start_matcher(
         log.warning("no campaign catalog yet (NOT_SERVING until there is one): %s", exc)
     watcher = None
     if settings.watch_campaigns:
-        watcher = CatalogWatcher(client.watch, cache)
+        watcher = CatalogWatcher(client.watch, cache, backoff_cap=settings.watch_reconnect_cap)
         watcher.start()
     stop_monitor = threading.Event()
     serving = _update_health(cache, running, None)
@@ -225,7 +255,7 @@ def _monitor_health(
     running: RunningServer,
     interval: float,
     stop: threading.Event,
-    serving: bool,
+    serving: tuple[bool, bool],
 ) -> None:
     """`serving` is what health was last set to, so no change in between is missed."""
     while not stop.wait(interval):
@@ -233,18 +263,35 @@ def _monitor_health(
         serving = _update_health(cache, running, serving)
 
 
-def _update_health(cache: CampaignCache, running: RunningServer, was: bool | None) -> bool:
+def _update_health(
+    cache: CampaignCache, running: RunningServer, was: tuple[bool, bool] | None
+) -> tuple[bool, bool]:
+    """Health from the cache's state; `was` and the result are (serving, stale).
+
+    The servers' health follows `serving` alone: a stale catalog is still served, and
+    every matcher's catalog ages alike, so turning NOT_SERVING on age would take the
+    whole fleet out of rotation at once. Staleness has its own health name.
+    """
     state = cache.state()
-    if state.serving != was:
-        running.set_serving(state.serving)
+    now = (state.serving, state.stale)
+    if now == was:
+        return now
+    running.set_serving(state.serving)
+    running.health.set(CATALOG_HEALTH, _NOT_SERVING if state.stale else _SERVING)
+    if was is None or was[0] != state.serving:
         if state.serving:
             log.info("SERVING with catalog %s", state.version)
-        elif state.version is None:
-            log.warning("NOT_SERVING: no campaign catalog yet")
         else:
+            log.warning("NOT_SERVING: no campaign catalog yet")
+    if state.serving and (was is None or was[1] != state.stale):
+        if state.stale:
             log.warning(
-                "NOT_SERVING: catalog %s is %.0f s old, past the maximum staleness",
+                "catalog %s is %.0f s old, past --max-staleness, and still served;"
+                " health %s: NOT_SERVING",
                 state.version,
                 state.age,
+                CATALOG_HEALTH,
             )
-    return state.serving
+        elif was is not None and was[0]:
+            log.info("catalog %s confirmed by the campaign service again", state.version)
+    return now

@@ -1,11 +1,23 @@
-"""What every server of ours has: a thread pool, health, reflection, a graceful stop."""
+"""What every server of ours has: a thread pool, health, reflection, a graceful stop.
+
+Stopping on SIGTERM goes in three steps, so that no caller sees a refused connection
+while a load balancer could still send it our way, and no call is cancelled while
+it can still finish:
+1. drain: health turns NOT_SERVING and everything is still served, for the drain
+   delay, long enough for balancers to notice and stop sending new calls;
+2. grace: new calls are refused; the ones in flight get the grace period to finish
+   and their results are sent (a grace at least as long as the store's time limit
+   lets every write that started finish, so none is reported failed after it
+   committed);
+3. whatever is still running after that is cancelled.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from types import FrameType
@@ -30,6 +42,8 @@ class ServerOptions:
     max_concurrent_rpcs: int = 256
     max_message_bytes: int = 4 * 1024 * 1024
     grace_seconds: float = 5.0
+    # After SIGTERM, how long health says NOT_SERVING while calls are still served.
+    drain_seconds: float = 5.0
 
 
 @dataclass(slots=True)
@@ -39,6 +53,7 @@ class RunningServer:
     port: int
     service_names: tuple[str, ...]
     grace_seconds: float
+    drain_seconds: float
 
     def set_serving(self, serving: bool) -> None:
         status = (
@@ -48,6 +63,10 @@ class RunningServer:
         )
         for name in ("", *self.service_names):
             self.health.set(name, status)
+
+    def start_draining(self) -> None:
+        """Health NOT_SERVING for good (nothing sets it back), calls still served."""
+        self.health.enter_graceful_shutdown()
 
     def stop(self, grace: float | None = None) -> None:
         """Health to NOT_SERVING first (so balancers drain us), then a graceful stop."""
@@ -98,29 +117,58 @@ def start_server(
         raise OSError(f"cannot bind {address}: {exc}") from None
     server.start()
     running = RunningServer(
-        server, health_servicer, port, tuple(service_names), options.grace_seconds
+        server,
+        health_servicer,
+        port,
+        tuple(service_names),
+        options.grace_seconds,
+        options.drain_seconds,
     )
     running.set_serving(False)
     return running
 
 
 class Stoppable(Protocol):
+    @property
+    def drain_seconds(self) -> float: ...
+    def start_draining(self) -> None: ...
     def stop(self, grace: float | None = None) -> None: ...
 
 
-def wait_for_signal(servers: Iterable[Stoppable]) -> None:
-    """Blocks until SIGTERM or SIGINT, then stops every server gracefully."""
-    stop = threading.Event()
+def shut_down(servers: Sequence[Stoppable], *, cut_short: threading.Event | None = None) -> None:
+    """Drains every server for the longest of their drain delays (or until `cut_short`
+    is set), then stops each: new calls refused, in-flight ones given their grace."""
+    for running in servers:
+        running.start_draining()
+    drain = max((running.drain_seconds for running in servers), default=0.0)
+    if drain > 0:
+        log.info("health NOT_SERVING; still serving for %g s before refusing new calls", drain)
+        (cut_short or threading.Event()).wait(drain)
+    log.info("refusing new calls; letting calls in flight finish")
+    for running in servers:
+        running.stop()
+
+
+def wait_for_signal(servers: Sequence[Stoppable]) -> None:
+    """Blocks until SIGTERM or SIGINT, then shuts the servers down (`shut_down`); a
+    second signal cuts the drain short."""
+    signals: list[int] = []
+    first, second = threading.Event(), threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
+        signals.append(signum)
+        if len(signals) == 1:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            first.set()
+        else:
+            log.info("received %s again, ending the drain", signal.Signals(signum).name)
+            second.set()
 
+    # Kept until the servers are stopped, so a second Ctrl-C is no traceback.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        stop.wait()
+        first.wait()
+        shut_down(servers, cut_short=second)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    for running in servers:
-        running.stop()

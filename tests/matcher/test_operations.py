@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -171,10 +172,13 @@ def test_metrics_count_rpcs_by_code_and_the_catalog(
     )
 
 
-def test_sigterm_stops_the_matcher_process_gracefully(campaigns: CampaignServer) -> None:
+def test_sigterm_stops_the_matcher_process_gracefully(
+    campaigns: CampaignServer, tmp_path: Path
+) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "matcher", "--port", "0", "--host", "127.0.0.1",
-         "--campaigns", campaigns.target],
+         "--campaigns", campaigns.target, "--store", str(tmp_path / "profiles.db"),
+         "--drain-delay", "0.2", "--grace", "1"],
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PROFILE_MATCHER_METRICS_PORT": "0"},
@@ -195,3 +199,6 @@ def test_sigterm_stops_the_matcher_process_gracefully(campaigns: CampaignServer)
         process.kill()
     rest = process.stderr.read()
     assert "received SIGTERM, shutting down" in rest, "".join(lines) + rest
+    # In order: drain (health NOT_SERVING, still serving), then no new calls.
+    drain = rest.index("health NOT_SERVING; still serving for 0.2 s")
+    assert rest.index("refusing new calls") > drain, rest

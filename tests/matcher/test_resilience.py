@@ -168,9 +168,11 @@ def test_cache_serves_stale_while_down_and_reports_staleness() -> None:
     assert cache.current() is first
     eventually(lambda: _assert(fetcher.calls == 2))  # one background attempt
     assert cache.state().serving
-    clock.now += 31  # past max staleness: still answers, but health must say so
+    assert not cache.state().stale
+    clock.now += 31  # past max staleness: still answers and serving, but reported stale
     assert cache.current() is first
-    assert not cache.state().serving
+    assert cache.state().serving
+    assert cache.state().stale
 
 
 def test_cache_cold_failure_is_unavailable_and_fails_fast_until_retry() -> None:
