@@ -65,7 +65,8 @@ def _catalog(version: str, campaigns: Iterable[campaign_pb2.Campaign]) -> Catalo
 
 def _dependency_error(exc: grpc.RpcError) -> DependencyUnavailable:
     code = exc.code()
+    # The detail (the service's address, grpc's words) is for the log only.
     message = f"campaign service: {code.name}: {exc.details() or 'no details'}"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DependencyTimeout(message)
-    return DependencyUnavailable(message)
+        return DependencyTimeout(message, public="the campaign service did not answer in time")
+    return DependencyUnavailable(message, public="the campaign service is unavailable")
