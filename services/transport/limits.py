@@ -91,6 +91,7 @@ class CallLimits(grpc.ServerInterceptor):
         self._max_bytes = max_message_bytes
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._deserializers: dict[Callable[[bytes], Any] | None, Callable[[bytes], Any]] = {}
         self._check_request = functools.partial(_checked_request, limit=max_message_bytes)
         self._check_stream = functools.partial(_checked_stream, limit=max_message_bytes)
         self._refusals = futures.ThreadPoolExecutor(
@@ -148,9 +149,15 @@ class CallLimits(grpc.ServerInterceptor):
         for hint in ("experimental_non_blocking", "experimental_thread_pool"):
             if hasattr(behaviour, hint):
                 setattr(wrapped, hint, getattr(behaviour, hint))
-        return _rebuilt(
-            handler, wrapped, _size_checked(handler.request_deserializer, self._max_bytes)
-        )
+        return _rebuilt(handler, wrapped, self._deserializer(handler.request_deserializer))
+
+    def _deserializer(self, inner: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+        """`inner` with the size check; made once per method rather than per call."""
+        checked = self._deserializers.get(inner)
+        if checked is None:
+            # A race here makes the same wrapper twice, which is harmless.
+            checked = self._deserializers[inner] = _size_checked(inner, self._max_bytes)
+        return checked
 
 
 def _single_response(behaviour: _Behaviour, arguments: _Behaviour, slot: _Slot) -> _Behaviour:

@@ -78,6 +78,14 @@ def refused_at_the_limit(channel: grpc.Channel, metrics: Metrics) -> bool:
         eventually(lambda: _assert(handled(metrics, TEST, "Wait") == before + LIMIT + 1))
 
 
+def total(channel: grpc.Channel) -> grpc.StreamUnaryMultiCallable[bytes, bytes]:
+    return channel.stream_unary(f"/{TEST}/Sum")
+
+
+def chat(channel: grpc.Channel) -> grpc.StreamStreamMultiCallable[bytes, bytes]:
+    return channel.stream_stream(f"/{TEST}/Chat")
+
+
 def _assert(condition: bool) -> None:
     assert condition
 
@@ -88,7 +96,7 @@ def test_a_call_over_the_limit_is_refused_at_once_and_counted(
     held = hold(channel, LIMIT)
     eventually(lambda: _assert(started(metrics, TEST, "Wait") == LIMIT))
     with pytest.raises(grpc.RpcError) as info:
-        server_stream(channel, "Count")(b"3", timeout=DEADLINE).next()
+        next(server_stream(channel, "Count")(b"3", timeout=DEADLINE))
     assert info.value.code() == Code.RESOURCE_EXHAUSTED
     assert "limit" in (info.value.details() or "")
     assert handled(metrics, TEST, "Count", Code.RESOURCE_EXHAUSTED) == 1
@@ -115,10 +123,8 @@ def test_every_way_a_call_ends_gives_its_slot_back_once(
         forever = server_stream(channel, "Forever")(b"", timeout=DEADLINE)
         assert next(forever) == b"tick"
         forever.cancel()  # the client walks away from a stream
-        assert channel.stream_unary(f"/{TEST}/Sum")(iter([b"1", b"2"]), timeout=DEADLINE) == b"3"
-        assert list(channel.stream_stream(f"/{TEST}/Chat")(iter([b"a"]), timeout=DEADLINE)) == [
-            b"a"
-        ]
+        assert total(channel)(iter([b"1", b"2"]), timeout=DEADLINE) == b"3"
+        assert list(chat(channel)(iter([b"a"]), timeout=DEADLINE)) == [b"a"]
         code_of(lambda: unary(channel, "Count")(b"x" * (MAX_BYTES + 1), timeout=DEADLINE))
     eventually(lambda: _assert(handled(metrics, TEST, "Forever") == LIMIT + 1))
     # Neither leaked (a call would be refused early) nor given back twice (more
@@ -139,13 +145,13 @@ def test_an_oversized_request_is_refused_naming_the_limit_and_counted(
     )
     assert handled(metrics, TEST, "Count", Code.RESOURCE_EXHAUSTED) == 1
     # Within a request stream, with and without the servicers' error mapping.
-    assert code_of(
-        lambda: channel.stream_unary(f"/{TEST}/Sum")(iter([b"1", big]), timeout=DEADLINE)
-    ) == (Code.RESOURCE_EXHAUSTED)
+    assert code_of(lambda: total(channel)(iter([b"1", big]), timeout=DEADLINE)) == (
+        Code.RESOURCE_EXHAUSTED
+    )
     assert handled(metrics, TEST, "Sum", Code.RESOURCE_EXHAUSTED) == 1
-    assert code_of(
-        lambda: list(channel.stream_stream(f"/{TEST}/Chat")(iter([big]), timeout=DEADLINE))
-    ) == (Code.RESOURCE_EXHAUSTED)
+    assert code_of(lambda: list(chat(channel)(iter([big]), timeout=DEADLINE))) == (
+        Code.RESOURCE_EXHAUSTED
+    )
     assert handled(metrics, TEST, "Chat", Code.RESOURCE_EXHAUSTED) == 1
     profiles = profile_service_pb2_grpc.ProfileServiceStub(channel)
     profile = profile_pb2.Profile(player_id="big")
