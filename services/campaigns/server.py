@@ -13,9 +13,10 @@ from services.campaigns.catalog_file import load_catalog_file
 from services.campaigns.holder import CatalogHolder
 from services.campaigns.reloader import DEFAULT_POLL_INTERVAL, CatalogReloader, file_signature
 from services.campaigns.servicer import SERVICE_NAME, CampaignServiceServicer
+from services.observability.campaign_metrics import CampaignMetrics
 from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
 from services.observability.interceptor import MetricsInterceptor
-from services.observability.metrics import Metrics, new_registry
+from services.observability.metrics import new_registry
 from services.transport.security import TLSSettings, server_credentials
 from services.transport.server import RunningServer, ServerOptions, create_server, start_server
 
@@ -104,6 +105,7 @@ class CampaignServer(RunningServer):
     reloader: CatalogReloader
     servicer: CampaignServiceServicer
     metrics_server: MetricsServer | None = None
+    metrics: CampaignMetrics | None = None
 
     def stop(self, grace: float | None = None) -> None:
         self.set_serving(False)
@@ -131,7 +133,11 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         max_workers=settings.max_workers,
         grace_seconds=settings.grace_seconds,
     )
-    metrics = Metrics(new_registry())
+    metrics = CampaignMetrics(
+        new_registry(),
+        catalog=lambda: _served(holder),
+        watchers=lambda: servicer.open_watchers,
+    )
     server = create_server(options, [MetricsInterceptor(metrics)])
     pb_grpc.add_CampaignServiceServicer_to_server(servicer, server)
     try:
@@ -141,7 +147,9 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
     except BaseException:
         server.stop(None)
         raise
-    reloader = CatalogReloader(settings.catalog, holder, interval=settings.poll_interval, seen=seen)
+    reloader = CatalogReloader(
+        settings.catalog, holder, interval=settings.poll_interval, seen=seen, observer=metrics
+    )
     reloader.start()
     campaign_server = CampaignServer(
         server=running.server,
@@ -157,6 +165,12 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
             if settings.metrics.enabled
             else None
         ),
+        metrics=metrics,
     )
     campaign_server.set_serving(True)
     return campaign_server
+
+
+def _served(holder: CatalogHolder) -> tuple[str, int]:
+    catalog = holder.current.catalog
+    return catalog.version, len(catalog.campaigns)
