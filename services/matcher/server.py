@@ -33,6 +33,7 @@ from services.transport.security import (
     server_credentials,
 )
 from services.transport.server import RunningServer, ServerOptions, create_server, start_server
+from services.transport.tls_probe import HandshakeDiagnosis
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,18 @@ def start_matcher(
     metrics = Metrics(new_registry())
     store = instrument_store(store, metrics)
     channel = open_channel(settings.campaigns_target, settings.campaigns_tls)
-    client = CampaignClient(channel, timeout=settings.campaigns_timeout)
+    client = CampaignClient(
+        channel,
+        timeout=settings.campaigns_timeout,
+        # grpc says only "Socket closed" when the TLS handshake fails: this logs why.
+        on_unavailable=(
+            HandshakeDiagnosis(
+                settings.campaigns_target, settings.campaigns_tls, what="the campaign service"
+            )
+            if settings.campaigns_tls.enabled
+            else None
+        ),
+    )
     cache = CampaignCache(
         client,
         ttl=settings.catalog_ttl,
