@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from services.campaigns import main as campaigns_main
 from services.commands import demo_catalog, health, import_profiles, up
+from services.config import add_flag
 from services.matcher import main as matcher_main
 
 
@@ -17,7 +18,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="profile-matcher",
         description="Player profiles matched against live-ops campaigns, over gRPC.",
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    add_flag(
+        parser,
+        "--log-level",
+        env="PROFILE_MATCHER_LOG_LEVEL",
+        default="INFO",
+        convert=str,
+        help="DEBUG, INFO, WARNING or ERROR",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, module, help_text in (
         ("up", up, "the one-command demo: campaign service and matcher with demo data"),

@@ -24,6 +24,8 @@ DEFAULT_HOST = "[::]"
 DEFAULT_PORT = 50052
 ENV_CATALOG = "PROFILE_MATCHER_CATALOG"
 ENV_PORT = "PROFILE_MATCHER_CAMPAIGNS_PORT"
+ENV_HOST = "PROFILE_MATCHER_CAMPAIGNS_HOST"
+ENV_POLL_INTERVAL = "PROFILE_MATCHER_CATALOG_POLL_INTERVAL"
 
 
 class SettingsError(ValueError):
@@ -84,6 +86,16 @@ class CampaignSettings:
             except ValueError:
                 raise SettingsError(
                     f"{ENV_PORT} must be a port number, got {env[ENV_PORT]!r}"
+                ) from None
+        if host is None:
+            host = env.get(ENV_HOST) or None
+        if poll_interval is None and env.get(ENV_POLL_INTERVAL):
+            try:
+                poll_interval = float(env[ENV_POLL_INTERVAL])
+            except ValueError:
+                raise SettingsError(
+                    f"{ENV_POLL_INTERVAL} must be a number of seconds,"
+                    f" got {env[ENV_POLL_INTERVAL]!r}"
                 ) from None
         return cls(
             catalog=Path(catalog_path),
