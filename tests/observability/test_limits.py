@@ -126,6 +126,8 @@ def test_every_way_a_call_ends_gives_its_slot_back_once(
         assert total(channel)(iter([b"1", b"2"]), timeout=DEADLINE) == b"3"
         assert list(chat(channel)(iter([b"a"]), timeout=DEADLINE)) == [b"a"]
         code_of(lambda: unary(channel, "Count")(b"x" * (MAX_BYTES + 1), timeout=DEADLINE))
+        # Cut off by grpc itself: the handler never runs, yet the slot comes back.
+        code_of(lambda: unary(channel, "Count")(b"x" * (3 * MAX_BYTES), timeout=DEADLINE))
     eventually(lambda: _assert(handled(metrics, TEST, "Forever") == LIMIT + 1))
     # Neither leaked (a call would be refused early) nor given back twice (more
     # calls than the limit would be let in).
