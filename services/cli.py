@@ -5,19 +5,39 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from services.campaigns import main as campaigns_main
 from services.commands import demo_catalog, health, import_profiles, up
+from services.config import add_flag
 from services.matcher import main as matcher_main
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps help between words only, so that a long environment variable's name stays
+    whole and can be copied from --help."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(
+            " ".join(text.split()), width, break_long_words=False, break_on_hyphens=False
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="profile-matcher",
+        formatter_class=_HelpFormatter,
         description="Player profiles matched against live-ops campaigns, over gRPC.",
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    add_flag(
+        parser,
+        "--log-level",
+        env="PROFILE_MATCHER_LOG_LEVEL",
+        default="INFO",
+        convert=str,
+        help="DEBUG, INFO, WARNING or ERROR",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, module, help_text in (
         ("up", up, "the one-command demo: campaign service and matcher with demo data"),
@@ -27,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("health", health, "check a server's grpc.health.v1 status (exit 0 when SERVING)"),
         ("demo-catalog", demo_catalog, "write the demo catalog, with windows live from now"),
     ):
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, formatter_class=_HelpFormatter
+        )
         module.configure(sub)
         sub.set_defaults(run=module.run)
     return parser

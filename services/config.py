@@ -36,3 +36,22 @@ def add_flag(
         default=env_default(env, default, convert),
         help=f"{help} (env {env}; default {default!r})",
     )
+
+
+def parse_bool(raw: str) -> bool:
+    match raw.strip().lower():
+        case "1" | "true" | "yes" | "on":
+            return True
+        case "0" | "false" | "no" | "off":
+            return False
+    raise ValueError(raw)
+
+
+def add_switch(parser: argparse.ArgumentParser, flag: str, *, env: str, help: str) -> None:
+    """`--flag`/`--no-flag`, defaulting to $ENV (true|false), then to off."""
+    parser.add_argument(
+        flag,
+        action=argparse.BooleanOptionalAction,
+        default=env_default(env, False, parse_bool),
+        help=f"{help} (env {env}=true|false; default False)",
+    )

@@ -39,3 +39,12 @@ def sample_profile_doc() -> dict[str, Any]:
 def sample_campaign_doc() -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((TEST_DATA / "campaign.json").read_text())
     return doc
+
+
+@pytest.fixture(autouse=True)
+def fresh_dependency_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test logs its dependency failures afresh: the process-wide log leaves out
+    repeats of a detail, which would hide one test's line behind another's."""
+    from services.transport import status
+
+    monkeypatch.setattr(status, "dependency_log", status.RepeatLimitedLog(status.LOG_REPEATS_AFTER))

@@ -8,10 +8,13 @@ import logging
 import sys
 
 from services.campaigns.catalog_file import CatalogError
+from services.campaigns.reloader import DEFAULT_POLL_INTERVAL
 from services.campaigns.server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     ENV_CATALOG,
+    ENV_HOST,
+    ENV_POLL_INTERVAL,
     ENV_PORT,
     CampaignSettings,
     SettingsError,
@@ -47,12 +50,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         help=f"port to listen on; 0 picks a free one (env {ENV_PORT}, default {DEFAULT_PORT})",
     )
-    parser.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument(
+        "--host", help=f"address to listen on (env {ENV_HOST}, default {DEFAULT_HOST})"
+    )
     parser.add_argument(
         "--poll-interval",
         type=float,
         metavar="SECONDS",
-        help="how often to check the catalog file for changes (default 0.2)",
+        help="how often to check the catalog file for changes"
+        f" (env {ENV_POLL_INTERVAL}, default {DEFAULT_POLL_INTERVAL})",
     )
     add_flag(
         parser,

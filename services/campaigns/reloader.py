@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from services.campaigns.catalog import build_catalog
 from services.campaigns.catalog_file import CatalogError, load_catalog_file
@@ -46,6 +46,12 @@ def file_signature(path: Path) -> FileSignature | None:
     return FileSignature(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+class ReloadObserver(Protocol):
+    def reloaded(self, result: str) -> None:
+        """A changed file was read: "ok" (new version), "unchanged" or "error"."""
+        ...
+
+
 class CatalogReloader:
     """A daemon thread that polls `path` every `interval` seconds into `holder`.
 
@@ -61,6 +67,7 @@ class CatalogReloader:
         interval: float = DEFAULT_POLL_INTERVAL,
         seen: FileSignature | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
+        observer: ReloadObserver | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError(f"poll interval must be positive, got {interval}")
@@ -69,6 +76,7 @@ class CatalogReloader:
         self._interval = interval
         self._seen = seen
         self._clock_ns = clock_ns
+        self._observer = observer
         self._unsettled = seen is not None and self._is_recent(seen)
         self._last_problems: list[str] | None = None
         self._stop = threading.Event()
@@ -90,6 +98,7 @@ class CatalogReloader:
         signature = file_signature(self._path)
         if signature is None:
             if self._seen is not None:
+                self._observed("error")
                 log.warning(
                     "%s: cannot stat the catalog file; still serving version %s",
                     self._path,
@@ -104,6 +113,7 @@ class CatalogReloader:
         try:
             campaigns = load_catalog_file(self._path)
         except CatalogError as exc:
+            self._observed("error")
             # Logged once per distinct set of problems, not on every poll of a file
             # that is still being rewritten.
             if exc.problems != self._last_problems:
@@ -117,13 +127,19 @@ class CatalogReloader:
             return
         self._last_problems = None
         catalog = build_catalog(campaigns)
-        if self._holder.replace(catalog):
+        replaced = self._holder.replace(catalog)
+        self._observed("ok" if replaced else "unchanged")
+        if replaced:
             log.info(
                 "catalog reloaded from %s: version %s, %d campaigns",
                 self._path,
                 catalog.version,
                 len(catalog.campaigns),
             )
+
+    def _observed(self, result: str) -> None:
+        if self._observer is not None:
+            self._observer.reloaded(result)
 
     def _is_recent(self, signature: FileSignature) -> bool:
         return self._clock_ns() - signature.mtime_ns < _SETTLE_NS

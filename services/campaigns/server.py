@@ -13,9 +13,10 @@ from services.campaigns.catalog_file import load_catalog_file
 from services.campaigns.holder import CatalogHolder
 from services.campaigns.reloader import DEFAULT_POLL_INTERVAL, CatalogReloader, file_signature
 from services.campaigns.servicer import SERVICE_NAME, CampaignServiceServicer
+from services.observability.campaign_metrics import CampaignMetrics
 from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
 from services.observability.interceptor import MetricsInterceptor
-from services.observability.metrics import Metrics, new_registry
+from services.observability.metrics import new_registry
 from services.transport.security import (
     TLSSettings,
     server_credentials,
@@ -27,6 +28,8 @@ DEFAULT_HOST = "[::]"
 DEFAULT_PORT = 50052
 ENV_CATALOG = "PROFILE_MATCHER_CATALOG"
 ENV_PORT = "PROFILE_MATCHER_CAMPAIGNS_PORT"
+ENV_HOST = "PROFILE_MATCHER_CAMPAIGNS_HOST"
+ENV_POLL_INTERVAL = "PROFILE_MATCHER_CATALOG_POLL_INTERVAL"
 
 
 class SettingsError(ValueError):
@@ -95,6 +98,16 @@ class CampaignSettings:
                 raise SettingsError(
                     f"{ENV_PORT} must be a port number, got {env[ENV_PORT]!r}"
                 ) from None
+        if host is None:
+            host = env.get(ENV_HOST) or None
+        if poll_interval is None and env.get(ENV_POLL_INTERVAL):
+            try:
+                poll_interval = float(env[ENV_POLL_INTERVAL])
+            except ValueError:
+                raise SettingsError(
+                    f"{ENV_POLL_INTERVAL} must be a number of seconds,"
+                    f" got {env[ENV_POLL_INTERVAL]!r}"
+                ) from None
         return cls(
             catalog=Path(catalog_path),
             port=DEFAULT_PORT if port is None else port,
@@ -115,6 +128,7 @@ class CampaignServer(RunningServer):
     reloader: CatalogReloader
     servicer: CampaignServiceServicer
     metrics_server: MetricsServer | None = None
+    metrics: CampaignMetrics | None = None
 
     def stop(self, grace: float | None = None) -> None:
         self.set_serving(False)
@@ -143,7 +157,11 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         grace_seconds=settings.grace_seconds,
         drain_seconds=settings.drain_seconds,
     )
-    metrics = Metrics(new_registry())
+    metrics = CampaignMetrics(
+        new_registry(),
+        catalog=lambda: _served(holder),
+        watchers=lambda: servicer.open_watchers,
+    )
     # Metrics before the token check, so its refusals are counted too.
     server = create_server(
         options, [MetricsInterceptor(metrics), *service_token_interceptors(settings.auth_token)]
@@ -156,7 +174,9 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
     except BaseException:
         server.stop(None)
         raise
-    reloader = CatalogReloader(settings.catalog, holder, interval=settings.poll_interval, seen=seen)
+    reloader = CatalogReloader(
+        settings.catalog, holder, interval=settings.poll_interval, seen=seen, observer=metrics
+    )
     reloader.start()
     campaign_server = CampaignServer(
         server=running.server,
@@ -173,6 +193,12 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
             if settings.metrics.enabled
             else None
         ),
+        metrics=metrics,
     )
     campaign_server.set_serving(True)
     return campaign_server
+
+
+def _served(holder: CatalogHolder) -> tuple[str, int]:
+    catalog = holder.current.catalog
+    return catalog.version, len(catalog.campaigns)

@@ -7,12 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.campaigns.demo import write_demo_catalog
+from services.config import add_switch
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="where to write the catalog (JSON)")
-    parser.add_argument(
-        "--keep", action="store_true", help="leave an existing file alone (for containers)"
+    add_switch(
+        parser,
+        "--keep",
+        env="PROFILE_MATCHER_DEMO_CATALOG_KEEP",
+        help="leave an existing file alone (for containers)",
     )
 
 

@@ -7,21 +7,36 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.config import add_flag
 from services.transport.security import ClientTLSSettings, open_channel
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", help="HOST:PORT of any Profile Matcher server")
-    parser.add_argument("--service", default="", help="service name (default: the whole server)")
-    parser.add_argument("--timeout", type=float, default=2.0, help="seconds (default 2)")
-    parser.add_argument("--tls-ca", type=Path, help="CA to verify a TLS server with")
-    parser.add_argument("--tls-cert", type=Path, help="client certificate, for mutual TLS")
-    parser.add_argument("--tls-key", type=Path, help="client key, for mutual TLS")
+    # Variables of their own: a container's PROFILE_MATCHER_TLS_* configure its server.
+    flags: list[tuple[str, str, object, Callable[[str], object], str]] = [
+        ("--service", "PROFILE_MATCHER_HEALTH_SERVICE", "", str,
+         "service name; empty: the whole server"),
+        ("--timeout", "PROFILE_MATCHER_HEALTH_TIMEOUT", 2.0, float, "seconds"),
+        ("--tls-ca", "PROFILE_MATCHER_HEALTH_TLS_CA", None, _optional_path,
+         "CA to verify a TLS server with"),
+        ("--tls-cert", "PROFILE_MATCHER_HEALTH_TLS_CERT", None, _optional_path,
+         "client certificate, for mutual TLS"),
+        ("--tls-key", "PROFILE_MATCHER_HEALTH_TLS_KEY", None, _optional_path,
+         "client key, for mutual TLS"),
+    ]  # fmt: skip
+    for flag, env, default, convert, help_text in flags:
+        add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw) if raw else None
 
 
 def run(args: argparse.Namespace) -> int:

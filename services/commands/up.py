@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import logging
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.server import CampaignSettings, start_campaign_server
+from services.config import add_flag
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.server import MatcherSettings, default_match_workers, start_matcher
@@ -32,22 +34,26 @@ LOOPBACK = "127.0.0.1"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=50051, help="matcher port (default 50051)")
-    parser.add_argument(
-        "--campaigns-port", type=int, default=50052, help="campaign service port (default 50052)"
-    )
-    parser.add_argument(
-        "--catalog", type=Path, help="campaign catalog file instead of the demo catalog"
-    )
-    parser.add_argument(
-        "--profiles", type=Path, help="profiles (JSON list or JSON lines) instead of the demo ones"
-    )
-    parser.add_argument(
-        "--players", type=int, default=5000, help="generated players to add (default 5000)"
-    )
-    parser.add_argument(
-        "--store", default="", help="embedded store file to keep data in (default: memory)"
-    )
+    # The matcher's and the campaign service's variables where they mean the same.
+    flags: list[tuple[str, str, object, Callable[[str], object], str]] = [
+        ("--port", "PROFILE_MATCHER_PORT", 50051, int, "matcher port"),
+        ("--campaigns-port", "PROFILE_MATCHER_CAMPAIGNS_PORT", 50052, int,
+         "campaign service port"),
+        ("--catalog", "PROFILE_MATCHER_CATALOG", None, _optional_path,
+         "campaign catalog file instead of the demo catalog"),
+        ("--profiles", "PROFILE_MATCHER_UP_PROFILES", None, _optional_path,
+         "profiles (JSON list or JSON lines) instead of the demo ones"),
+        ("--players", "PROFILE_MATCHER_UP_PLAYERS", 5000, int, "generated players to add"),
+        # Not the matcher's PROFILE_MATCHER_STORE: the demo seeds generated players.
+        ("--store", "PROFILE_MATCHER_UP_STORE", "", str,
+         "embedded store file to keep data in; empty: memory"),
+    ]  # fmt: skip
+    for flag, env, default, convert, help_text in flags:
+        add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw) if raw else None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -50,8 +50,21 @@ class StoredProfileCorrupt(DomainError):
 
 
 class DependencyUnavailable(DomainError):
-    """A dependency (profile store, campaign service) cannot be reached; safe to retry."""
+    """A dependency (profile store, campaign service) cannot be reached; safe to retry.
+
+    `str(error)` is the detail, for the operator's log: it may name files, hosts and
+    driver errors. `public` is all a client is told: what could not be done and which
+    dependency failed, nothing about where it lives.
+    """
+
+    default_public = "a service this call needs is unavailable; retry later"
+
+    def __init__(self, detail: str, *, public: str | None = None) -> None:
+        super().__init__(detail)
+        self.public = public or self.default_public
 
 
 class DependencyTimeout(DependencyUnavailable):
     """The dependency did not answer within the caller's deadline."""
+
+    default_public = "a service this call needs did not answer in time"

@@ -97,6 +97,7 @@ class CampaignCache:
         self._last_good: CompiledCatalog | None = None
         self._confirmed_at = float("-inf")
         self._next_attempt = float("-inf")
+        self._last_error: DependencyUnavailable | None = None
 
     def current(self, *, timeout: float | None = None) -> CompiledCatalog:
         """The catalog to match with; DependencyUnavailable only when none was ever fetched."""
@@ -116,7 +117,10 @@ class CampaignCache:
         self._observer.miss()
         # Cold: everyone waits for the one fetch, but no longer than their deadline.
         if not self._fetching.acquire(timeout=-1 if timeout is None else timeout):
-            raise DependencyTimeout("no campaign catalog fetched within the deadline")
+            raise DependencyTimeout(
+                "no campaign catalog fetched within the deadline",
+                public="no campaign catalog yet: none was fetched within the deadline",
+            )
         try:
             with self._lock:
                 last_good = self._last_good
@@ -124,7 +128,11 @@ class CampaignCache:
                 return last_good
             if self._timer() < self._next_attempt:
                 # The service just failed: answer at once instead of queueing on it.
-                raise DependencyUnavailable("campaign service unavailable; no catalog yet")
+                raise DependencyUnavailable(
+                    "campaign service unavailable; no catalog yet;"
+                    f" last failure: {self._last_error}",
+                    public="no campaign catalog yet: the campaign service is unavailable",
+                )
             return self._refresh(timeout)
         finally:
             self._fetching.release()
@@ -176,7 +184,8 @@ class CampaignCache:
             fetched = self._fetcher.fetch(
                 None if last_good is None else last_good.version, timeout=limit
             )
-        except DependencyUnavailable:
+        except DependencyUnavailable as exc:
+            self._last_error = exc
             self._observer.refreshed("error")
             # Jittered, so that a fleet of matchers does not retry in lockstep.
             self._next_attempt = self._timer() + self._retry_after * random.uniform(0.5, 1.5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import grpc
 
@@ -21,9 +21,12 @@ class CatalogStream:
     """An open WatchCampaigns call: iterate for catalogs, `cancel` to end it."""
 
     def __init__(
-        self, call: grpc._CallIterator[campaign_service_pb2.WatchCampaignsResponse]
+        self,
+        call: grpc._CallIterator[campaign_service_pb2.WatchCampaignsResponse],
+        on_unavailable: Callable[[], None] | None = None,
     ) -> None:
         self._call = call
+        self._on_unavailable = on_unavailable
 
     def __iter__(self) -> Iterator[Catalog]:
         try:
@@ -31,20 +34,29 @@ class CatalogStream:
                 yield _catalog(message.version, message.campaigns)
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.CANCELLED:
-                raise _dependency_error(exc) from None
+                raise _dependency_error(exc, self._on_unavailable) from None
 
     def cancel(self) -> None:
         self._call.cancel()
 
 
 class CampaignClient:
+    """`token`: sent as `authorization: Bearer` on every call, the watch included.
+    `on_unavailable` runs on every UNAVAILABLE (with TLS: a probe that logs why the
+    handshake fails, which grpc does not say)."""
+
     def __init__(
-        self, channel: grpc.Channel, *, timeout: float = 2.0, token: str | None = None
+        self,
+        channel: grpc.Channel,
+        *,
+        timeout: float = 2.0,
+        token: str | None = None,
+        on_unavailable: Callable[[], None] | None = None,
     ) -> None:
-        """`token`: sent as `authorization: Bearer` on every call, the watch included."""
         self._stub = campaign_service_pb2_grpc.CampaignServiceStub(channel)
         self._timeout = timeout
         self._metadata = bearer_metadata(token)
+        self._on_unavailable = on_unavailable
 
     def fetch(self, known_version: str | None, *, timeout: float | None = None) -> Catalog | None:
         """The whole catalog, or None when `known_version` is still current."""
@@ -53,7 +65,7 @@ class CampaignClient:
         try:
             response = self._stub.ListCampaigns(request, timeout=limit, metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise _dependency_error(exc) from None
+            raise _dependency_error(exc, self._on_unavailable) from None
         if response.unchanged:
             return None
         return _catalog(response.version, response.campaigns)
@@ -62,7 +74,8 @@ class CampaignClient:
         return CatalogStream(
             self._stub.WatchCampaigns(
                 campaign_service_pb2.WatchCampaignsRequest(), metadata=self._metadata
-            )
+            ),
+            self._on_unavailable,
         )
 
 
@@ -70,9 +83,14 @@ def _catalog(version: str, campaigns: Iterable[campaign_pb2.Campaign]) -> Catalo
     return Catalog(version=version, campaigns=tuple(campaign_from_message(c) for c in campaigns))
 
 
-def _dependency_error(exc: grpc.RpcError) -> DependencyUnavailable:
+def _dependency_error(
+    exc: grpc.RpcError, on_unavailable: Callable[[], None] | None
+) -> DependencyUnavailable:
     code = exc.code()
+    if code == grpc.StatusCode.UNAVAILABLE and on_unavailable is not None:
+        on_unavailable()
+    # The detail (the service's address, grpc's words) is for the log only.
     message = f"campaign service: {code.name}: {exc.details() or 'no details'}"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DependencyTimeout(message)
-    return DependencyUnavailable(message)
+        return DependencyTimeout(message, public="the campaign service did not answer in time")
+    return DependencyUnavailable(message, public="the campaign service is unavailable")

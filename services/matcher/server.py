@@ -43,6 +43,7 @@ from services.transport.security import (
     server_credentials,
 )
 from services.transport.server import RunningServer, ServerOptions, create_server, start_server
+from services.transport.tls_probe import HandshakeDiagnosis
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,17 @@ def start_matcher(
         settings.campaigns_target, settings.campaigns_tls, CAMPAIGN_CHANNEL_OPTIONS
     )
     client = CampaignClient(
-        channel, timeout=settings.campaigns_timeout, token=settings.campaigns_auth_token
+        channel,
+        timeout=settings.campaigns_timeout,
+        token=settings.campaigns_auth_token,
+        # grpc says only "Socket closed" when the TLS handshake fails: this logs why.
+        on_unavailable=(
+            HandshakeDiagnosis(
+                settings.campaigns_target, settings.campaigns_tls, what="the campaign service"
+            )
+            if settings.campaigns_tls.enabled
+            else None
+        ),
     )
     cache = CampaignCache(
         client,

@@ -10,7 +10,7 @@ from services.domain.errors import DomainError
 from services.domain.profile_message import datetime_from_timestamp, profile_from_message
 from services.matcher.client_config import ClientConfigs
 from services.matching.explain import Explanation, Outcome
-from services.transport.status import mapped_errors, status_for, time_left
+from services.transport.status import client_message, mapped_errors, status_for, time_left
 
 _OUTCOMES = {
     Outcome.MATCHED: pb.OUTCOME_MATCHED,
@@ -44,7 +44,9 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
             if isinstance(result, DomainError):
                 response.results.add(
                     player_id=player_id,
-                    error=pb.PlayerError(code=status_for(result).value[0], message=str(result)),
+                    error=pb.PlayerError(
+                        code=status_for(result).value[0], message=client_message(result)
+                    ),
                 )
             else:
                 response.results.add(player_id=player_id).profile.CopyFrom(result)

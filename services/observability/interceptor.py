@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import grpc
 from prometheus_client import Counter, Histogram
 
-from services.observability.metrics import GRPC_CODE_LABELS, Metrics
+from services.observability.metrics import GRPC_CODE_LABELS, RpcMetrics
 
 _TRequest = TypeVar("_TRequest")
 _TResponse = TypeVar("_TResponse")
@@ -81,7 +81,7 @@ class _MethodMetrics:
 
     __slots__ = ("_by_code", "_handled", "_labels", "seconds", "started")
 
-    def __init__(self, metrics: Metrics, labels: tuple[str, str, str]) -> None:
+    def __init__(self, metrics: RpcMetrics, labels: tuple[str, str, str]) -> None:
         self._labels = labels
         self._handled: Counter = metrics.rpc_handled
         self._by_code: dict[grpc.StatusCode, Counter] = {}
@@ -149,7 +149,9 @@ class MetricsInterceptor(grpc.ServerInterceptor):
     come from the client and would make unbounded label values.
     """
 
-    def __init__(self, metrics: Metrics, *, timer: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self, metrics: RpcMetrics, *, timer: Callable[[], float] = time.perf_counter
+    ) -> None:
         self._metrics = metrics
         self._timer = timer
         # Keyed by the full method path; only registered methods get here.

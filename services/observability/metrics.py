@@ -1,4 +1,5 @@
-"""Every metric a matcher process exports, defined on one registry the caller picks.
+"""Every metric a matcher process exports, defined on one registry the caller picks
+(the campaign service's own are in campaign_metrics.py).
 
 A registry holds each metric name once, so a process builds one `Metrics` per registry.
 The default is prometheus_client's process-wide REGISTRY (which also carries the
@@ -197,8 +198,8 @@ class CatalogMetrics:
         self._collector.set_age_source(source, stale_after)
 
 
-class Metrics:
-    """The gRPC server, campaign catalog and profile store metrics, on one registry."""
+class RpcMetrics:
+    """The gRPC server metrics (grpc_server_*) every server of ours exports."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = REGISTRY if registry is None else registry
@@ -225,6 +226,13 @@ class Metrics:
             buckets=RPC_BUCKETS,
             registry=self.registry,
         )
+
+
+class Metrics(RpcMetrics):
+    """The matcher's: gRPC server, campaign catalog and profile store, on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
         self.store_seconds = Histogram(
             "profilematcher_store_operation_seconds",
             "Seconds per profile store call, failed ones included.",

@@ -206,7 +206,10 @@ class MongoProfileStore:
             else min(self._default_timeout, timeout)
         )
         if limit is not None and limit <= 0:
-            raise DependencyTimeout(f"MongoDB: no time left to {action}")
+            raise DependencyTimeout(
+                f"MongoDB: no time left to {action}",
+                public=f"could not {action}: no time left before the deadline",
+            )
         with mongo_errors(action):
             if limit is None:
                 yield
@@ -414,8 +417,13 @@ def mongo_errors(action: str) -> Iterator[None]:
     """Maps pymongo's errors to the domain's: the one place that knows them.
 
     `action` says what was being attempted ("read a profile"); it and a trimmed driver
-    message, with any `user:password@` removed, make the error's text.
+    message, with any `user:password@` removed, make the error's text: the detail, for
+    the log. A client is told only the action and how the store failed.
     """
+    # What a client is told; the detail (hosts, the driver's words) goes to the log.
+    unreachable = f"could not {action}: the profile store is unreachable"
+    refused = f"could not {action}: the profile store refused it"
+    failed = f"could not {action}: the profile store failed"
     try:
         yield
     except (InvalidDocument, OverflowError) as exc:
@@ -425,33 +433,40 @@ def mongo_errors(action: str) -> Iterator[None]:
         # Its `timeout` is True too, but no server being reachable is an outage, not a
         # slow answer: report it as unavailable.
         raise DependencyUnavailable(
-            f"MongoDB unreachable, could not {action}: {_detail(exc)}"
+            f"MongoDB unreachable, could not {action}: {_detail(exc)}", public=unreachable
         ) from exc
     except PyMongoError as exc:
         if exc.timeout:
             raise DependencyTimeout(
-                f"MongoDB did not answer in time, could not {action}: {_detail(exc)}"
+                f"MongoDB did not answer in time, could not {action}: {_detail(exc)}",
+                public=f"could not {action}: the profile store did not answer in time",
             ) from exc
         if isinstance(exc, BulkWriteError):
             errors = exc.details.get("writeErrors") or [{}]
             first = errors[0]
             raise DependencyUnavailable(
                 f"MongoDB refused to {action}: {first.get('errmsg', 'bulk write failed')}"
-                f" (code {first.get('code')}, {len(errors)} failed)"
+                f" (code {first.get('code')}, {len(errors)} failed)",
+                public=refused,
             ) from exc
         if isinstance(exc, OperationFailure):
             # The server's own errmsg, without pymongo's ", full error: {...}" dump.
             message = (exc.details or {}).get("errmsg") or _detail(exc)
             raise DependencyUnavailable(
                 f"MongoDB refused to {action}: {_USERINFO.sub('***@', str(message))}"
-                f" (code {exc.code})"
+                f" (code {exc.code})",
+                public=refused,
             ) from exc
         if isinstance(exc, ConnectionFailure):
             raise DependencyUnavailable(
-                f"MongoDB connection failed, could not {action}: {_detail(exc)}"
+                f"MongoDB connection failed, could not {action}: {_detail(exc)}",
+                public=unreachable,
             ) from exc
         if isinstance(exc, ConfigurationError):
             raise DependencyUnavailable(
-                f"MongoDB cannot be used, could not {action}: {_detail(exc)}"
+                f"MongoDB cannot be used, could not {action}: {_detail(exc)}",
+                public=failed,
             ) from exc
-        raise DependencyUnavailable(f"MongoDB error, could not {action}: {_detail(exc)}") from exc
+        raise DependencyUnavailable(
+            f"MongoDB error, could not {action}: {_detail(exc)}", public=failed
+        ) from exc

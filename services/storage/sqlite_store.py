@@ -171,7 +171,7 @@ class SQLiteProfileStore:
             with self._readers_lock:
                 if self._closed:
                     conn.close()
-                    raise DependencyUnavailable(f"{self._name} is closed")
+                    raise DependencyUnavailable(f"{self._name} is closed", public=_CLOSED)
                 self._readers.append(conn)
             self._local.conn = conn
         return conn
@@ -179,15 +179,14 @@ class SQLiteProfileStore:
     def _read(self, action: str, timeout: float | None) -> _SQLiteErrors[sqlite3.Connection]:
         """`with` this thread's read connection, errors mapped."""
         if timeout is not None and timeout <= 0:
-            raise DependencyTimeout(f"{self._name}: no time left to {action}")
+            raise DependencyTimeout(f"{self._name}: no time left to {action}", public=_late(action))
         if self._closed:
-            raise DependencyUnavailable(f"{self._name} is closed, cannot {action}")
-        action = f"{action} in {self._name}"
-        with _sqlite_errors(action):
-            return _SQLiteErrors(action, self._reader())
+            raise DependencyUnavailable(f"{self._name} is closed, cannot {action}", public=_CLOSED)
+        with _sqlite_errors(action, self._name):
+            return _SQLiteErrors(action, self._reader(), self._name)
 
     def _prepare(self) -> None:
-        with _sqlite_errors(f"open {self._name}"):
+        with _sqlite_errors("open the profile store", self._name):
             conn = self._conn
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -250,17 +249,23 @@ class SQLiteProfileStore:
         # queued behind one that is itself waiting still answers in time.
         wait = self._timeout if timeout is None else min(self._timeout, timeout)
         if wait <= 0:
-            raise DependencyTimeout(f"{self._name}: no time left to {action}")
+            raise DependencyTimeout(f"{self._name}: no time left to {action}", public=_late(action))
         deadline = time.monotonic() + wait
         if not self._lock.acquire(timeout=wait):
-            raise DependencyTimeout(f"{self._name}: busy for {wait:g}s, could not {action}")
+            raise DependencyTimeout(
+                f"{self._name}: busy for {wait:g}s, could not {action}", public=_late(action)
+            )
         try:
             if self._closed:
-                raise DependencyUnavailable(f"{self._name} is closed, cannot {action}")
+                raise DependencyUnavailable(
+                    f"{self._name} is closed, cannot {action}", public=_CLOSED
+                )
             left = deadline - time.monotonic()
             if left <= 0:
-                raise DependencyTimeout(f"{self._name}: busy for {wait:g}s, could not {action}")
-            with _sqlite_errors(f"{action} in {self._name}"):
+                raise DependencyTimeout(
+                    f"{self._name}: busy for {wait:g}s, could not {action}", public=_late(action)
+                )
+            with _sqlite_errors(action, self._name):
                 busy_ms = max(1, round(left * 1000))
                 # Another process may hold the file's write lock: wait no longer than
                 # what is left of this caller's time for it. A timeout set by an earlier
@@ -415,11 +420,12 @@ class _SQLiteErrors(Generic[T]):
     costs a sixth as much.
     """
 
-    __slots__ = ("_action", "_value")
+    __slots__ = ("_action", "_name", "_value")
 
-    def __init__(self, action: str, value: T) -> None:
+    def __init__(self, action: str, value: T, name: str) -> None:
         self._action = action
         self._value = value
+        self._name = name
 
     def __enter__(self) -> T:
         return self._value
@@ -427,13 +433,24 @@ class _SQLiteErrors(Generic[T]):
     def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
         if not isinstance(exc, sqlite3.Error):
             return
-        problem = f"could not {self._action}: {exc}"
+        # The file's path and SQLite's words are for the log (see DependencyUnavailable).
+        problem = f"could not {self._action} in {self._name}: {exc}"
         if isinstance(exc, sqlite3.OperationalError) and (
             "locked" in str(exc) or "busy" in str(exc)
         ):
-            raise DependencyTimeout(problem) from exc
-        raise DependencyUnavailable(problem) from exc
+            raise DependencyTimeout(problem, public=_late(self._action)) from exc
+        raise DependencyUnavailable(
+            problem, public=f"could not {self._action}: the profile store failed"
+        ) from exc
 
 
-def _sqlite_errors(action: str) -> _SQLiteErrors[None]:
-    return _SQLiteErrors(action, None)
+def _sqlite_errors(action: str, name: str) -> _SQLiteErrors[None]:
+    return _SQLiteErrors(action, None, name)
+
+
+# What a client is told (the detail, with the file's path, goes to the log).
+_CLOSED = "the profile store is shutting down; retry later"
+
+
+def _late(action: str) -> str:
+    return f"could not {action}: the profile store did not answer in time"

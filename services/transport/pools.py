@@ -49,6 +49,9 @@ class DedicatedPool(grpc.ServerInterceptor):
             handler is None
             or handler.unary_unary is None
             or not handler_call_details.method.startswith(self._prefix)
+            # A call that already has a pool (a refusal over the concurrency limit)
+            # keeps it: it must not queue behind the calls it refuses.
+            or getattr(handler.unary_unary, "experimental_thread_pool", None) is not None
         ):
             return handler
         return grpc.unary_unary_rpc_method_handler(

@@ -27,7 +27,7 @@ from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
 from profilematcher.profiles.v1 import profile_service_pb2
-from services.config import add_flag, env_default
+from services.config import add_flag, add_switch
 from services.transport.call_auth import (
     AUTHORIZATION,
     add_campaigns_client_auth_flags,
@@ -380,28 +380,8 @@ def _optional_path(raw: str) -> Path | None:
     return Path(raw) if raw else None
 
 
-def _parse_bool(raw: str) -> bool:
-    match raw.strip().lower():
-        case "1" | "true" | "yes" | "on":
-            return True
-        case "0" | "false" | "no" | "off":
-            return False
-    raise ValueError(raw)
-
-
 def _add_path_flag(parser: argparse.ArgumentParser, flag: str, env: str, help: str) -> None:
     add_flag(parser, flag, env=env, default=None, convert=_optional_path, help=help)
-
-
-def _add_switch(parser: argparse.ArgumentParser, flag: str, env: str, help: str) -> None:
-    # add_flag would make it `--flag true`; a switch reads better and still takes its
-    # default from the environment.
-    parser.add_argument(
-        flag,
-        action=argparse.BooleanOptionalAction,
-        default=env_default(env, False, _parse_bool),
-        help=f"{help} (env {env}=true|false; default False)",
-    )
 
 
 def add_server_tls_flags(parser: argparse.ArgumentParser) -> None:
@@ -429,11 +409,11 @@ def add_server_tls_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_campaigns_client_tls_flags(parser: argparse.ArgumentParser) -> None:
     """--campaigns-tls*: the matcher's connection to the campaign service."""
-    _add_switch(
+    add_switch(
         parser,
         "--campaigns-tls",
-        "PROFILE_MATCHER_CAMPAIGNS_TLS",
-        "connect to the campaign service over TLS, trusting the system's CAs unless "
+        env="PROFILE_MATCHER_CAMPAIGNS_TLS",
+        help="connect to the campaign service over TLS, trusting the system's CAs unless "
         "--campaigns-tls-ca is given (any --campaigns-tls-* file turns TLS on)",
     )
     _add_path_flag(
@@ -465,25 +445,25 @@ def add_auth_flags(parser: argparse.ArgumentParser) -> None:
         purpose="shared secret that every RPC but health and reflection requires as "
         "'authorization: Bearer <token>' (only ProfileService's writes with --public-reads)",
     )
-    _add_switch(
+    add_switch(
         parser,
         "--public-reads",
-        "PROFILE_MATCHER_PUBLIC_READS",
-        "with a token, leave GetProfile and ProfileMatcherService (full profiles) open to "
+        env="PROFILE_MATCHER_PUBLIC_READS",
+        help="with a token, leave GetProfile and ProfileMatcherService (full profiles) open to "
         "anyone; only writes need the token",
     )
-    _add_switch(
+    add_switch(
         parser,
         "--allow-unauthenticated-writes",
-        "PROFILE_MATCHER_ALLOW_UNAUTHENTICATED_WRITES",
-        "without a token, let anyone create, update, delete and import profiles (a trusted "
+        env="PROFILE_MATCHER_ALLOW_UNAUTHENTICATED_WRITES",
+        help="without a token, let anyone create, update, delete and import profiles (a trusted "
         "network only); by default those writes are refused",
     )
-    _add_switch(
+    add_switch(
         parser,
         "--protect-reads",
-        "PROFILE_MATCHER_PROTECT_READS",
-        "deprecated, no effect: with a token, reads are protected unless --public-reads",
+        env="PROFILE_MATCHER_PROTECT_READS",
+        help="deprecated, no effect: with a token, reads are protected unless --public-reads",
     )
 
 

@@ -28,6 +28,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.transport.decoding import RequestDecodingInterceptor
+from services.transport.limits import CallLimits, grpc_receive_limit
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +78,18 @@ class RunningServer:
 def create_server(
     options: ServerOptions, interceptors: Sequence[grpc.ServerInterceptor] = ()
 ) -> grpc.Server:
+    # The limits are enforced by CallLimits, last, rather than by grpcio itself, whose
+    # refusals no interceptor sees: this way the metrics count them (limits.py).
+    limits = CallLimits(options.max_concurrent_rpcs, options.max_message_bytes)
     return grpc.server(
         futures.ThreadPoolExecutor(
             max_workers=options.max_workers, thread_name_prefix="grpc-worker"
         ),
-        # Innermost, so that metrics and auth see its refusals as any other call.
-        interceptors=[*interceptors, RequestDecodingInterceptor()],
-        maximum_concurrent_rpcs=options.max_concurrent_rpcs,
+        # Limits last, so metrics see their refusals; decoding innermost, so that
+        # metrics and auth see its refusals as any other call.
+        interceptors=[*interceptors, limits, RequestDecodingInterceptor()],
         options=[
-            ("grpc.max_receive_message_length", options.max_message_bytes),
+            ("grpc.max_receive_message_length", grpc_receive_limit(options.max_message_bytes)),
             ("grpc.max_send_message_length", options.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ],

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -75,14 +78,58 @@ def attach_details(context: grpc.ServicerContext, error: DomainError, details: M
     google.rpc.Status in the standard `grpc-status-details-bin` trailer (grpcurl prints
     it; gRPC libraries read it, e.g. grpc_status.rpc_status.from_call). The caller keeps
     `details` within DETAILS_BUDGET_BYTES, then raises `error`."""
-    status = Status(code=status_for(error).value[0], message=str(error))
+    status = Status(code=status_for(error).value[0], message=client_message(error))
     status.details.add().Pack(details)
     context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
 
 
+def client_message(error: DomainError) -> str:
+    """What a client is told of `error`. A failed dependency's detail (a file path, a
+    host and port, the driver's words) is for the operator; the client gets its
+    public message, and the detail is logged here, once per call."""
+    if isinstance(error, DependencyUnavailable):
+        dependency_log.record(str(error))
+        return error.public
+    return str(error)
+
+
+class RepeatLimitedLog:
+    """Logs each distinct dependency failure at most once per `interval` seconds, with
+    how many were left out since: an outage fails every call, and one line per call
+    would bury everything else in the log."""
+
+    def __init__(self, interval: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        # detail -> (when last logged, how many since)
+        self._seen: dict[str, tuple[float, int]] = {}
+
+    def record(self, detail: str) -> None:
+        now = self._clock()
+        with self._lock:
+            last, left_out = self._seen.get(detail, (-math.inf, 0))
+            if now - last < self._interval:
+                self._seen[detail] = (last, left_out + 1)
+                return
+            if len(self._seen) >= _MAX_DISTINCT:
+                self._seen.clear()  # bounded memory; at worst a line logged early
+            self._seen[detail] = (now, 0)
+        if left_out:
+            log.warning("%s (and %d more times since it was last logged)", detail, left_out)
+        else:
+            log.warning("%s", detail)
+
+
+_MAX_DISTINCT = 1000
+# Seconds before the same dependency failure is logged again.
+LOG_REPEATS_AFTER = 10.0
+dependency_log = RepeatLimitedLog(LOG_REPEATS_AFTER)
+
+
 def _status(exc: Exception, method: str) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, DomainError):
-        return status_for(exc), str(exc)
+        return status_for(exc), client_message(exc)
     log.exception("bug in %s", method)
     return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}"
 

@@ -24,6 +24,7 @@ from services.matcher.server import MatcherSettings
 from services.transport.server import ServerOptions
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
+from tests.observability.conftest import value
 
 TOKEN = "a-long-enough-test-token-123"
 
@@ -56,20 +57,61 @@ def test_overload_gets_resource_exhausted_at_once(
         release.set()
         assert [list(f.result().profile.active_campaigns) for f in held] == [["mycampaign"]] * 2
     server.stop(0)
+    assert handled(server, "GetClientConfig", "ResourceExhausted") == 1
+    assert handled(server, "GetClientConfig", "OK") == 2
+
+
+def test_a_refusal_does_not_queue_behind_the_match_pool(
+    store: SpyStore, campaigns: CampaignServer, sample_player: str
+) -> None:
+    options = ServerOptions(host="127.0.0.1", max_concurrent_rpcs=1, grace_seconds=0)
+    server = start(store, campaigns, server=options, match_workers=1)
+    release, entered = threading.Event(), threading.Event()
+
+    def block() -> None:
+        entered.set()
+        release.wait(10)
+
+    store.before_read.append(block)
+    with channel_to(server) as channel:
+        stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+        request = pb.GetClientConfigRequest(player_id=sample_player)
+        held = stub.GetClientConfig.future(request, timeout=10)
+        assert entered.wait(5)
+        # The one match thread is busy: the refusal must come from elsewhere, before
+        # the held call ends.
+        with pytest.raises(grpc.RpcError) as info:
+            stub.GetClientConfig(request, timeout=5)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        release.set()
+        held.result()
+    server.stop(0)
+    assert handled(server, "GetClientConfig", "ResourceExhausted") == 1
+
+
+def handled(server: Any, method: str, code: str) -> float:
+    return value(
+        server.metrics.registry, "grpc_server_handled_total", grpc_method=method, grpc_code=code
+    )
 
 
 def test_oversized_messages_are_refused(store: SpyStore, campaigns: CampaignServer) -> None:
     options = ServerOptions(host="127.0.0.1", max_message_bytes=2048, grace_seconds=0)
     server = start(store, campaigns, server=options)
-    profile = profile_pb2.Profile(player_id="big")
-    profile.custom_fields["_blob"].string_value = "x" * 4096
-    with channel_to(server) as channel, pytest.raises(grpc.RpcError) as info:
-        profile_service_pb2_grpc.ProfileServiceStub(channel).CreateProfile(
-            ppb.CreateProfileRequest(profile=profile), timeout=10
-        )
-    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    codes = []
+    # Over the limit, then over twice the limit (grpc's own, not counted).
+    for size in (3000, 10_000):
+        profile = profile_pb2.Profile(player_id="big")
+        profile.custom_fields["_blob"].string_value = "x" * size
+        with channel_to(server) as channel, pytest.raises(grpc.RpcError) as info:
+            profile_service_pb2_grpc.ProfileServiceStub(channel).CreateProfile(
+                ppb.CreateProfileRequest(profile=profile), timeout=10
+            )
+        codes.append(info.value.code())
+    assert codes == [grpc.StatusCode.RESOURCE_EXHAUSTED] * 2
     assert store.inner.get("big") is None
     server.stop(0)
+    assert handled(server, "CreateProfile", "ResourceExhausted") == 1
 
 
 def test_with_public_reads_writes_need_the_token_reads_do_not(

@@ -1,0 +1,92 @@
+"""The campaign service's metrics: its RPCs, the catalog it serves, its reloads of the
+catalog file and its open WatchCampaigns streams. None of the matcher's families."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+from services.observability.metrics import RpcMetrics
+
+RELOAD_RESULTS = ("ok", "unchanged", "error")
+
+CATALOG_INFO = "profilematcher_campaigns_catalog_info"
+CATALOG_CAMPAIGNS = "profilematcher_campaigns_catalog_campaigns"
+WATCHERS = "profilematcher_campaigns_watchers"
+
+
+class _ServingCollector:
+    """Reads what is served when scraped: the catalog's version and size, the streams."""
+
+    def __init__(self, catalog: Callable[[], tuple[str, int]], watchers: Callable[[], int]) -> None:
+        self._catalog = catalog
+        self._watchers = watchers
+
+    def describe(self) -> Iterable[Metric]:
+        # Lets the registry refuse a second definition of these names.
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        info, campaigns, watchers = self._families()
+        version, count = self._catalog()
+        info.add_metric([version], 1.0)
+        campaigns.add_metric([], count)
+        watchers.add_metric([], self._watchers())
+        return info, campaigns, watchers
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                CATALOG_INFO,
+                "The catalog version being served (1 for the current one).",
+                labels=["version"],
+            ),
+            GaugeMetricFamily(CATALOG_CAMPAIGNS, "Campaigns in the catalog being served."),
+            GaugeMetricFamily(WATCHERS, "Open WatchCampaigns streams (matchers following)."),
+        )
+
+
+class CampaignMetrics(RpcMetrics):
+    """grpc_server_* plus the catalog's; the reloader's observer (`reloaded`).
+
+    `catalog` gives the served catalog's (version, campaign count) and `watchers` the
+    number of open streams; both are read at scrape time.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        catalog: Callable[[], tuple[str, int]],
+        watchers: Callable[[], int],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(registry)
+        self._clock = clock
+        reloads = Counter(
+            "profilematcher_campaigns_reloads_total",
+            "Reads of the catalog file after it changed: ok (a new version is served),"
+            " unchanged (same campaigns), error (not usable; the last good one is served).",
+            ["result"],
+            registry=registry,
+        )
+        # Bound up front, so every series exists from the first scrape.
+        self._reloads = {result: reloads.labels(result=result) for result in RELOAD_RESULTS}
+        self._last_success = Gauge(
+            "profilematcher_campaigns_last_reload_success_timestamp_seconds",
+            "Unix time the catalog file was last read successfully (at start-up, or"
+            " reloaded after a change).",
+            registry=registry,
+        )
+        self._last_success.set(clock())
+        registry.register(_ServingCollector(catalog, watchers))
+
+    def reloaded(self, result: str) -> None:
+        """`result` is "ok", "unchanged" or "error"."""
+        self._reloads[result].inc()
+        if result != "error":
+            self._last_success.set(self._clock())

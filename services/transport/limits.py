@@ -1,0 +1,271 @@
+"""The server's concurrency and message size limits, enforced where metrics see them.
+
+grpcio enforces both on its own (`maximum_concurrent_rpcs`, the receive message limit),
+but it refuses those calls before any interceptor's handler runs, so they never reach
+grpc_server_handled_total: an overloaded server looked idle on its dashboards. Here the
+refusals are ordinary handlers that end in RESOURCE_EXHAUSTED, run inside the metrics
+interceptor like any other call.
+
+- Concurrency: a call takes a slot when grpc hands it to the interceptors (on arrival,
+  as grpcio's own limit counts, so calls queued for a worker thread count too) and
+  gives it back when its handler is done: returned, raised, or its stream ended or was
+  dropped. A call that ends before its handler runs (the client left first) gives it
+  back when grpc drops the handler.
+- Size: grpc's own receive limit is set to twice ours (`grpc_receive_limit`), and the
+  request deserializer checks ours, so a request between the two is refused here,
+  counted, with a message naming the limit. A larger one is still cut off by grpc
+  before any of our code runs, and is not counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from typing import Any, NoReturn
+
+import grpc
+
+from services.domain.errors import Overloaded
+
+_Behaviour = Callable[..., Any]
+
+
+def grpc_receive_limit(max_message_bytes: int) -> int:
+    """grpc's own receive limit for a server whose limit is `max_message_bytes`."""
+    return min(2 * max_message_bytes, 2**31 - 1)
+
+
+class RequestTooLarge(Overloaded):
+    """A request message over the server's limit (an Overloaded, so that servicers'
+    error mapping answers RESOURCE_EXHAUSTED when it surfaces inside a stream)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"request message is {size} bytes, over this server's limit of {limit}")
+
+
+class _TooLarge:
+    """What the deserializer gives instead of a message over the limit."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+class _Slot:
+    """One call's place under the concurrency limit; released once, however it ends."""
+
+    __slots__ = ("_limits", "_token")
+
+    def __init__(self, limits: CallLimits) -> None:
+        self._limits = limits
+        self._token = [True]
+
+    def release(self) -> None:
+        try:
+            self._token.pop()  # atomic: only the first release finds the token
+        except IndexError:
+            return
+        self._limits._give_back()
+
+    # A call that ended before its handler ran never calls release: grpc drops the
+    # handler, and with it the last reference to this slot.
+    __del__ = release
+
+
+class CallLimits(grpc.ServerInterceptor):
+    """Refuses calls beyond `max_concurrent` in flight, and request messages over
+    `max_message_bytes`, with RESOURCE_EXHAUSTED.
+
+    Install it after the metrics interceptor, so that its refusals are counted. The
+    refusals run on a thread of their own, so that they answer at once even while
+    every worker thread is busy.
+    """
+
+    def __init__(self, max_concurrent: int, max_message_bytes: int) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"the concurrency limit must be positive, got {max_concurrent}")
+        self._max_concurrent = max_concurrent
+        self._max_bytes = max_message_bytes
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._deserializers: dict[Callable[[bytes], Any] | None, Callable[[bytes], Any]] = {}
+        self._check_request = functools.partial(_checked_request, limit=max_message_bytes)
+        self._check_stream = functools.partial(_checked_stream, limit=max_message_bytes)
+        self._refusals = futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="grpc-refusal"
+        )
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        with self._lock:
+            admitted = self._in_flight < self._max_concurrent
+            if admitted:
+                self._in_flight += 1
+        if not admitted:
+            return self._refusal(handler)
+        return self._limited(handler, _Slot(self))
+
+    def _give_back(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _refusal(self, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        limit = self._max_concurrent
+
+        def refuse(_request: Any, context: grpc.ServicerContext) -> NoReturn:
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"server busy: {limit} calls in flight, its limit; retry later",
+            )
+
+        refuse.experimental_thread_pool = self._refusals  # type: ignore[attr-defined]
+        return _rebuilt(handler, refuse, handler.request_deserializer)
+
+    def _limited(
+        self, handler: grpc.RpcMethodHandler[Any, Any], slot: _Slot
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        behaviour = _behaviour_of(handler)
+        arguments = self._check_stream if handler.request_streaming else self._check_request
+        if getattr(behaviour, "experimental_non_blocking", False):
+            wrapped = _non_blocking(behaviour, arguments, slot)
+        elif handler.response_streaming:
+            wrapped = _response_stream(behaviour, arguments, slot)
+        else:
+            wrapped = _single_response(behaviour, arguments, slot)
+        for hint in ("experimental_non_blocking", "experimental_thread_pool"):
+            if hasattr(behaviour, hint):
+                setattr(wrapped, hint, getattr(behaviour, hint))
+        return _rebuilt(handler, wrapped, self._deserializer(handler.request_deserializer))
+
+    def _deserializer(self, inner: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+        """`inner` with the size check; made once per method rather than per call."""
+        checked = self._deserializers.get(inner)
+        if checked is None:
+            # A race here makes the same wrapper twice, which is harmless.
+            checked = self._deserializers[inner] = _size_checked(inner, self._max_bytes)
+        return checked
+
+
+def _single_response(behaviour: _Behaviour, arguments: _Behaviour, slot: _Slot) -> _Behaviour:
+    def limited(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return _too_large_aborts(behaviour, arguments(request, context), context)
+        finally:
+            slot.release()
+
+    return limited
+
+
+def _response_stream(behaviour: _Behaviour, arguments: _Behaviour, slot: _Slot) -> _Behaviour:
+    def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            responses = _too_large_aborts(behaviour, arguments(request, context), context)
+        except BaseException:
+            slot.release()
+            raise
+        return _until_the_end(responses, slot, context)
+
+    return limited
+
+
+def _until_the_end(
+    responses: Iterator[Any], slot: _Slot, context: grpc.ServicerContext
+) -> Iterator[Any]:
+    try:
+        yield from responses
+    except RequestTooLarge as exc:
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    finally:
+        # Also when grpc drops the stream (the client left): closing it ends up here.
+        slot.release()
+
+
+def _non_blocking(behaviour: _Behaviour, arguments: _Behaviour, slot: _Slot) -> _Behaviour:
+    """A behaviour that returns at once and streams through a callback: like grpcio's
+    own limit, it holds its slot only while it runs."""
+
+    def limited(request: Any, context: grpc.ServicerContext, send: Callable[[Any], None]) -> None:
+        try:
+            behaviour(arguments(request, context), context, send)
+        finally:
+            slot.release()
+
+    return limited
+
+
+def _too_large_aborts(behaviour: _Behaviour, argument: Any, context: grpc.ServicerContext) -> Any:
+    """Calls the handler; a RequestTooLarge it let through (one that no error mapping
+    caught, as in grpc's reflection) still ends the call with RESOURCE_EXHAUSTED."""
+    try:
+        return behaviour(argument, context)
+    except RequestTooLarge as exc:
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+
+
+def _checked_request(request: Any, context: grpc.ServicerContext, *, limit: int) -> Any:
+    if type(request) is _TooLarge:
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(RequestTooLarge(request.size, limit)))
+    return request
+
+
+def _checked_stream(
+    requests: Iterator[Any], context: grpc.ServicerContext, *, limit: int
+) -> Iterator[Any]:
+    for request in requests:
+        if type(request) is _TooLarge:
+            raise RequestTooLarge(request.size, limit)
+        yield request
+
+
+def _size_checked(
+    deserializer: Callable[[bytes], Any] | None, limit: int
+) -> Callable[[bytes], Any]:
+    parse: Callable[[bytes], Any] = (lambda data: data) if deserializer is None else deserializer
+
+    def deserialize(data: bytes) -> Any:
+        if len(data) > limit:
+            return _TooLarge(len(data))
+        return parse(data)
+
+    return deserialize
+
+
+def _behaviour_of(handler: grpc.RpcMethodHandler[Any, Any]) -> _Behaviour:
+    behaviour = (
+        handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
+    )
+    assert behaviour is not None, "a registered method has a behaviour"
+    return behaviour
+
+
+def _rebuilt(
+    handler: grpc.RpcMethodHandler[Any, Any],
+    behaviour: _Behaviour,
+    deserializer: Callable[[bytes], Any] | None,
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """A handler of the same kind as `handler`, running `behaviour`."""
+    make: Callable[..., grpc.RpcMethodHandler[Any, Any]]
+    match handler.request_streaming, handler.response_streaming:
+        case False, False:
+            make = grpc.unary_unary_rpc_method_handler
+        case True, False:
+            make = grpc.stream_unary_rpc_method_handler
+        case False, True:
+            make = grpc.unary_stream_rpc_method_handler
+        case _:
+            make = grpc.stream_stream_rpc_method_handler
+    return make(behaviour, deserializer, handler.response_serializer)
