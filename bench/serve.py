@@ -34,8 +34,8 @@ from services.campaigns.server import CampaignServer, CampaignSettings, start_ca
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import match_fields, profile_to_message
-from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
+from services.matcher.catalog_cache import CatalogCache
 from services.matcher.server import (
     EMBEDDED_MATCH_WORKERS,
     SERVICE_NAMES,
@@ -96,7 +96,7 @@ class FloorServicer(_SingleCallServicer):
 
     Like the matcher it reads the player's row from an in-memory SQLite database
     through a connection per worker thread, times that read into the same store
-    histogram, takes the catalog from the same CampaignCache (fed by a real campaign
+    histogram, takes the catalog from the same CatalogCache (fed by a real campaign
     service), parses the stored Profile message in C and matches with the same
     compiled engine. It does it all inline, in one method: no use case, no store
     interface or metrics wrapper, no checks that the row is the player's, and custom
@@ -106,7 +106,7 @@ class FloorServicer(_SingleCallServicer):
     can reach.
     """
 
-    def __init__(self, database: str, cache: CampaignCache, metrics: Metrics) -> None:
+    def __init__(self, database: str, cache: CatalogCache, metrics: Metrics) -> None:
         self._database = database
         self._cache = cache
         self._read_seconds = metrics.store_seconds.labels(operation="get_many")
@@ -225,7 +225,7 @@ def start_floor(
     keeper.commit()
     metrics = Metrics(new_registry())
     channel = grpc.insecure_channel(f"127.0.0.1:{campaign_server.port}")
-    cache = CampaignCache(CampaignClient(channel), observer=metrics.catalog)
+    cache = CatalogCache(CampaignClient(channel), observer=metrics.catalog)
     pools = match_pool(match_workers)
     server = create_server(options, [*pools, MetricsInterceptor(metrics)])
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(

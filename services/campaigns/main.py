@@ -8,7 +8,7 @@ import logging
 import sys
 
 from services.campaigns.catalog_file import CatalogError
-from services.campaigns.reloader import DEFAULT_POLL_INTERVAL
+from services.campaigns.file_watcher import DEFAULT_POLL_INTERVAL
 from services.campaigns.server import (
     DEFAULT_HOST,
     DEFAULT_PORT,

@@ -10,8 +10,12 @@ from pathlib import Path
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc as pb_grpc
 from services.campaigns.catalog import build_catalog
 from services.campaigns.catalog_file import load_catalog_file
-from services.campaigns.holder import CatalogHolder
-from services.campaigns.reloader import DEFAULT_POLL_INTERVAL, CatalogReloader, file_signature
+from services.campaigns.file_watcher import (
+    DEFAULT_POLL_INTERVAL,
+    CatalogFileWatcher,
+    file_signature,
+)
+from services.campaigns.served_catalog import ServedCatalog
 from services.campaigns.servicer import SERVICE_NAME, CampaignServiceServicer
 from services.observability.campaign_metrics import CampaignMetrics
 from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
@@ -124,8 +128,8 @@ class CampaignServer(RunningServer):
     it like any other server, in the order that lets it stop quickly.
     """
 
-    holder: CatalogHolder
-    reloader: CatalogReloader
+    holder: ServedCatalog
+    reloader: CatalogFileWatcher
     servicer: CampaignServiceServicer
     metrics_server: MetricsServer | None = None
     metrics: CampaignMetrics | None = None
@@ -148,7 +152,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
     """
     # The signature is taken before the read, so a change during it is seen later.
     seen = file_signature(settings.catalog)
-    holder = CatalogHolder(build_catalog(load_catalog_file(settings.catalog)))
+    holder = ServedCatalog(build_catalog(load_catalog_file(settings.catalog)))
     servicer = CampaignServiceServicer(holder, max_watchers=settings.max_watchers)
     options = ServerOptions(
         host=settings.host,
@@ -174,7 +178,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
     except BaseException:
         server.stop(None)
         raise
-    reloader = CatalogReloader(
+    reloader = CatalogFileWatcher(
         settings.catalog, holder, interval=settings.poll_interval, seen=seen, observer=metrics
     )
     reloader.start()
@@ -199,6 +203,6 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
     return campaign_server
 
 
-def _served(holder: CatalogHolder) -> tuple[str, int]:
+def _served(holder: ServedCatalog) -> tuple[str, int]:
     catalog = holder.current.catalog
     return catalog.version, len(catalog.campaigns)

@@ -11,8 +11,8 @@ import grpc
 from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc as pb_grpc
 from services.campaigns.errors import TooManyWatchers
-from services.campaigns.holder import CatalogHolder, CatalogSnapshot
 from services.campaigns.listing import list_page
+from services.campaigns.served_catalog import LoadedCatalog, ServedCatalog
 from services.domain.profile_message import datetime_from_timestamp, timestamp_from_datetime
 from services.transport.convert import campaign_to_message
 from services.transport.status import mapped_errors, mapped_stream_errors
@@ -23,7 +23,7 @@ SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["CampaignService"].full_name
 
 
 class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
-    """Serves the holder's catalog.
+    """Serves the current catalog of a `ServedCatalog`.
 
     Each open WatchCampaigns stream occupies one worker thread of the (synchronous)
     server for as long as it is open, so at most `max_watchers` streams are admitted;
@@ -33,9 +33,9 @@ class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
     """
 
     def __init__(
-        self, holder: CatalogHolder, *, max_watchers: int, heartbeat_seconds: float = 5.0
+        self, served: ServedCatalog, *, max_watchers: int, heartbeat_seconds: float = 5.0
     ) -> None:
-        self._holder = holder
+        self._served = served
         self._max_watchers = max_watchers
         self._heartbeat = heartbeat_seconds
         self._watchers = 0
@@ -45,7 +45,7 @@ class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
     def ListCampaigns(
         self, request: pb.ListCampaignsRequest, context: grpc.ServicerContext
     ) -> pb.ListCampaignsResponse:
-        catalog = self._holder.current.catalog
+        catalog = self._served.current.catalog
         if request.known_version and request.known_version == catalog.version:
             return pb.ListCampaignsResponse(version=catalog.version, unchanged=True)
         active_at = (
@@ -76,21 +76,21 @@ class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
 
             def on_termination() -> None:
                 gone.set()
-                self._holder.wake_waiters()
+                self._served.wake_waiters()
 
             if not context.add_callback(on_termination):
                 return
-            snapshot = self._holder.current
+            loaded = self._served.current
             while True:
-                yield _watch_response(snapshot)
-                following: CatalogSnapshot | None = None
+                yield _watch_response(loaded)
+                following: LoadedCatalog | None = None
                 while following is None:
-                    if gone.is_set() or self._holder.closed or not context.is_active():
+                    if gone.is_set() or self._served.closed or not context.is_active():
                         return
-                    following = self._holder.wait_for_change(
-                        snapshot.catalog.version, self._heartbeat, cancelled=gone.is_set
+                    following = self._served.wait_for_change(
+                        loaded.catalog.version, self._heartbeat, cancelled=gone.is_set
                     )
-                snapshot = following
+                loaded = following
         finally:
             with self._watchers_lock:
                 self._watchers -= 1
@@ -107,9 +107,9 @@ class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
             return self._watchers
 
 
-def _watch_response(snapshot: CatalogSnapshot) -> pb.WatchCampaignsResponse:
+def _watch_response(loaded: LoadedCatalog) -> pb.WatchCampaignsResponse:
     return pb.WatchCampaignsResponse(
-        campaigns=[campaign_to_message(c) for c in snapshot.catalog.campaigns],
-        version=snapshot.catalog.version,
-        loaded_at=timestamp_from_datetime(snapshot.loaded_at),
+        campaigns=[campaign_to_message(c) for c in loaded.catalog.campaigns],
+        version=loaded.catalog.version,
+        loaded_at=timestamp_from_datetime(loaded.loaded_at),
     )

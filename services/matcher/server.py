@@ -15,12 +15,12 @@ from grpc_health.v1 import health_pb2
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_grpc
 from services.domain.errors import DependencyUnavailable
-from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
-from services.matcher.catalog_watch import (
+from services.matcher.catalog_cache import CatalogCache
+from services.matcher.catalog_subscription import (
     CAMPAIGN_CHANNEL_OPTIONS,
     RECONNECT_CAP,
-    CatalogWatcher,
+    CatalogSubscription,
 )
 from services.matcher.client_config import ClientConfigs
 from services.matcher.profile_servicer import (
@@ -123,9 +123,9 @@ def match_pool(workers: int) -> list[DedicatedPool]:
 @dataclass(slots=True)
 class MatcherServer:
     running: RunningServer
-    cache: CampaignCache
+    cache: CatalogCache
     channel: grpc.Channel
-    watcher: CatalogWatcher | None
+    watcher: CatalogSubscription | None
     metrics: Metrics
     metrics_server: MetricsServer | None
     _stop_monitor: threading.Event
@@ -198,7 +198,7 @@ def start_matcher(
             else None
         ),
     )
-    cache = CampaignCache(
+    cache = CatalogCache(
         client,
         ttl=settings.catalog_ttl,
         max_staleness=settings.max_staleness,
@@ -245,7 +245,7 @@ def start_matcher(
         log.warning("no campaign catalog yet (NOT_SERVING until there is one): %s", exc)
     watcher = None
     if settings.watch_campaigns:
-        watcher = CatalogWatcher(client.watch, cache, backoff_cap=settings.watch_reconnect_cap)
+        watcher = CatalogSubscription(client.watch, cache, backoff_cap=settings.watch_reconnect_cap)
         watcher.start()
     stop_monitor = threading.Event()
     serving = _update_health(cache, running, None)
@@ -262,7 +262,7 @@ def start_matcher(
 
 
 def _monitor_health(
-    cache: CampaignCache,
+    cache: CatalogCache,
     running: RunningServer,
     interval: float,
     stop: threading.Event,
@@ -275,7 +275,7 @@ def _monitor_health(
 
 
 def _update_health(
-    cache: CampaignCache, running: RunningServer, was: tuple[bool, bool] | None
+    cache: CatalogCache, running: RunningServer, was: tuple[bool, bool] | None
 ) -> tuple[bool, bool]:
     """Health from the cache's state; `was` and the result are (serving, stale).
 

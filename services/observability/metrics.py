@@ -139,7 +139,7 @@ class _CatalogCollector:
 
 
 class CatalogMetrics:
-    """The campaign cache's observer (services.matcher.campaign_cache.CacheObserver).
+    """The campaign cache's observer (services.matcher.catalog_cache.CacheObserver).
 
     Every method is a counter increment or a field store: cheap, and never raises.
     """

@@ -14,8 +14,8 @@ import pytest
 from services.campaigns import main
 from services.campaigns.catalog import build_catalog
 from services.campaigns.catalog_file import CatalogError, load_catalog_file, parse_catalog
-from services.campaigns.holder import CatalogHolder
-from services.campaigns.reloader import CatalogReloader, file_signature
+from services.campaigns.file_watcher import CatalogFileWatcher, file_signature
+from services.campaigns.served_catalog import ServedCatalog
 from tests.campaigns.conftest import POLL_INTERVAL, write_atomically
 
 Doc = dict[str, Any]
@@ -161,12 +161,12 @@ def test_a_reload_keeps_the_last_good_catalog(
 ) -> None:
     path = tmp_path / "catalog.json"
     write_atomically(path, two)
-    holder = CatalogHolder(build_catalog(load_catalog_file(path)))
-    reloader = CatalogReloader(path, holder, interval=POLL_INTERVAL, seen=file_signature(path))
-    first = holder.current
+    served = ServedCatalog(build_catalog(load_catalog_file(path)))
+    watcher = CatalogFileWatcher(path, served, interval=POLL_INTERVAL, seen=file_signature(path))
+    first = served.current
 
     write_atomically(path, text_with(two, ("start_date",), raw))
-    reloader.poll()
+    watcher.poll()
 
-    assert holder.current is first
+    assert served.current is first
     assert f"{path}: campaign #2" in caplog.text

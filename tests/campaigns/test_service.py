@@ -272,7 +272,7 @@ def test_an_invalid_rewrite_keeps_the_catalog_and_its_version(
     bad = copy.deepcopy(catalog_docs)
     bad[0]["end_date"] = "2021-01-01 00:00:00Z"
 
-    with caplog.at_level(logging.ERROR, logger="services.campaigns.reloader"):
+    with caplog.at_level(logging.ERROR, logger="services.campaigns.file_watcher"):
         write_atomically(catalog_path, bad)
         wait_until(lambda: "not reloaded" in caplog.text)
     after = _list(stub)
@@ -293,7 +293,7 @@ def test_a_rewrite_reusing_a_name_in_another_game_keeps_the_catalog(
     bad = copy.deepcopy(catalog_docs)
     bad[3]["name"] = "mycampaign"  # othergame's 'alpha' renamed after mygame's #0
 
-    with caplog.at_level(logging.ERROR, logger="services.campaigns.reloader"):
+    with caplog.at_level(logging.ERROR, logger="services.campaigns.file_watcher"):
         write_atomically(catalog_path, bad)
         wait_until(lambda: "not reloaded" in caplog.text)
     after = _list(stub)
@@ -347,7 +347,7 @@ def test_watch_skips_invalid_rewrites(
 ) -> None:
     first = watch.next()
 
-    with caplog.at_level(logging.ERROR, logger="services.campaigns.reloader"):
+    with caplog.at_level(logging.ERROR, logger="services.campaigns.file_watcher"):
         write_atomically(catalog_path, "[{")
         wait_until(lambda: "not reloaded" in caplog.text)
     write_atomically(catalog_path, catalog_docs[:1])

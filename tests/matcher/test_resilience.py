@@ -14,7 +14,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyUnavailable
-from services.matcher.campaign_cache import CampaignCache
+from services.matcher.catalog_cache import CatalogCache
 from services.matcher.server import MatcherServer
 from services.matching.compiled import CompiledCatalog
 from tests.matcher.conftest import start
@@ -155,8 +155,8 @@ class Clock:
         return self.now
 
 
-def make_cache(fetcher: ScriptedFetcher, clock: Clock, **options: Any) -> CampaignCache:
-    return CampaignCache(fetcher, ttl=10, max_staleness=60, retry_after=1, timer=clock, **options)
+def make_cache(fetcher: ScriptedFetcher, clock: Clock, **options: Any) -> CatalogCache:
+    return CatalogCache(fetcher, ttl=10, max_staleness=60, retry_after=1, timer=clock, **options)
 
 
 def test_cache_serves_stale_while_down_and_reports_staleness() -> None:

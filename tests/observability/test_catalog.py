@@ -1,4 +1,4 @@
-"""CatalogMetrics alone, then as the observer of a real CampaignCache on a test clock."""
+"""CatalogMetrics alone, then as the observer of a real CatalogCache on a test clock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyUnavailable
-from services.matcher.campaign_cache import CacheObserver, CampaignCache
+from services.matcher.catalog_cache import CacheObserver, CatalogCache
 from services.observability.metrics import Metrics
 from tests.matcher.fakes import eventually
 from tests.observability.conftest import names, value
@@ -131,7 +131,7 @@ def fetcher() -> Iterator[SteeredFetcher]:
 def test_wired_to_a_campaign_cache(metrics: Metrics, fetcher: SteeredFetcher) -> None:
     clock = Clock()
     observer: CacheObserver = metrics.catalog  # the cache's observer Protocol, checked by mypy
-    cache = CampaignCache(fetcher, ttl=100, retry_after=0, timer=clock, observer=observer)
+    cache = CatalogCache(fetcher, ttl=100, retry_after=0, timer=clock, observer=observer)
     metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=100)
     cache_total = "profilematcher_catalog_cache_total"
     refreshes = "profilematcher_catalog_refreshes_total"

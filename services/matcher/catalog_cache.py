@@ -69,7 +69,10 @@ class CacheState:
     stale: bool
 
 
-class CampaignCache:
+class CatalogCache:
+    """The matcher's catalog, compiled for matching: refreshed ahead of its TTL, pushed
+    to by the `CatalogSubscription`, served stale while the campaign service is away."""
+
     def __init__(
         self,
         fetcher: CatalogFetcher,

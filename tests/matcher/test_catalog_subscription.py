@@ -11,7 +11,7 @@ import pytest
 
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyUnavailable
-from services.matcher.catalog_watch import CatalogWatcher
+from services.matcher.catalog_subscription import CatalogSubscription
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually, sample_campaign
 
@@ -66,7 +66,7 @@ class SimulatedStream:
 def delay_after_return(outage: float, jitter_seed: int) -> float:
     """Simulated seconds from the service's return to the new catalog being served."""
     outage_run = SimulatedOutage(back_at=outage)
-    watcher = CatalogWatcher(
+    watcher = CatalogSubscription(
         outage_run.open_stream,
         outage_run,
         jitter=random.Random(jitter_seed).random,

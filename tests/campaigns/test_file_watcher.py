@@ -1,4 +1,4 @@
-"""CatalogReloader, driven one poll at a time (the threaded loop is exercised by the
+"""CatalogFileWatcher, driven one poll at a time (the threaded loop is exercised by the
 server tests)."""
 
 from __future__ import annotations
@@ -13,59 +13,59 @@ import pytest
 
 from services.campaigns.catalog import build_catalog
 from services.campaigns.catalog_file import load_catalog_file
-from services.campaigns.holder import CatalogHolder
-from services.campaigns.reloader import CatalogReloader, file_signature
+from services.campaigns.file_watcher import CatalogFileWatcher, file_signature
+from services.campaigns.served_catalog import ServedCatalog
 from tests.campaigns.conftest import POLL_INTERVAL, write_atomically
 
 Doc = dict[str, Any]
 
 
-def _reloader(path: Path) -> tuple[CatalogHolder, CatalogReloader]:
+def _watched(path: Path) -> tuple[ServedCatalog, CatalogFileWatcher]:
     seen = file_signature(path)
-    holder = CatalogHolder(build_catalog(load_catalog_file(path)))
-    return holder, CatalogReloader(path, holder, interval=POLL_INTERVAL, seen=seen)
+    served = ServedCatalog(build_catalog(load_catalog_file(path)))
+    return served, CatalogFileWatcher(path, served, interval=POLL_INTERVAL, seen=seen)
 
 
-def _priority_of(holder: CatalogHolder, name: str) -> float:
-    (campaign,) = (c for c in holder.current.catalog.campaigns if c.name == name)
+def _priority_of(served: ServedCatalog, name: str) -> float:
+    (campaign,) = (c for c in served.current.catalog.campaigns if c.name == name)
     return campaign.priority
 
 
 def test_a_valid_rewrite_replaces_the_catalog(catalog_path: Path, catalog_docs: list[Doc]) -> None:
-    holder, reloader = _reloader(catalog_path)
-    before = holder.current.catalog.version
+    served, watcher = _watched(catalog_path)
+    before = served.current.catalog.version
 
     write_atomically(catalog_path, catalog_docs[:2])
-    reloader.poll()
+    watcher.poll()
 
-    assert holder.current.catalog.version != before
-    assert len(holder.current.catalog.campaigns) == 2
+    assert served.current.catalog.version != before
+    assert len(served.current.catalog.campaigns) == 2
 
 
 def test_same_content_keeps_the_version(catalog_path: Path, catalog_docs: list[Doc]) -> None:
-    holder, reloader = _reloader(catalog_path)
-    first = holder.current
+    served, watcher = _watched(catalog_path)
+    first = served.current
 
     write_atomically(catalog_path, list(reversed(catalog_docs)))
-    reloader.poll()
+    watcher.poll()
 
-    assert holder.current is first
+    assert served.current is first
 
 
 def test_an_invalid_rewrite_keeps_the_last_good_catalog(
     catalog_path: Path, catalog_docs: list[Doc], caplog: pytest.LogCaptureFixture
 ) -> None:
-    holder, reloader = _reloader(catalog_path)
-    first = holder.current
+    served, watcher = _watched(catalog_path)
+    first = served.current
     bad = copy.deepcopy(catalog_docs)
     bad[1]["matchers"]["level"] = {"min": 5, "max": 3}
 
     write_atomically(catalog_path, bad)
     with caplog.at_level(logging.ERROR):
-        reloader.poll()
-        reloader.poll()
+        watcher.poll()
+        watcher.poll()
 
-    assert holder.current is first
+    assert served.current is first
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     # Logged once, not once per poll, with the problem named in full.
     assert len(errors) == 1
@@ -79,17 +79,17 @@ def test_an_invalid_rewrite_keeps_the_last_good_catalog(
 def test_a_rewrite_reusing_a_name_in_another_game_keeps_the_last_good_catalog(
     catalog_path: Path, catalog_docs: list[Doc], caplog: pytest.LogCaptureFixture
 ) -> None:
-    holder, reloader = _reloader(catalog_path)
-    first = holder.current
+    served, watcher = _watched(catalog_path)
+    first = served.current
     # catalog_docs[3] is othergame's 'alpha'; mygame's 'mycampaign' is #0.
     bad = copy.deepcopy(catalog_docs)
     bad[3]["name"] = "mycampaign"
 
     write_atomically(catalog_path, bad)
     with caplog.at_level(logging.ERROR):
-        reloader.poll()
+        watcher.poll()
 
-    assert holder.current is first
+    assert served.current is first
     assert (
         f"{catalog_path}: campaign #4 'mycampaign': name: 'mycampaign' is already used by "
         "campaign #1 of game 'mygame' (names must be unique across games)"
@@ -99,14 +99,14 @@ def test_a_rewrite_reusing_a_name_in_another_game_keeps_the_last_good_catalog(
 def test_a_removed_file_keeps_the_catalog(
     catalog_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    holder, reloader = _reloader(catalog_path)
-    first = holder.current
+    served, watcher = _watched(catalog_path)
+    first = served.current
 
     catalog_path.unlink()
     with caplog.at_level(logging.WARNING):
-        reloader.poll()
+        watcher.poll()
 
-    assert holder.current is first
+    assert served.current is first
     assert "cannot stat the catalog file" in caplog.text
 
 
@@ -115,7 +115,7 @@ def test_a_recent_file_is_reread_even_when_its_signature_looks_unchanged(
 ) -> None:
     """A same-size rewrite within one timestamp tick (and a recycled inode) looks
     unchanged to stat; while the file is that young, polls read it anyway."""
-    holder = CatalogHolder(build_catalog(load_catalog_file(catalog_path)))
+    served = ServedCatalog(build_catalog(load_catalog_file(catalog_path)))
     changed = copy.deepcopy(catalog_docs)
     changed[0]["priority"] = 99.5
     write_atomically(catalog_path, changed)
@@ -125,21 +125,21 @@ def test_a_recent_file_is_reread_even_when_its_signature_looks_unchanged(
     def old_file_clock() -> int:
         return signature.mtime_ns + 60_000_000_000
 
-    # The reloader believes it has already loaded the file as it is now.
-    settled = CatalogReloader(catalog_path, holder, seen=signature, clock_ns=old_file_clock)
+    # The watcher believes it has already loaded the file as it is now.
+    settled = CatalogFileWatcher(catalog_path, served, seen=signature, clock_ns=old_file_clock)
     settled.poll()
-    assert _priority_of(holder, "mycampaign") == 10.5
+    assert _priority_of(served, "mycampaign") == 10.5
 
-    young = CatalogReloader(catalog_path, holder, seen=signature)
+    young = CatalogFileWatcher(catalog_path, served, seen=signature)
     young.poll()
-    assert _priority_of(holder, "mycampaign") == 99.5
+    assert _priority_of(served, "mycampaign") == 99.5
 
 
 def test_stop_ends_the_thread(catalog_path: Path) -> None:
-    _, reloader = _reloader(catalog_path)
-    reloader.start()
+    _, watcher = _watched(catalog_path)
+    watcher.start()
 
-    reloader.stop()
-    reloader.stop()
+    watcher.stop()
+    watcher.stop()
 
-    assert not [t for t in threading.enumerate() if t.name.startswith("catalog-reloader")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("catalog-watcher")]

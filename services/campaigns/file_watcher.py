@@ -1,5 +1,8 @@
 """Follows the catalog file: polls its metadata and reloads it when it changes.
 
+`CatalogFileWatcher` is the only writer of the `ServedCatalog`: each changed file
+that loads becomes the new version.
+
 Polling with `os.stat` needs no dependency and works the same on every filesystem,
 including bind mounts and network volumes where change notifications are unreliable.
 A file that fails to load is logged with its problems and the last good catalog stays
@@ -18,7 +21,7 @@ from typing import NamedTuple, Protocol
 
 from services.campaigns.catalog import build_catalog
 from services.campaigns.catalog_file import CatalogError, load_catalog_file
-from services.campaigns.holder import CatalogHolder
+from services.campaigns.served_catalog import ServedCatalog
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +55,18 @@ class ReloadObserver(Protocol):
         ...
 
 
-class CatalogReloader:
-    """A daemon thread that polls `path` every `interval` seconds into `holder`.
+class CatalogFileWatcher:
+    """Watches the catalog file and reloads it into a `ServedCatalog` when it changes:
+    a daemon thread polls `path` every `interval` seconds.
 
-    `seen` is the signature of the file as it was loaded before the reloader started
+    `seen` is the signature of the file as it was loaded before the watcher started
     (taken before reading it, so a change during that read is not missed).
     """
 
     def __init__(
         self,
         path: Path,
-        holder: CatalogHolder,
+        served: ServedCatalog,
         *,
         interval: float = DEFAULT_POLL_INTERVAL,
         seen: FileSignature | None = None,
@@ -72,7 +76,7 @@ class CatalogReloader:
         if interval <= 0:
             raise ValueError(f"poll interval must be positive, got {interval}")
         self._path = path
-        self._holder = holder
+        self._served = served
         self._interval = interval
         self._seen = seen
         self._clock_ns = clock_ns
@@ -102,7 +106,7 @@ class CatalogReloader:
                 log.warning(
                     "%s: cannot stat the catalog file; still serving version %s",
                     self._path,
-                    self._holder.current.catalog.version,
+                    self._served.current.catalog.version,
                 )
             self._seen = None
             return
@@ -120,14 +124,14 @@ class CatalogReloader:
                 log.error(
                     "catalog file %s not reloaded, still serving version %s:\n  %s",
                     self._path,
-                    self._holder.current.catalog.version,
+                    self._served.current.catalog.version,
                     "\n  ".join(exc.problems),
                 )
             self._last_problems = exc.problems
             return
         self._last_problems = None
         catalog = build_catalog(campaigns)
-        replaced = self._holder.replace(catalog)
+        replaced = self._served.replace(catalog)
         self._observed("ok" if replaced else "unchanged")
         if replaced:
             log.info(

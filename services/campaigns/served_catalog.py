@@ -1,4 +1,8 @@
-"""The catalog being served, swapped whole, and a way to wait for the next one."""
+"""The catalog the campaign service serves now, swapped whole, and a way to wait for the next one.
+
+`ServedCatalog` is the one place the current version lives: the file watcher replaces
+it, ListCampaigns reads it, WatchCampaigns streams wait on it.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +20,17 @@ def _utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogSnapshot:
+class LoadedCatalog:
+    """A catalog version as this process serves it: the catalog and when it was loaded."""
+
     catalog: Catalog
     # When this process loaded this version.
     loaded_at: datetime
 
 
-class CatalogHolder:
-    """Holds one immutable snapshot; `replace` swaps in a new one and wakes waiters.
+class ServedCatalog:
+    """The campaign service's current catalog: `replace` swaps in a new version and
+    wakes the streams waiting in `wait_for_change`.
 
     Readers take `current` without a lock: it is a single reference to frozen data,
     so a reader sees the old catalog or the new one, never a mix.
@@ -32,12 +39,12 @@ class CatalogHolder:
     def __init__(self, catalog: Catalog, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self._clock = clock
         self._changed = threading.Condition()
-        self._snapshot = CatalogSnapshot(catalog, clock())
+        self._loaded = LoadedCatalog(catalog, clock())
         self._closed = False
 
     @property
-    def current(self) -> CatalogSnapshot:
-        return self._snapshot
+    def current(self) -> LoadedCatalog:
+        return self._loaded
 
     @property
     def closed(self) -> bool:
@@ -46,9 +53,9 @@ class CatalogHolder:
     def replace(self, catalog: Catalog) -> bool:
         """Serves `catalog` from now on; False (and nothing changes) if its version is current."""
         with self._changed:
-            if catalog.version == self._snapshot.catalog.version:
+            if catalog.version == self._loaded.catalog.version:
                 return False
-            self._snapshot = CatalogSnapshot(catalog, self._clock())
+            self._loaded = LoadedCatalog(catalog, self._clock())
             self._changed.notify_all()
             return True
 
@@ -58,10 +65,10 @@ class CatalogHolder:
         timeout: float,
         *,
         cancelled: Callable[[], bool] = lambda: False,
-    ) -> CatalogSnapshot | None:
-        """The current snapshot once its version differs from `known_version`.
+    ) -> LoadedCatalog | None:
+        """The current catalog once its version differs from `known_version`.
 
-        None when `timeout` seconds pass first, the holder is closed, or `cancelled()`
+        None when `timeout` seconds pass first, it is closed, or `cancelled()`
         is true; whoever makes `cancelled()` true calls `wake_waiters` so that the
         wait ends at once.
         """
@@ -70,8 +77,8 @@ class CatalogHolder:
             while True:
                 if self._closed or cancelled():
                     return None
-                if self._snapshot.catalog.version != known_version:
-                    return self._snapshot
+                if self._loaded.catalog.version != known_version:
+                    return self._loaded
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None

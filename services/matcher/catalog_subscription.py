@@ -1,11 +1,11 @@
-"""Follows WatchCampaigns so catalog changes reach the matcher within a second.
+"""Follows WatchCampaigns so catalog changes reach the matcher as soon as they are served.
 
 The stream is the fast path; the cache's TTL poll stays as the fallback. When the
 stream drops (campaign service restarting, network), it is reopened after a
 jittered exponential backoff, so a fleet of matchers does not reconnect in lockstep.
 The backoff is capped low (RECONNECT_CAP): whatever the length of an outage, the next
 attempt is never far off once the service is back, so a changed catalog still
-arrives within seconds of its return (the channel's own reconnect backoff is capped
+arrives soon after its return (the channel's own reconnect backoff is capped
 to match: CAMPAIGN_CHANNEL_OPTIONS).
 """
 
@@ -43,7 +43,10 @@ class _Stream(Protocol):
     def cancel(self) -> None: ...
 
 
-class CatalogWatcher:
+class CatalogSubscription:
+    """Keeps one WatchCampaigns stream open, reopening it when it drops, and offers
+    every catalog it pushes to the `CatalogCache`."""
+
     def __init__(
         self,
         open_stream: Callable[[], _Stream],
