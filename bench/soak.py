@@ -39,7 +39,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as mpb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
-from services.campaigns.catalog_file import catalog_to_json
+from services.campaigns.catalog_writer import catalog_to_json
 from services.campaigns.demo import demo_campaigns
 from services.campaigns.server import CampaignSettings, start_campaign_server
 from services.demo.players import generate_players

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from services.campaigns.catalog_file import campaign_to_document
+from services.campaigns.catalog_writer import campaign_to_document
 from services.domain.campaign import Campaign, Catalog
 
 VERSION_LENGTH = 12

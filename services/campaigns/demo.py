@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from services.campaigns.catalog_file import catalog_to_json
+from services.campaigns.catalog_writer import write_catalog_file
 from services.domain.campaign import Campaign, LevelRange
 
 DAY = timedelta(days=1)
@@ -77,22 +75,6 @@ def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
 
 
 def write_demo_catalog(path: Path, now: datetime) -> Path:
-    """Writes the demo catalog to `path` in the users' file format and returns `path`.
-
-    The file is replaced in one rename, so a server already following `path` never
-    reads it half-written.
-    """
-    path = Path(path)
-    text = catalog_to_json(demo_campaigns(now))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        # mkstemp makes the file private; a catalog is read by a server that may run
-        # as another user (a container), so it gets the usual file mode.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Writes the demo catalog to `path` in the users' file format, in one rename so a
+    server already following `path` never reads it half-written; returns `path`."""
+    return write_catalog_file(path, demo_campaigns(now))

@@ -1,10 +1,13 @@
 """Errors of the campaign service that have no generic counterpart in the domain.
 
-They are kinds of the domain's generic PreconditionFailed and Overloaded, which
-services.transport.status maps to FAILED_PRECONDITION and RESOURCE_EXHAUSTED.
+CatalogChanged and TooManyWatchers are kinds of the domain's generic
+PreconditionFailed and Overloaded, which services.transport.status maps to
+FAILED_PRECONDITION and RESOURCE_EXHAUSTED; CatalogError is an unusable catalog file.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from services.domain.errors import Overloaded, PreconditionFailed
 
@@ -30,3 +33,14 @@ class TooManyWatchers(Overloaded):
             "ListCampaigns with known_version"
         )
         self.limit = limit
+
+
+class CatalogError(Exception):
+    """A catalog that cannot be used; `problems` holds one complete message per problem.
+
+    Not an RPC error: the catalog file is read at start-up (a bad one stops the process)
+    and on reload (a bad one is logged and the last good catalog stays in service)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)

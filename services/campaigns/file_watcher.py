@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from services.campaigns.catalog import build_catalog
-from services.campaigns.catalog_file import CatalogError, load_catalog_file
+from services.campaigns.catalog_file import load_catalog_file
+from services.campaigns.errors import CatalogError
 from services.campaigns.served_catalog import ServedCatalog
 
 log = logging.getLogger(__name__)

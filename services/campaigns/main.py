@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import sys
 
-from services.campaigns.catalog_file import CatalogError
+from services.campaigns.errors import CatalogError
 from services.campaigns.file_watcher import DEFAULT_POLL_INTERVAL
 from services.campaigns.server import (
     DEFAULT_HOST,

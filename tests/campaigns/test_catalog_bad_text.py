@@ -13,7 +13,8 @@ import pytest
 
 from services.campaigns import main
 from services.campaigns.catalog import build_catalog
-from services.campaigns.catalog_file import CatalogError, load_catalog_file, parse_catalog
+from services.campaigns.catalog_file import load_catalog_file, parse_catalog
+from services.campaigns.errors import CatalogError
 from services.campaigns.file_watcher import CatalogFileWatcher, file_signature
 from services.campaigns.served_catalog import ServedCatalog
 from tests.campaigns.conftest import POLL_INTERVAL, write_atomically

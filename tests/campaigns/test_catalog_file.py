@@ -11,15 +11,11 @@ from typing import Any
 
 import pytest
 
+from services.campaigns.campaign_validation import campaign_from_document
 from services.campaigns.catalog import build_catalog
-from services.campaigns.catalog_file import (
-    CatalogError,
-    campaign_from_document,
-    campaign_to_document,
-    catalog_to_json,
-    load_catalog_file,
-    parse_catalog,
-)
+from services.campaigns.catalog_file import load_catalog_file, parse_catalog
+from services.campaigns.catalog_writer import campaign_to_document, catalog_to_json
+from services.campaigns.errors import CatalogError
 from services.domain.campaign import Campaign, LevelRange
 from services.transport.convert import campaign_from_message, campaign_to_message
 from tests.conftest import TEST_DATA
