@@ -1,5 +1,8 @@
 """The matching engine for serving: the catalog compiled once into bitmask indexes.
 
+`CompiledCatalog` is one catalog version compiled for matching: what the matcher's
+`CatalogCache` holds and every request matches against.
+
 Every campaign gets one bit of a Python int, numbered so that the highest bit is the first
 campaign of the answer (priority desc, name, game). Each rule becomes a lookup that yields
 the mask of campaigns it lets through, so one request costs a handful of bisects, dict
@@ -21,10 +24,11 @@ How each rule is indexed:
   campaigns forbidding something held (field 0) and every required slot that is filled;
   a campaign lacks a required item when one of its slots stays empty. The cost follows
   the player's inventory, not the catalog's item vocabulary (which is far larger), and
-  it is one OR per held item whatever the number of items a campaign requires. (Measured
-  against two alternatives: a bit-sliced counter of held required items per campaign took
-  about twice as long, and ORing the masks of the required items the player does not
-  hold about five times, since that loops over the vocabulary.)
+  it is one OR per held item whatever the number of items a campaign requires. (The
+  alternatives do more work per request: a bit-sliced counter of held required items
+  per campaign needs several big-int operations per held item where this needs one OR,
+  and ORing the masks of the required items the player does not hold loops over the
+  whole vocabulary.)
 - game: one index per game beside the index over the whole catalog, so a filtered request
   works on masks no wider than that game's campaigns. The whole catalog's index also keeps
   each game's mask, so that one match gives both a player's full list (what is stored)
@@ -47,9 +51,11 @@ from services.matching.reference import rank_key, require_aware
 
 K = TypeVar("K", datetime, int)
 
-# Reading the matched names off a mask: peeling the top bit costs about 12 times what a
-# C-level pass over one campaign's flag costs, plus a fixed setup worth about 6 peels
-# (measured on CPython 3.11), so the pass wins from size // 12 + 6 matches on.
+# Reading the matched names off a mask: peeling the top bit is a Python step per match,
+# a pass over every campaign's flag is a C loop with a fixed setup, so the pass wins once
+# the matches are more than a set share of the campaigns: from
+# size // _DENSE_PER_MATCH + _DENSE_OVERHEAD matches on. Both constants come from timing
+# the two paths against each other; time them again after changing either.
 _DENSE_PER_MATCH = 12
 _DENSE_OVERHEAD = 6
 
@@ -239,7 +245,8 @@ _FLAG_BYTES = bytes.maketrans(b"01", b"\x00\x01")
 
 
 class CompiledCatalog:
-    """One catalog version compiled for matching; build once per version, share freely."""
+    """One catalog version compiled into bitmask indexes for matching; build once per
+    version, share freely."""
 
     __slots__ = ("_all", "_by_game", "_catalog")
 
