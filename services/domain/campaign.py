@@ -37,7 +37,9 @@ class Campaign:
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
-    """One immutable version of the campaign catalog."""
+    """One immutable version of the campaign catalog: its campaigns and a version that
+    names their content (built from the file by services.campaigns.catalog; the
+    matcher receives it over the wire)."""
 
     version: str
     campaigns: tuple[Campaign, ...]

@@ -128,7 +128,7 @@ def fetcher() -> Iterator[SteeredFetcher]:
         fetcher.answer(DependencyUnavailable("test over"))
 
 
-def test_wired_to_a_campaign_cache(metrics: Metrics, fetcher: SteeredFetcher) -> None:
+def test_wired_to_a_catalog_cache(metrics: Metrics, fetcher: SteeredFetcher) -> None:
     clock = Clock()
     observer: CacheObserver = metrics.catalog  # the cache's observer Protocol, checked by mypy
     cache = CatalogCache(fetcher, ttl=100, retry_after=0, timer=clock, observer=observer)
