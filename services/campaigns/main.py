@@ -7,9 +7,7 @@ import dataclasses
 import logging
 import sys
 
-from services.campaigns.catalog_file import CatalogError
-from services.campaigns.reloader import DEFAULT_POLL_INTERVAL
-from services.campaigns.server import (
+from services.campaigns.bootstrap import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     ENV_CATALOG,
@@ -20,14 +18,16 @@ from services.campaigns.server import (
     SettingsError,
     start_campaign_server,
 )
+from services.campaigns.catalog_file import CatalogError
+from services.campaigns.reloader import DEFAULT_POLL_INTERVAL
 from services.config import add_flag
 from services.observability.http import add_metrics_flags, metrics_settings_from
 from services.transport.call_auth import (
     add_campaign_service_auth_flags,
     campaign_service_token_from_args,
 )
-from services.transport.security import add_server_tls_flags, tls_from_args
-from services.transport.server import wait_for_signal
+from services.transport.grpc_server import wait_for_signal
+from services.transport.tls import add_server_tls_flags, tls_from_args
 
 log = logging.getLogger(__name__)
 

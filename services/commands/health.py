@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.config import add_flag
-from services.transport.security import ClientTLSSettings, open_channel
+from services.transport.tls import ClientTLSSettings, open_channel
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

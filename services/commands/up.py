@@ -17,16 +17,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.campaigns.bootstrap import CampaignSettings, start_campaign_server
 from services.campaigns.demo import write_demo_catalog
-from services.campaigns.server import CampaignSettings, start_campaign_server
 from services.config import add_flag
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
-from services.matcher.server import MatcherSettings, default_match_workers, start_matcher
+from services.matcher.bootstrap import MatcherSettings, default_match_workers, start_matcher
 from services.storage.base import ProfileStore
 from services.storage.factory import open_store
 from services.storage.importing import ImportReport, import_profiles, iter_profile_documents
-from services.transport.server import ServerOptions, wait_for_signal
+from services.transport.grpc_server import ServerOptions, wait_for_signal
 
 log = logging.getLogger(__name__)
 

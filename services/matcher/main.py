@@ -9,25 +9,25 @@ import sys
 
 from services.config import add_flag
 from services.domain.errors import DependencyUnavailable
-from services.matcher.profile_servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
-from services.matcher.server import (
+from services.matcher.bootstrap import (
     EMBEDDED_MATCH_WORKERS,
     WAITING_STORE_MATCH_WORKERS,
     MatcherSettings,
     default_match_workers,
     start_matcher,
 )
+from services.matcher.profile_servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
 from services.observability.http import add_metrics_flags, metrics_settings_from
 from services.storage.factory import describe_store, open_store
 from services.storage.mongo_store import DEFAULT_INDEX_BUILD_TIMEOUT
 from services.transport.call_auth import campaigns_client_token_from_args
-from services.transport.security import (
+from services.transport.grpc_server import ServerOptions, wait_for_signal
+from services.transport.tls import (
     add_security_flags,
     client_tls_from_args,
     tls_from_args,
     token_from_args,
 )
-from services.transport.server import ServerOptions, wait_for_signal
 
 log = logging.getLogger(__name__)
 

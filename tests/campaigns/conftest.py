@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
-from services.campaigns.server import (
+from services.campaigns.bootstrap import (
     CampaignServer,
     CampaignSettings,
     start_campaign_server,

@@ -21,7 +21,7 @@ from services.campaigns.catalog_file import (
     parse_catalog,
 )
 from services.domain.campaign import Campaign, LevelRange
-from services.transport.convert import campaign_from_message, campaign_to_message
+from services.transport.campaign_messages import campaign_from_message, campaign_to_message
 from tests.conftest import TEST_DATA
 
 Doc = dict[str, Any]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from services.campaigns.catalog import build_catalog
 from services.campaigns.catalog_file import CatalogError, parse_catalog
-from services.transport.convert import campaign_from_message, campaign_to_message
+from services.transport.campaign_messages import campaign_from_message, campaign_to_message
 from tests.conftest import TEST_DATA
 from tests.json_strategies import FRAGMENTS, VALUES, to_text, with_field
 

@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.campaigns.v1 import campaign_service_pb2, campaign_service_pb2_grpc
 from services.campaigns import main
-from services.campaigns.server import (
+from services.campaigns.bootstrap import (
     DEFAULT_PORT,
     ENV_CATALOG,
     ENV_PORT,

@@ -10,7 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from profilematcher.campaigns.v1 import campaign_service_pb2
-from services.campaigns.server import CampaignServer
+from services.campaigns.bootstrap import CampaignServer
 from services.observability.campaign_metrics import CampaignMetrics
 from tests.campaigns.conftest import wait_until, write_atomically
 from tests.campaigns.test_service import Stub, _Watch

@@ -19,12 +19,12 @@ from profilematcher.profiles.v1 import profile_service_pb2_grpc
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import profile_to_message
+from services.matcher.bootstrap import MatcherServer
 from services.matcher.main import GRACE_MARGIN, configure, settings_from
-from services.matcher.server import MatcherServer
 from services.storage.base import ProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
-from services.transport.server import ServerOptions, shut_down
+from services.transport.grpc_server import ServerOptions, shut_down
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 

@@ -8,7 +8,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
-from services.matcher.server import (
+from services.matcher.bootstrap import (
     CATALOG_HEALTH,
     MATCHER_SERVICE,
     MatcherServer,
@@ -16,7 +16,7 @@ from services.matcher.server import (
     start_matcher,
 )
 from services.observability.metrics import CATALOG_STALE
-from services.transport.server import ServerOptions
+from services.transport.grpc_server import ServerOptions
 from tests.matcher.fakes import NOW, CampaignServer, SpyStore, eventually
 
 SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -21,13 +21,13 @@ from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import profile_to_message
+from services.matcher.bootstrap import SERVICE_NAMES
 from services.matcher.client_config import ClientConfigs
 from services.matcher.profile_servicer import ProfileServicer
-from services.matcher.server import SERVICE_NAMES
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matching.compiled import CompiledCatalog
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.security import (
+from services.transport.tls import (
     PROFILE_WRITE_METHODS,
     WRITES_CLOSED,
     BearerTokenInterceptor,
@@ -427,7 +427,7 @@ def test_allowing_unauthenticated_writes_opens_them_and_warns(
     sample: Profile,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    caplog.set_level(logging.WARNING, logger="services.transport.tls")
     interceptors = auth_interceptors(None, allow_unauthenticated_writes=True)
     assert "anyone who reaches this server can create, change and delete" in caplog.text
     before = snapshot(store, sample.player_id)
@@ -442,11 +442,11 @@ def test_allowing_unauthenticated_writes_opens_them_and_warns(
 def test_refusals_are_logged_without_the_token(
     profiles: ProfileStub, sample: Profile, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    caplog.set_level(logging.WARNING, logger="services.transport.tls")
     code_of(lambda: create(profiles, sample, ()))
     code_of(lambda: create(profiles, sample, bearer(WRONG)))
     code_of(lambda: import_(profiles, sample, (("authorization", f"Basic {WRONG}"),)))
-    refusals = [r for r in caplog.records if r.name == "services.transport.security"]
+    refusals = [r for r in caplog.records if r.name == "services.transport.tls"]
     assert len(refusals) == 3
     messages = [r.getMessage() for r in refusals]
     assert "/profilematcher.profiles.v1.ProfileService/CreateProfile" in messages[0]
@@ -464,9 +464,9 @@ def test_refusals_are_logged_without_the_token(
 def test_accepted_calls_are_not_logged(
     profiles: ProfileStub, sample: Profile, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="services.transport.security")
+    caplog.set_level(logging.DEBUG, logger="services.transport.tls")
     create(profiles, sample, bearer(TOKEN))
-    assert not [r for r in caplog.records if r.name == "services.transport.security"]
+    assert not [r for r in caplog.records if r.name == "services.transport.tls"]
 
 
 # --- token and TLS together -----------------------------------------------------------
@@ -540,7 +540,7 @@ def test_token_that_cannot_be_a_header_is_refused(token: str) -> None:
 
 
 def test_short_token_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    caplog.set_level(logging.WARNING, logger="services.transport.tls")
     BearerTokenInterceptor("tiny-secret", write_methods_of_profile_service)
     assert "fewer than 16 characters" in caplog.text
     assert "tiny-secret" not in caplog.text

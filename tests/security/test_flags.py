@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from services.matcher import main as matcher_main
-from services.matcher.server import MatcherSettings
+from services.matcher.bootstrap import MatcherSettings
 from services.transport.call_auth import bearer_metadata, campaigns_client_token_from_args
-from services.transport.security import (
+from services.transport.tls import (
     add_security_flags,
     add_server_tls_flags,
     client_tls_from_args,
@@ -238,7 +238,7 @@ def test_allow_unauthenticated_writes_with_a_token_is_refused(
 
 
 def test_protect_reads_is_a_deprecated_no_op(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    caplog.set_level(logging.WARNING, logger="services.transport.tls")
     assert token_from_args(parse(["--auth-token", TOKEN, "--protect-reads"])) == TOKEN
     assert "--protect-reads is deprecated" in caplog.text
 

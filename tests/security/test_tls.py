@@ -14,7 +14,7 @@ from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
 from services.campaigns.servicer import SERVICE_NAME as CAMPAIGN_SERVICE
 from services.domain.errors import DependencyUnavailable
 from services.matcher.campaign_client import CampaignClient
-from services.transport.security import (
+from services.transport.tls import (
     ClientTLSSettings,
     TLSSettings,
     open_channel,

@@ -17,12 +17,12 @@ from services.observability.campaign_metrics import CampaignMetrics
 from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import new_registry
-from services.transport.security import (
+from services.transport.grpc_server import RunningServer, ServerOptions, create_server, start_server
+from services.transport.tls import (
     TLSSettings,
     server_credentials,
     service_token_interceptors,
 )
-from services.transport.server import RunningServer, ServerOptions, create_server, start_server
 
 DEFAULT_HOST = "[::]"
 DEFAULT_PORT = 50052
@@ -120,7 +120,7 @@ class CampaignSettings:
 class CampaignServer(RunningServer):
     """A running campaign server; `stop` also ends the watch streams and reloading.
 
-    It is a RunningServer so that `services.transport.server.wait_for_signal` stops
+    It is a RunningServer so that `services.transport.grpc_server.wait_for_signal` stops
     it like any other server, in the order that lets it stop quickly.
     """
 

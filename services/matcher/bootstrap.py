@@ -34,15 +34,15 @@ from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
 from services.storage.base import ProfileStore
+from services.transport.grpc_server import RunningServer, ServerOptions, create_server, start_server
 from services.transport.pools import DedicatedPool
-from services.transport.security import (
+from services.transport.tls import (
     ClientTLSSettings,
     TLSSettings,
     auth_interceptors,
     open_channel,
     server_credentials,
 )
-from services.transport.server import RunningServer, ServerOptions, create_server, start_server
 from services.transport.tls_probe import HandshakeDiagnosis
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class MatcherServer:
         return self.running.drain_seconds
 
     def start_draining(self) -> None:
-        """Health NOT_SERVING for good; calls are still served (transport/server.py)."""
+        """Health NOT_SERVING for good; calls are still served (transport/grpc_server.py)."""
         self._stop_health_monitor()
         self.running.start_draining()
 
