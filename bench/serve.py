@@ -29,21 +29,16 @@ import grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
-from services.campaigns.bootstrap import CampaignServer, CampaignSettings, start_campaign_server
+from services.campaigns.bootstrap import CampaignServer, start_campaign_server
 from services.campaigns.demo import write_demo_catalog
+from services.campaigns.settings import CampaignSettings
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import match_fields, profile_to_message
-from services.matcher.bootstrap import (
-    EMBEDDED_MATCH_WORKERS,
-    SERVICE_NAMES,
-    MatcherServer,
-    MatcherSettings,
-    match_pool,
-    start_matcher,
-)
+from services.matcher.bootstrap import SERVICE_NAMES, MatcherServer, match_pool, start_matcher
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
+from services.matcher.settings import EMBEDDED_MATCH_WORKERS, MatcherSettings
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.storage.importing import import_profiles

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.campaigns.bootstrap import CampaignSettings
+from services.campaigns.settings import CampaignSettings
 from services.cli import build_parser, main
 from services.transport.grpc_server import ServerOptions, create_server, start_server
 

@@ -19,12 +19,14 @@ from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from services.campaigns import main
-from services.campaigns.bootstrap import CampaignServer, CampaignSettings, start_campaign_server
+from services.campaigns.bootstrap import CampaignServer, start_campaign_server
 from services.campaigns.servicer import SERVICE_NAME
+from services.campaigns.settings import CampaignSettings, campaign_service_token_from_args
 from services.domain.profile_json import profile_from_document
-from services.matcher.bootstrap import MatcherServer, MatcherSettings, start_matcher
+from services.matcher.bootstrap import MatcherServer, start_matcher
+from services.matcher.settings import MatcherSettings
+from services.server_flags import CAMPAIGNS_TOKEN_ENV
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.call_auth import CAMPAIGNS_TOKEN_ENV, campaign_service_token_from_args
 from services.transport.grpc_server import ServerOptions
 from tests.campaigns.conftest import wait_until, write_atomically
 

@@ -20,7 +20,7 @@ from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import profile_to_message
 from services.matcher.bootstrap import MatcherServer
-from services.matcher.main import GRACE_MARGIN, configure, settings_from
+from services.matcher.settings import GRACE_MARGIN, add_flags, from_args
 from services.storage.base import ProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
@@ -140,21 +140,21 @@ def test_a_write_in_flight_when_new_calls_are_refused_finishes_and_is_answered_o
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    configure(parser)
+    add_flags(parser)
     return parser.parse_args(list(argv))
 
 
 def test_the_default_grace_covers_the_store_time_limit() -> None:
-    settings = settings_from(parse("--timeout", "10"))
+    settings = from_args(parse("--timeout", "10"))
     assert settings.server.grace_seconds == 10 + GRACE_MARGIN
-    assert settings_from(parse("--grace", "3", "--drain-delay", "0")).server.grace_seconds == 3
-    assert settings_from(parse("--drain-delay", "0.5")).server.drain_seconds == 0.5
+    assert from_args(parse("--grace", "3", "--drain-delay", "0")).server.grace_seconds == 3
+    assert from_args(parse("--drain-delay", "0.5")).server.drain_seconds == 0.5
 
 
 @pytest.mark.parametrize("flag", ["--grace", "--drain-delay"])
 def test_a_negative_drain_or_grace_is_refused_naming_the_flag(flag: str) -> None:
     with pytest.raises(ValueError, match=flag):
-        settings_from(parse(flag, "-1"))
+        from_args(parse(flag, "-1"))
 
 
 def _assert(condition: bool) -> None:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.matcher.bootstrap import MatcherSettings, start_matcher
+from services.matcher.bootstrap import start_matcher
+from services.matcher.settings import MatcherSettings
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.grpc_server import ServerOptions
 from services.transport.tls import ClientTLSSettings, TLSSettings, server_credentials
