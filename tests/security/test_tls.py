@@ -200,6 +200,17 @@ def test_unreadable_file_is_named(pki: PKI, tmp_path: Path) -> None:
         client_tls(ca_file=missing)
 
 
+def test_settings_read_no_file_credentials_name_the_missing_one(tmp_path: Path) -> None:
+    # Building the value touches no file: the settings parsers (server_tls,
+    # client_tls) check them, and credentials built from unchecked settings name them.
+    missing = tmp_path / "missing.crt"
+    tls = TLSSettings(cert_file=missing, key_file=tmp_path / "missing.key")
+    assert tls.enabled
+    assert ClientTLSSettings(ca_file=missing).enabled
+    with pytest.raises(ValueError, match=f"cannot read TLS certificate {missing}"):
+        server_credentials(tls)
+
+
 def test_key_of_another_certificate_is_refused(pki: PKI) -> None:
     with pytest.raises(ValueError, match="cannot be used together") as info:
         server_tls(cert_file=pki.trusted.server.cert, key_file=pki.other.server.key)
