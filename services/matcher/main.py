@@ -7,8 +7,8 @@ import logging
 import sys
 
 from services.domain.errors import DependencyUnavailable
-from services.matcher import settings as matcher_settings
 from services.matcher.bootstrap import start_matcher
+from services.matcher.settings import MatcherSettings, add_flags
 from services.storage.factory import describe_store, open_store
 from services.transport.grpc_server import wait_for_signal
 
@@ -16,14 +16,14 @@ log = logging.getLogger(__name__)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    matcher_settings.add_flags(parser)
+    add_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serves until a signal; 2 for bad settings or an unusable store, 1 if the port
     cannot be bound."""
     try:
-        settings = matcher_settings.from_args(args)
+        settings = MatcherSettings.from_args(args)
         store = open_store(
             settings.store or None,
             timeout=settings.store_timeout,

@@ -1,5 +1,5 @@
 """The matcher process's settings: one frozen object, and the one place that parses it
-from flags and environment (`add_flags`, `from_args`)."""
+from flags and environment (`add_flags`, `MatcherSettings.from_args`)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,49 @@ class MatcherSettings:
     max_import_streams: int = MAX_IMPORT_STREAMS
     import_idle_timeout: float = IMPORT_IDLE_TIMEOUT
 
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> MatcherSettings:
+        """Raises ValueError for settings that do not fit together (named in the message)."""
+        token = token_from_args(args)
+        tls = tls_from_args(args)
+        if token and not tls.enabled:
+            log.warning("an auth token is set but TLS is off: the token travels in clear text")
+        campaigns_token = campaigns_client_token_from_args(args)
+        campaigns_tls = client_tls_from_args(args)
+        if campaigns_token and not campaigns_tls.enabled:
+            log.warning(
+                "a campaigns auth token is set but TLS to the campaign service is off: "
+                "the token travels in clear text"
+            )
+        return cls(
+            server=ServerOptions(
+                host=args.host,
+                port=args.port,
+                max_workers=args.workers,
+                max_concurrent_rpcs=args.max_concurrent_rpcs,
+                max_message_bytes=args.max_message_bytes,
+                grace_seconds=_grace(args.grace, args.timeout),
+                drain_seconds=_not_negative("--drain-delay", args.drain_delay),
+            ),
+            campaigns_target=args.campaigns,
+            catalog_ttl=args.catalog_ttl,
+            max_staleness=args.max_staleness,
+            campaigns_timeout=args.timeout,
+            tls=tls,
+            campaigns_tls=campaigns_tls,
+            auth_token=token,
+            public_reads=args.public_reads,
+            allow_unauthenticated_writes=args.allow_unauthenticated_writes,
+            campaigns_auth_token=campaigns_token,
+            metrics=metrics_settings_from(args),
+            match_workers=_match_workers(args.match_workers, args.store),
+            max_import_streams=_at_least_one("--max-import-streams", args.max_import_streams),
+            import_idle_timeout=_positive("--import-idle-timeout", args.import_idle_timeout),
+            store=args.store,
+            store_timeout=args.timeout,
+            index_build_timeout=_index_build_timeout(args.index_build_timeout),
+        )
+
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
     """Every flag of `profile-matcher matcher`, each defaulting to its variable."""
@@ -139,49 +182,6 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     )
     add_security_flags(parser)
     add_metrics_flags(parser)
-
-
-def from_args(args: argparse.Namespace) -> MatcherSettings:
-    """Raises ValueError for settings that do not fit together (named in the message)."""
-    token = token_from_args(args)
-    tls = tls_from_args(args)
-    if token and not tls.enabled:
-        log.warning("an auth token is set but TLS is off: the token travels in clear text")
-    campaigns_token = campaigns_client_token_from_args(args)
-    campaigns_tls = client_tls_from_args(args)
-    if campaigns_token and not campaigns_tls.enabled:
-        log.warning(
-            "a campaigns auth token is set but TLS to the campaign service is off: "
-            "the token travels in clear text"
-        )
-    return MatcherSettings(
-        server=ServerOptions(
-            host=args.host,
-            port=args.port,
-            max_workers=args.workers,
-            max_concurrent_rpcs=args.max_concurrent_rpcs,
-            max_message_bytes=args.max_message_bytes,
-            grace_seconds=_grace(args.grace, args.timeout),
-            drain_seconds=_not_negative("--drain-delay", args.drain_delay),
-        ),
-        campaigns_target=args.campaigns,
-        catalog_ttl=args.catalog_ttl,
-        max_staleness=args.max_staleness,
-        campaigns_timeout=args.timeout,
-        tls=tls,
-        campaigns_tls=campaigns_tls,
-        auth_token=token,
-        public_reads=args.public_reads,
-        allow_unauthenticated_writes=args.allow_unauthenticated_writes,
-        campaigns_auth_token=campaigns_token,
-        metrics=metrics_settings_from(args),
-        match_workers=_match_workers(args.match_workers, args.store),
-        max_import_streams=_at_least_one("--max-import-streams", args.max_import_streams),
-        import_idle_timeout=_positive("--import-idle-timeout", args.import_idle_timeout),
-        store=args.store,
-        store_timeout=args.timeout,
-        index_build_timeout=_index_build_timeout(args.index_build_timeout),
-    )
 
 
 def _grace(grace: float | None, timeout: float) -> float:

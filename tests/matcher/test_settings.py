@@ -11,7 +11,6 @@ from services.matcher.settings import (
     WAITING_STORE_MATCH_WORKERS,
     MatcherSettings,
     add_flags,
-    from_args,
 )
 from services.storage.mongo_store import DEFAULT_INDEX_BUILD_TIMEOUT
 
@@ -19,7 +18,7 @@ from services.storage.mongo_store import DEFAULT_INDEX_BUILD_TIMEOUT
 def settings(*argv: str) -> MatcherSettings:
     parser = argparse.ArgumentParser()
     add_flags(parser)
-    return from_args(parser.parse_args(list(argv)))
+    return MatcherSettings.from_args(parser.parse_args(list(argv)))
 
 
 def test_the_store_and_its_time_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,4 +38,3 @@ def test_the_store_and_its_time_limits_are_settings(monkeypatch: pytest.MonkeyPa
     assert given.match_workers == WAITING_STORE_MATCH_WORKERS
     monkeypatch.setenv("PROFILE_MATCHER_STORE", "mongodb://db/game")
     assert settings().store == "mongodb://db/game"
-

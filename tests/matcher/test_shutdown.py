@@ -20,7 +20,7 @@ from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import profile_to_message
 from services.matcher.bootstrap import MatcherServer
-from services.matcher.settings import GRACE_MARGIN, add_flags, from_args
+from services.matcher.settings import GRACE_MARGIN, MatcherSettings, add_flags
 from services.storage.base import ProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
@@ -145,16 +145,19 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_the_default_grace_covers_the_store_time_limit() -> None:
-    settings = from_args(parse("--timeout", "10"))
+    settings = MatcherSettings.from_args(parse("--timeout", "10"))
     assert settings.server.grace_seconds == 10 + GRACE_MARGIN
-    assert from_args(parse("--grace", "3", "--drain-delay", "0")).server.grace_seconds == 3
-    assert from_args(parse("--drain-delay", "0.5")).server.drain_seconds == 0.5
+    assert (
+        MatcherSettings.from_args(parse("--grace", "3", "--drain-delay", "0")).server.grace_seconds
+        == 3
+    )
+    assert MatcherSettings.from_args(parse("--drain-delay", "0.5")).server.drain_seconds == 0.5
 
 
 @pytest.mark.parametrize("flag", ["--grace", "--drain-delay"])
 def test_a_negative_drain_or_grace_is_refused_naming_the_flag(flag: str) -> None:
     with pytest.raises(ValueError, match=flag):
-        from_args(parse(flag, "-1"))
+        MatcherSettings.from_args(parse(flag, "-1"))
 
 
 def _assert(condition: bool) -> None:

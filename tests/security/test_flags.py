@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from services.matcher import main as matcher_main
-from services.matcher import settings as matcher_settings
 from services.matcher.security_flags import (
     add_security_flags,
     campaigns_client_token_from_args,
@@ -290,7 +289,7 @@ def test_matcher_settings_carry_the_auth_flags() -> None:
     def settings(*argv: str) -> MatcherSettings:
         built = argparse.ArgumentParser()
         matcher_main.configure(built)
-        return matcher_settings.from_args(built.parse_args(list(argv)))
+        return MatcherSettings.from_args(built.parse_args(list(argv)))
 
     assert (settings().allow_unauthenticated_writes, settings().public_reads) == (False, False)
     opened = settings("--allow-unauthenticated-writes", "--campaigns-auth-token", TOKEN)
