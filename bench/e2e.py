@@ -38,7 +38,7 @@ from bench.serve import SAMPLE_PLAYER
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.demo.players import generate_players
-from services.matcher.server import EMBEDDED_MATCH_WORKERS
+from services.matcher.settings import EMBEDDED_MATCH_WORKERS
 
 SERVICE = "/profilematcher.matcher.v1.ProfileMatcherService"
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@
     python -m bench.serve echo --port 50062
 
 `matcher` is the real thing (demo catalog, embedded store in memory, seeded).
-`echo` is the baseline: the same server plumbing (services.transport.server with
+`echo` is the baseline: the same server plumbing (services.transport.grpc_server with
 the same options) answering GetClientConfig with a prebuilt response of the same
 size, so the difference between the two is what matching and storage cost.
 `floor` is a lower bound for any matcher on this stack, not a design to ship: see
@@ -29,26 +29,21 @@ import grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from services.campaigns.bootstrap import CampaignServer, start_campaign_server
 from services.campaigns.demo import write_demo_catalog
-from services.campaigns.server import CampaignServer, CampaignSettings, start_campaign_server
+from services.campaigns.settings import CampaignSettings
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import match_fields, profile_to_message
+from services.matcher.bootstrap import SERVICE_NAMES, MatcherServer, match_pool, start_matcher
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_cache import CatalogCache
-from services.matcher.server import (
-    EMBEDDED_MATCH_WORKERS,
-    SERVICE_NAMES,
-    MatcherServer,
-    MatcherSettings,
-    match_pool,
-    start_matcher,
-)
+from services.matcher.settings import EMBEDDED_MATCH_WORKERS, MatcherSettings
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.server import (
+from services.transport.grpc_server import (
     RunningServer,
     ServerOptions,
     create_server,

@@ -39,20 +39,18 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as mpb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
+from services.campaigns.bootstrap import start_campaign_server
 from services.campaigns.catalog_writer import catalog_to_json
 from services.campaigns.demo import demo_campaigns
-from services.campaigns.server import CampaignSettings, start_campaign_server
+from services.campaigns.settings import CampaignSettings
 from services.demo.players import generate_players
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
-from services.matcher.server import (
-    WAITING_STORE_MATCH_WORKERS,
-    MatcherSettings,
-    start_matcher,
-)
+from services.matcher.bootstrap import start_matcher
+from services.matcher.settings import WAITING_STORE_MATCH_WORKERS, MatcherSettings
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
-from services.transport.server import ServerOptions
+from services.transport.grpc_server import ServerOptions
 
 T = TypeVar("T")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -55,3 +56,8 @@ def add_switch(parser: argparse.ArgumentParser, flag: str, *, env: str, help: st
         default=env_default(env, False, parse_bool),
         help=f"{help} (env {env}=true|false; default False)",
     )
+
+
+def optional_path(raw: str) -> Path | None:
+    """A path flag's value; empty: none."""
+    return Path(raw) if raw else None

@@ -15,11 +15,12 @@ from bench.e2e import ProcessCounters
 from bench.serve import SAMPLE_PLAYER, start_bench_matcher, start_echo, start_floor
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from services.campaigns.bootstrap import start_campaign_server
 from services.campaigns.demo import write_demo_catalog
-from services.campaigns.server import CampaignSettings, start_campaign_server
+from services.campaigns.settings import CampaignSettings
 from services.demo.players import generate_players, sample_profile
-from services.matcher.server import EMBEDDED_MATCH_WORKERS
-from services.transport.server import ServerOptions
+from services.matcher.settings import EMBEDDED_MATCH_WORKERS
+from services.transport.grpc_server import ServerOptions
 
 OPTIONS = ServerOptions(host="127.0.0.1", port=0, grace_seconds=0)
 Stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from services.campaigns.server import CampaignSettings
+from services.campaigns.settings import CampaignSettings
 from services.cli import build_parser, main
-from services.transport.server import ServerOptions, create_server, start_server
+from services.transport.grpc_server import ServerOptions, create_server, start_server
 
 ENV_IN_HELP = re.compile(r"\benv (PROFILE_MATCHER_[A-Z0-9_]+)\b")
 

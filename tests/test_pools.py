@@ -12,8 +12,8 @@ from typing import Any
 import grpc
 import pytest
 
+from services.transport.grpc_server import ServerOptions, create_server
 from services.transport.pools import DedicatedPool
-from services.transport.server import ServerOptions, create_server
 
 OWN, OTHER = "test.Own", "test.Other"
 

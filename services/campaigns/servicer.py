@@ -14,7 +14,7 @@ from services.campaigns.errors import TooManyWatchers
 from services.campaigns.listing import list_page
 from services.campaigns.served_catalog import LoadedCatalog, ServedCatalog
 from services.domain.profile_message import datetime_from_timestamp, timestamp_from_datetime
-from services.transport.convert import campaign_to_message
+from services.transport.campaign_messages import campaign_to_message
 from services.transport.status import mapped_errors, mapped_stream_errors
 
 log = logging.getLogger(__name__)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.config import add_flag
-from services.transport.security import ClientTLSSettings, open_channel
+from services.config import add_flag, optional_path
+from services.transport.tls import client_tls, open_channel
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,24 +23,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         ("--service", "PROFILE_MATCHER_HEALTH_SERVICE", "", str,
          "service name; empty: the whole server"),
         ("--timeout", "PROFILE_MATCHER_HEALTH_TIMEOUT", 2.0, float, "seconds"),
-        ("--tls-ca", "PROFILE_MATCHER_HEALTH_TLS_CA", None, _optional_path,
+        ("--tls-ca", "PROFILE_MATCHER_HEALTH_TLS_CA", None, optional_path,
          "CA to verify a TLS server with"),
-        ("--tls-cert", "PROFILE_MATCHER_HEALTH_TLS_CERT", None, _optional_path,
+        ("--tls-cert", "PROFILE_MATCHER_HEALTH_TLS_CERT", None, optional_path,
          "client certificate, for mutual TLS"),
-        ("--tls-key", "PROFILE_MATCHER_HEALTH_TLS_KEY", None, _optional_path,
+        ("--tls-key", "PROFILE_MATCHER_HEALTH_TLS_KEY", None, optional_path,
          "client key, for mutual TLS"),
     ]  # fmt: skip
     for flag, env, default, convert, help_text in flags:
         add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
 
 
-def _optional_path(raw: str) -> Path | None:
-    return Path(raw) if raw else None
-
-
 def run(args: argparse.Namespace) -> int:
     try:
-        tls = ClientTLSSettings(ca_file=args.tls_ca, cert_file=args.tls_cert, key_file=args.tls_key)
+        tls = client_tls(ca_file=args.tls_ca, cert_file=args.tls_cert, key_file=args.tls_key)
     except ValueError as exc:
         print(f"profile-matcher health: {exc}", file=sys.stderr)
         return 2

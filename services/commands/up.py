@@ -17,16 +17,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.campaigns.bootstrap import start_campaign_server
 from services.campaigns.demo import write_demo_catalog
-from services.campaigns.server import CampaignSettings, start_campaign_server
-from services.config import add_flag
+from services.campaigns.settings import CampaignSettings
+from services.config import add_flag, optional_path
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
-from services.matcher.server import MatcherSettings, default_match_workers, start_matcher
+from services.matcher.bootstrap import start_matcher
+from services.matcher.settings import MatcherSettings, default_match_workers
 from services.storage.base import ProfileStore
 from services.storage.factory import open_store
 from services.storage.importing import ImportReport, import_profiles, iter_profile_documents
-from services.transport.server import ServerOptions, wait_for_signal
+from services.transport.grpc_server import ServerOptions, wait_for_signal
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +41,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         ("--port", "PROFILE_MATCHER_PORT", 50051, int, "matcher port"),
         ("--campaigns-port", "PROFILE_MATCHER_CAMPAIGNS_PORT", 50052, int,
          "campaign service port"),
-        ("--catalog", "PROFILE_MATCHER_CATALOG", None, _optional_path,
+        ("--catalog", "PROFILE_MATCHER_CATALOG", None, optional_path,
          "campaign catalog file instead of the demo catalog"),
-        ("--profiles", "PROFILE_MATCHER_UP_PROFILES", None, _optional_path,
+        ("--profiles", "PROFILE_MATCHER_UP_PROFILES", None, optional_path,
          "profiles (JSON list or JSON lines) instead of the demo ones"),
         ("--players", "PROFILE_MATCHER_UP_PLAYERS", 5000, int, "generated players to add"),
         # Not the matcher's PROFILE_MATCHER_STORE: the demo seeds generated players.
@@ -50,10 +52,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ]  # fmt: skip
     for flag, env, default, convert, help_text in flags:
         add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
-
-
-def _optional_path(raw: str) -> Path | None:
-    return Path(raw) if raw else None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,8 +13,8 @@ from profilematcher.campaigns.v1 import (
 )
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
-from services.transport.call_auth import bearer_metadata
-from services.transport.convert import campaign_from_message
+from services.transport.auth import bearer_metadata
+from services.transport.campaign_messages import campaign_from_message
 
 
 class CatalogStream:

@@ -51,7 +51,7 @@ class _ServingCollector:
 
 
 class CampaignMetrics(RpcMetrics):
-    """grpc_server_* plus the catalog's; the reloader's observer (`reloaded`).
+    """grpc_server_* plus the catalog's; the file watcher's observer (`reloaded`).
 
     `catalog` gives the served catalog's (version, campaign count) and `watchers` the
     number of open streams; both are read at scrape time.

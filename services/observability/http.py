@@ -1,16 +1,13 @@
-"""The /metrics HTTP endpoint that Prometheus scrapes, and its flags."""
+"""The /metrics HTTP endpoint that Prometheus scrapes (its flags: services/server_flags.py)."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import threading
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
-
-from services.config import add_flag
 
 log = logging.getLogger(__name__)
 
@@ -63,26 +60,3 @@ class MetricsSettings:
     @property
     def enabled(self) -> bool:
         return self.port != 0
-
-
-def add_metrics_flags(parser: argparse.ArgumentParser) -> None:
-    add_flag(
-        parser,
-        "--metrics-port",
-        env="PROFILE_MATCHER_METRICS_PORT",
-        default=0,
-        convert=int,
-        help=f"port for Prometheus metrics at /metrics, 0 for none ({CONVENTIONAL_PORT} is usual)",
-    )
-    add_flag(
-        parser,
-        "--metrics-host",
-        env="PROFILE_MATCHER_METRICS_HOST",
-        default="0.0.0.0",
-        convert=str,
-        help="address for the metrics endpoint",
-    )
-
-
-def metrics_settings_from(args: argparse.Namespace) -> MetricsSettings:
-    return MetricsSettings(port=args.metrics_port, host=args.metrics_host)

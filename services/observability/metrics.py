@@ -28,15 +28,15 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 log = logging.getLogger(__name__)
 
-# RPCs here range from well under a millisecond (cached catalog, embedded store) to the
-# seconds of a slow MongoDB or an expiring deadline; past 10 s it is +Inf either way.
+# RPCs here range from a cached catalog over the embedded store to a slow MongoDB or an
+# expiring deadline; past the last bucket it is +Inf either way.
 # Long-lived streams (WatchCampaigns, health Watch) always land in +Inf: latency
 # dashboards should select grpc_type="unary".
 RPC_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
-# One store call is a single indexed read or one batched write: 100 us (SQLite in
-# memory) up to the store's timeout of a few seconds.
+# One store call is a single indexed read or one batched write: from SQLite in memory
+# up to the store's timeout.
 STORE_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
     1.0, 2.5, 5.0,

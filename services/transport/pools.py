@@ -8,9 +8,9 @@ pool. `tests/test_pools.py` checks that the installed grpcio still honours it.
 Why a separate pool: a call whose work never waits (matching over the in-memory
 embedded store is all CPU under one GIL) gains nothing from a second thread, and
 every thread that wants the GIL turns each release of it (a SQLite call, gRPC's own
-hand-offs) into context switches. One thread for those calls served about 30% more
-than 16 (BENCHMARKS.md), while the server's pool stays free for streams, other
-services, health and reflection, which a single-threaded server would block.
+hand-offs) into context switches: one thread for those calls serves more of them than
+many do, while the server's pool stays free for streams, other services, health and
+reflection, which a single-threaded server would block.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import ssl
 import threading
 from collections.abc import Callable
 
-from services.transport.security import ClientTLSSettings
+from services.transport.tls import ClientTLSSettings
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,8 @@ import grpc
 import pytest
 
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
-from services.campaigns.server import (
-    CampaignServer,
-    CampaignSettings,
-    start_campaign_server,
-)
+from services.campaigns.bootstrap import CampaignServer, start_campaign_server
+from services.campaigns.settings import CampaignSettings
 
 # Small, so that tests see reloads quickly; waits are bounded, never timed.
 POLL_INTERVAL = 0.02

@@ -19,13 +19,15 @@ from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from services.campaigns import main
-from services.campaigns.server import CampaignServer, CampaignSettings, start_campaign_server
+from services.campaigns.bootstrap import CampaignServer, start_campaign_server
 from services.campaigns.servicer import SERVICE_NAME
+from services.campaigns.settings import CampaignSettings, campaign_service_token_from_args
 from services.domain.profile_json import profile_from_document
-from services.matcher.server import MatcherServer, MatcherSettings, start_matcher
+from services.matcher.bootstrap import MatcherServer, start_matcher
+from services.matcher.settings import MatcherSettings
+from services.server_flags import CAMPAIGNS_TOKEN_ENV
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.call_auth import CAMPAIGNS_TOKEN_ENV, campaign_service_token_from_args
-from services.transport.server import ServerOptions
+from services.transport.grpc_server import ServerOptions
 from tests.campaigns.conftest import wait_until, write_atomically
 
 TOKEN = "0123456789abcdef-campaigns-token"
@@ -81,7 +83,7 @@ def test_a_token_guards_list_and_watch(
     stub = Stub(channel)
     assert code_of(lambda: rpc(stub, ())) == grpc.StatusCode.UNAUTHENTICATED
     assert code_of(lambda: rpc(stub, bearer(WRONG))) == grpc.StatusCode.PERMISSION_DENIED
-    assert rpc(stub, bearer(TOKEN)) == guarded.holder.current.catalog.version
+    assert rpc(stub, bearer(TOKEN)) == guarded.served.current.catalog.version
 
 
 def test_a_token_leaves_health_and_reflection_open(channel: grpc.Channel) -> None:
@@ -169,7 +171,7 @@ def test_a_matcher_without_the_token_gets_no_catalog(
     sample_profile_doc: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="services.matcher.server")
+    caplog.set_level(logging.WARNING, logger="services.matcher.bootstrap")
     matcher = start()
     with pytest.raises(grpc.RpcError) as info:
         active_campaigns(matcher, sample_profile_doc["player_id"])

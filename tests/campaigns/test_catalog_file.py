@@ -17,7 +17,7 @@ from services.campaigns.catalog_file import load_catalog_file, parse_catalog
 from services.campaigns.catalog_writer import campaign_to_document, catalog_to_json
 from services.campaigns.errors import CatalogError
 from services.domain.campaign import Campaign, LevelRange
-from services.transport.convert import campaign_from_message, campaign_to_message
+from services.transport.campaign_messages import campaign_from_message, campaign_to_message
 from tests.conftest import TEST_DATA
 
 Doc = dict[str, Any]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from services.campaigns.catalog import build_catalog
 from services.campaigns.catalog_file import parse_catalog
 from services.campaigns.errors import CatalogError
-from services.transport.convert import campaign_from_message, campaign_to_message
+from services.transport.campaign_messages import campaign_from_message, campaign_to_message
 from tests.conftest import TEST_DATA
 from tests.json_strategies import FRAGMENTS, VALUES, to_text, with_field
 

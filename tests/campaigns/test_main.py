@@ -16,13 +16,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.campaigns.v1 import campaign_service_pb2, campaign_service_pb2_grpc
 from services.campaigns import main
-from services.campaigns.server import (
+from services.campaigns.bootstrap import start_campaign_server
+from services.campaigns.settings import (
     DEFAULT_PORT,
     ENV_CATALOG,
     ENV_PORT,
     CampaignSettings,
     SettingsError,
-    start_campaign_server,
 )
 from tests.campaigns.conftest import write_atomically
 

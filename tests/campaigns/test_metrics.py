@@ -10,7 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from profilematcher.campaigns.v1 import campaign_service_pb2
-from services.campaigns.server import CampaignServer
+from services.campaigns.bootstrap import CampaignServer
 from services.observability.campaign_metrics import CampaignMetrics
 from tests.campaigns.conftest import wait_until, write_atomically
 from tests.campaigns.test_service import Stub, _Watch
@@ -25,7 +25,7 @@ def registry(server: CampaignServer) -> CollectorRegistry:
 
 
 def served_version(server: CampaignServer) -> str:
-    return server.holder.current.catalog.version
+    return server.served.current.catalog.version
 
 
 def test_rpcs_are_counted_and_no_matcher_family_is_exported(

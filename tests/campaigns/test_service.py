@@ -18,11 +18,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from profilematcher.campaigns.v1 import campaign_service_pb2, campaign_service_pb2_grpc
+from services.campaigns.bootstrap import CampaignServer, start_campaign_server
 from services.campaigns.catalog import build_catalog
 from services.campaigns.catalog_file import load_catalog_file
 from services.campaigns.errors import CatalogError
-from services.campaigns.server import CampaignServer, CampaignSettings, start_campaign_server
 from services.campaigns.servicer import SERVICE_NAME
+from services.campaigns.settings import CampaignSettings
 from tests.campaigns.conftest import wait_until, write_atomically
 
 Doc = dict[str, Any]

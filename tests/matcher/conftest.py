@@ -12,10 +12,11 @@ import pytest
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
 from services.domain.profile_json import profile_from_document
-from services.matcher.server import MatcherServer, MatcherSettings, start_matcher
+from services.matcher.bootstrap import MatcherServer, start_matcher
+from services.matcher.settings import MatcherSettings
 from services.storage.mongo_store import MongoProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.server import ServerOptions
+from services.transport.grpc_server import ServerOptions
 from tests.matcher.fakes import NOW, CampaignServer, FakeCampaignService, SpyStore, sample_campaign
 
 

@@ -19,7 +19,7 @@ from services.storage.base import ProfileStore
 from services.storage.mongo_store import MongoProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
-from services.transport.convert import campaign_to_message
+from services.transport.campaign_messages import campaign_to_message
 
 T = TypeVar("T")
 

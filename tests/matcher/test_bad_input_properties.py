@@ -19,7 +19,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from services.domain.profile_json import profile_from_document
-from services.matcher.server import MatcherServer
+from services.matcher.bootstrap import MatcherServer
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.conftest import TEST_DATA
 from tests.matcher.conftest import start

@@ -18,7 +18,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
-from services.matcher.server import MatcherServer
+from services.matcher.bootstrap import MatcherServer
 from services.storage.mongo_store import MongoProfileStore, mongo_client
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.status import RepeatLimitedLog

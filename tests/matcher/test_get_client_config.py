@@ -12,7 +12,7 @@ import pytest
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.domain.profile_json import profile_from_document
-from services.matcher.server import MatcherServer
+from services.matcher.bootstrap import MatcherServer
 from tests.matcher.conftest import start
 from tests.matcher.fakes import NOW, CampaignServer, SpyStore, eventually, sample_campaign
 

@@ -13,7 +13,7 @@ from grpc_status import rpc_status
 
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
-from services.matcher.server import MatcherServer
+from services.matcher.bootstrap import MatcherServer
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 from tests.matcher.feeds import Feed

@@ -15,7 +15,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
-from services.matcher.main import configure, settings_from
+from services.matcher.settings import MatcherSettings, add_flags
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore
 
@@ -82,8 +82,8 @@ def test_by_default_matching_runs_on_threads_of_its_own_with_every_store(
 
 def _settings(*argv: str) -> Any:
     parser = argparse.ArgumentParser()
-    configure(parser)
-    return settings_from(parser.parse_args(list(argv)))
+    add_flags(parser)
+    return MatcherSettings.from_args(parser.parse_args(list(argv)))
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,8 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
-from services.matcher.server import MatcherSettings
-from services.transport.server import ServerOptions
+from services.matcher.settings import MatcherSettings
+from services.transport.grpc_server import ServerOptions
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 from tests.observability.conftest import value

@@ -19,7 +19,7 @@ from services.demo.players import generate_players
 from services.domain.profile_json import profile_from_document
 from services.storage.importing import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.server import ServerOptions
+from services.transport.grpc_server import ServerOptions
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 from tests.matcher.feeds import Feed

@@ -14,8 +14,8 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyUnavailable
+from services.matcher.bootstrap import MatcherServer
 from services.matcher.catalog_cache import CatalogCache
-from services.matcher.server import MatcherServer
 from services.matching.compiled import CompiledCatalog
 from tests.matcher.conftest import start
 from tests.matcher.fakes import (

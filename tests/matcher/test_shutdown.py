@@ -19,12 +19,12 @@ from profilematcher.profiles.v1 import profile_service_pb2_grpc
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import profile_to_message
-from services.matcher.main import GRACE_MARGIN, configure, settings_from
-from services.matcher.server import MatcherServer
+from services.matcher.bootstrap import MatcherServer
+from services.matcher.settings import GRACE_MARGIN, MatcherSettings, add_flags
 from services.storage.base import ProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
-from services.transport.server import ServerOptions, shut_down
+from services.transport.grpc_server import ServerOptions, shut_down
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 
@@ -140,21 +140,24 @@ def test_a_write_in_flight_when_new_calls_are_refused_finishes_and_is_answered_o
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    configure(parser)
+    add_flags(parser)
     return parser.parse_args(list(argv))
 
 
 def test_the_default_grace_covers_the_store_time_limit() -> None:
-    settings = settings_from(parse("--timeout", "10"))
+    settings = MatcherSettings.from_args(parse("--timeout", "10"))
     assert settings.server.grace_seconds == 10 + GRACE_MARGIN
-    assert settings_from(parse("--grace", "3", "--drain-delay", "0")).server.grace_seconds == 3
-    assert settings_from(parse("--drain-delay", "0.5")).server.drain_seconds == 0.5
+    assert (
+        MatcherSettings.from_args(parse("--grace", "3", "--drain-delay", "0")).server.grace_seconds
+        == 3
+    )
+    assert MatcherSettings.from_args(parse("--drain-delay", "0.5")).server.drain_seconds == 0.5
 
 
 @pytest.mark.parametrize("flag", ["--grace", "--drain-delay"])
 def test_a_negative_drain_or_grace_is_refused_naming_the_flag(flag: str) -> None:
     with pytest.raises(ValueError, match=flag):
-        settings_from(parse(flag, "-1"))
+        MatcherSettings.from_args(parse(flag, "-1"))
 
 
 def _assert(condition: bool) -> None:

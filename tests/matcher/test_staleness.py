@@ -8,15 +8,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
-from services.matcher.server import (
-    CATALOG_HEALTH,
-    MATCHER_SERVICE,
-    MatcherServer,
-    MatcherSettings,
-    start_matcher,
-)
+from services.matcher.bootstrap import CATALOG_HEALTH, MATCHER_SERVICE, MatcherServer, start_matcher
+from services.matcher.settings import MatcherSettings
 from services.observability.metrics import CATALOG_STALE
-from services.transport.server import ServerOptions
+from services.transport.grpc_server import ServerOptions
 from tests.matcher.fakes import NOW, CampaignServer, SpyStore, eventually
 
 SERVING = health_pb2.HealthCheckResponse.SERVING

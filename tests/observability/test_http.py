@@ -9,13 +9,9 @@ import urllib.request
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.observability.http import (
-    MetricsSettings,
-    add_metrics_flags,
-    metrics_settings_from,
-    start_metrics_server,
-)
+from services.observability.http import MetricsSettings, start_metrics_server
 from services.observability.metrics import Metrics, new_registry
+from services.server_flags import add_metrics_flags, metrics_settings_from
 
 EXPECTED = (
     "grpc_server_started_total",

@@ -17,13 +17,13 @@ from profilematcher.profiles.v1 import profile_service_pb2 as pb
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import profile_to_message
+from services.matcher.bootstrap import SERVICE_NAMES
 from services.matcher.profile_servicer import ProfileServicer
-from services.matcher.server import SERVICE_NAMES
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import GRPC_CODE_LABELS, Metrics
 from services.observability.store import instrument_store
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.server import ServerOptions, create_server, start_server
+from services.transport.grpc_server import ServerOptions, create_server, start_server
 from tests.matcher.fakes import SpyStore, eventually
 from tests.observability.conftest import value
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from services.transport.server import RunningServer, ServerOptions, create_server, start_server
+from services.transport.grpc_server import RunningServer, ServerOptions, create_server, start_server
 from tests.security.pki import PKI, make_pki
 
 # Registers servicers on a server and returns the names health and reflection announce.

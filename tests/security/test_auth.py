@@ -21,26 +21,25 @@ from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import profile_to_message
+from services.matcher.access import (
+    PROFILE_WRITE_METHODS,
+    WRITES_CLOSED,
+    auth_interceptors,
+    write_methods_of_profile_service,
+)
+from services.matcher.bootstrap import SERVICE_NAMES
 from services.matcher.client_config import ClientConfigs
 from services.matcher.profile_servicer import ProfileServicer
-from services.matcher.server import SERVICE_NAMES
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matching.compiled import CompiledCatalog
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.security import (
-    PROFILE_WRITE_METHODS,
-    WRITES_CLOSED,
+from services.transport.auth import (
     BearerTokenInterceptor,
-    ClientTLSSettings,
-    TLSSettings,
     WritesClosedInterceptor,
     all_methods_except_health_and_reflection,
-    auth_interceptors,
-    open_channel,
-    server_credentials,
-    service_token_interceptors,
-    write_methods_of_profile_service,
+    token_interceptors,
 )
+from services.transport.tls import ClientTLSSettings, TLSSettings, open_channel, server_credentials
 from tests.matcher.fakes import NOW, sample_campaign
 from tests.security.conftest import Serve, target
 from tests.security.pki import PKI
@@ -427,7 +426,7 @@ def test_allowing_unauthenticated_writes_opens_them_and_warns(
     sample: Profile,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    caplog.set_level(logging.WARNING, logger="services.matcher.access")
     interceptors = auth_interceptors(None, allow_unauthenticated_writes=True)
     assert "anyone who reaches this server can create, change and delete" in caplog.text
     before = snapshot(store, sample.player_id)
@@ -442,11 +441,11 @@ def test_allowing_unauthenticated_writes_opens_them_and_warns(
 def test_refusals_are_logged_without_the_token(
     profiles: ProfileStub, sample: Profile, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    caplog.set_level(logging.WARNING, logger="services.transport.auth")
     code_of(lambda: create(profiles, sample, ()))
     code_of(lambda: create(profiles, sample, bearer(WRONG)))
     code_of(lambda: import_(profiles, sample, (("authorization", f"Basic {WRONG}"),)))
-    refusals = [r for r in caplog.records if r.name == "services.transport.security"]
+    refusals = [r for r in caplog.records if r.name == "services.transport.auth"]
     assert len(refusals) == 3
     messages = [r.getMessage() for r in refusals]
     assert "/profilematcher.profiles.v1.ProfileService/CreateProfile" in messages[0]
@@ -464,9 +463,9 @@ def test_refusals_are_logged_without_the_token(
 def test_accepted_calls_are_not_logged(
     profiles: ProfileStub, sample: Profile, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="services.transport.security")
+    caplog.set_level(logging.DEBUG, logger="services.transport.auth")
     create(profiles, sample, bearer(TOKEN))
-    assert not [r for r in caplog.records if r.name == "services.transport.security"]
+    assert not [r for r in caplog.records if r.name == "services.transport.auth"]
 
 
 # --- token and TLS together -----------------------------------------------------------
@@ -528,8 +527,8 @@ def test_no_token_and_writes_allowed_means_no_interceptor() -> None:
 
 
 def test_service_token_guards_every_method_but_health_and_reflection() -> None:
-    assert service_token_interceptors(None) == []
-    [interceptor] = service_token_interceptors(TOKEN)
+    assert token_interceptors(None) == []
+    [interceptor] = token_interceptors(TOKEN)
     assert isinstance(interceptor, BearerTokenInterceptor)
 
 
@@ -540,7 +539,7 @@ def test_token_that_cannot_be_a_header_is_refused(token: str) -> None:
 
 
 def test_short_token_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    caplog.set_level(logging.WARNING, logger="services.transport.auth")
     BearerTokenInterceptor("tiny-secret", write_methods_of_profile_service)
     assert "fewer than 16 characters" in caplog.text
     assert "tiny-secret" not in caplog.text

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from services.matcher import main as matcher_main
-from services.matcher.server import MatcherSettings
-from services.transport.call_auth import bearer_metadata, campaigns_client_token_from_args
-from services.transport.security import (
+from services.matcher.security_flags import (
     add_security_flags,
-    add_server_tls_flags,
+    campaigns_client_token_from_args,
     client_tls_from_args,
-    tls_from_args,
     token_from_args,
 )
+from services.matcher.settings import MatcherSettings
+from services.server_flags import add_server_tls_flags, tls_from_args
+from services.transport.auth import bearer_metadata
 from tests.security.pki import PKI
 
 TOKEN = "0123456789abcdef-flag-token"
@@ -238,7 +238,7 @@ def test_allow_unauthenticated_writes_with_a_token_is_refused(
 
 
 def test_protect_reads_is_a_deprecated_no_op(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="services.transport.security")
+    caplog.set_level(logging.WARNING, logger="services.matcher.security_flags")
     assert token_from_args(parse(["--auth-token", TOKEN, "--protect-reads"])) == TOKEN
     assert "--protect-reads is deprecated" in caplog.text
 
@@ -289,7 +289,7 @@ def test_matcher_settings_carry_the_auth_flags() -> None:
     def settings(*argv: str) -> MatcherSettings:
         built = argparse.ArgumentParser()
         matcher_main.configure(built)
-        return matcher_main.settings_from(built.parse_args(list(argv)))
+        return MatcherSettings.from_args(built.parse_args(list(argv)))
 
     assert (settings().allow_unauthenticated_writes, settings().public_reads) == (False, False)
     opened = settings("--allow-unauthenticated-writes", "--campaigns-auth-token", TOKEN)

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.matcher.server import MatcherSettings, start_matcher
+from services.matcher.bootstrap import start_matcher
+from services.matcher.settings import MatcherSettings
 from services.storage.sqlite_store import SQLiteProfileStore
-from services.transport.security import ClientTLSSettings, TLSSettings, server_credentials
-from services.transport.server import ServerOptions
+from services.transport.grpc_server import ServerOptions
+from services.transport.tls import ClientTLSSettings, TLSSettings, server_credentials
 from services.transport.tls_probe import HandshakeDiagnosis, handshake_problem, split_target
 from tests.matcher.fakes import eventually
 from tests.security.conftest import Serve

@@ -14,11 +14,13 @@ from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
 from services.campaigns.servicer import SERVICE_NAME as CAMPAIGN_SERVICE
 from services.domain.errors import DependencyUnavailable
 from services.matcher.campaign_client import CampaignClient
-from services.transport.security import (
+from services.transport.tls import (
     ClientTLSSettings,
     TLSSettings,
+    client_tls,
     open_channel,
     server_credentials,
+    server_tls,
 )
 from tests.matcher.fakes import FakeCampaignService, sample_campaign
 from tests.security.conftest import Serve, target
@@ -162,7 +164,7 @@ def test_open_channel_passes_channel_options(serve: Serve, pki: PKI) -> None:
         assert check(channel) == SERVING
 
 
-# --- settings validation ------------------------------------------------------------
+# --- settings validation (files: server_tls, client_tls) ----------------------------
 
 
 def test_tls_settings_enabled_and_mutual(pki: PKI) -> None:
@@ -191,16 +193,27 @@ def test_client_ca_without_server_certificate_is_refused(pki: PKI) -> None:
 def test_unreadable_file_is_named(pki: PKI, tmp_path: Path) -> None:
     missing = tmp_path / "missing.crt"
     with pytest.raises(ValueError, match=f"cannot read TLS certificate {missing}"):
-        TLSSettings(cert_file=missing, key_file=pki.trusted.server.key)
+        server_tls(cert_file=missing, key_file=pki.trusted.server.key)
     with pytest.raises(ValueError, match=f"cannot read client CA {missing}"):
-        TLSSettings(pki.trusted.server.cert, pki.trusted.server.key, ca_file=missing)
+        server_tls(pki.trusted.server.cert, pki.trusted.server.key, ca_file=missing)
     with pytest.raises(ValueError, match=f"cannot read server CA {missing}"):
-        ClientTLSSettings(ca_file=missing)
+        client_tls(ca_file=missing)
+
+
+def test_settings_read_no_file_credentials_name_the_missing_one(tmp_path: Path) -> None:
+    # Building the value touches no file: the settings parsers (server_tls,
+    # client_tls) check them, and credentials built from unchecked settings name them.
+    missing = tmp_path / "missing.crt"
+    tls = TLSSettings(cert_file=missing, key_file=tmp_path / "missing.key")
+    assert tls.enabled
+    assert ClientTLSSettings(ca_file=missing).enabled
+    with pytest.raises(ValueError, match=f"cannot read TLS certificate {missing}"):
+        server_credentials(tls)
 
 
 def test_key_of_another_certificate_is_refused(pki: PKI) -> None:
     with pytest.raises(ValueError, match="cannot be used together") as info:
-        TLSSettings(cert_file=pki.trusted.server.cert, key_file=pki.other.server.key)
+        server_tls(cert_file=pki.trusted.server.cert, key_file=pki.other.server.key)
     assert str(pki.trusted.server.cert) in str(info.value)
     assert str(pki.other.server.key) in str(info.value)
 
@@ -209,9 +222,9 @@ def test_file_that_is_no_certificate_is_refused(pki: PKI, tmp_path: Path) -> Non
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate\n")
     with pytest.raises(ValueError, match=f"client CA {junk} holds no usable PEM certificate"):
-        TLSSettings(pki.trusted.server.cert, pki.trusted.server.key, ca_file=junk)
+        server_tls(pki.trusted.server.cert, pki.trusted.server.key, ca_file=junk)
     with pytest.raises(ValueError, match="cannot be used together"):
-        TLSSettings(cert_file=junk, key_file=pki.trusted.server.key)
+        server_tls(cert_file=junk, key_file=pki.trusted.server.key)
 
 
 def test_encrypted_key_is_refused_without_prompting(pki: PKI, tmp_path: Path) -> None:
@@ -225,7 +238,7 @@ def test_encrypted_key_is_refused_without_prompting(pki: PKI, tmp_path: Path) ->
         )
     )
     with pytest.raises(ValueError, match=f"private key {encrypted} is encrypted"):
-        TLSSettings(cert_file=pki.trusted.server.cert, key_file=encrypted)
+        server_tls(cert_file=pki.trusted.server.cert, key_file=encrypted)
 
 
 def test_client_tls_is_on_as_soon_as_a_file_is_named(pki: PKI) -> None:

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import grpc
@@ -15,34 +15,22 @@ from grpc_health.v1 import health_pb2
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_grpc
 from services.domain.errors import DependencyUnavailable
+from services.matcher.access import server_security
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_cache import CatalogCache
-from services.matcher.catalog_subscription import (
-    CAMPAIGN_CHANNEL_OPTIONS,
-    RECONNECT_CAP,
-    CatalogSubscription,
-)
+from services.matcher.catalog_subscription import CAMPAIGN_CHANNEL_OPTIONS, CatalogSubscription
 from services.matcher.client_config import ClientConfigs
-from services.matcher.profile_servicer import (
-    IMPORT_IDLE_TIMEOUT,
-    MAX_IMPORT_STREAMS,
-    ProfileServicer,
-)
+from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.servicer import ProfileMatcherServicer
-from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
+from services.matcher.settings import MatcherSettings
+from services.observability.http import MetricsServer, start_metrics_server
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
 from services.storage.base import ProfileStore
+from services.transport.grpc_server import RunningServer, create_server, start_server
 from services.transport.pools import DedicatedPool
-from services.transport.security import (
-    ClientTLSSettings,
-    TLSSettings,
-    auth_interceptors,
-    open_channel,
-    server_credentials,
-)
-from services.transport.server import RunningServer, ServerOptions, create_server, start_server
+from services.transport.tls import open_channel
 from services.transport.tls_probe import HandshakeDiagnosis
 
 log = logging.getLogger(__name__)
@@ -58,58 +46,6 @@ SERVICE_NAMES = (
 CATALOG_HEALTH = "profilematcher.catalog"
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-# ProfileMatcherService (the read path: GetClientConfig, the batch, MatchProfile)
-# always runs on threads of its own, so that nothing else the server runs, streams
-# above all, can take every thread it needs. How many depends on the store.
-# The embedded store in memory never makes a call wait on anything but the GIL: a
-# second thread would only hand the GIL around, and one served them fastest
-# (services/transport/pools.py, BENCHMARKS.md).
-EMBEDDED_MATCH_WORKERS = 1
-# A file can page in from disk or wait for another process's write lock, and MongoDB
-# is a network away: while one call waits, others must be able to run, or one slow
-# read would hold up every call behind it. Bounded all the same, so that a stalled
-# store cannot take the threads of the rest of the server.
-WAITING_STORE_MATCH_WORKERS = 8
-
-
-def default_match_workers(store: str | None) -> int:
-    """MatcherSettings.match_workers for a store URI (empty: the in-memory store)."""
-    return (
-        EMBEDDED_MATCH_WORKERS if store in (None, "", ":memory:") else WAITING_STORE_MATCH_WORKERS
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class MatcherSettings:
-    server: ServerOptions = field(default_factory=lambda: ServerOptions(port=50051))
-    campaigns_target: str = "localhost:50052"
-    catalog_ttl: float = 300.0
-    # Past this age without word from the campaign service, the catalog is reported
-    # stale (log, metric, health name CATALOG_HEALTH); it is still served.
-    max_staleness: float = 3600.0
-    campaigns_timeout: float = 2.0
-    watch_campaigns: bool = True
-    # Longest pause between attempts to reopen the watch stream (catalog_watch.py).
-    watch_reconnect_cap: float = RECONNECT_CAP
-    health_interval: float = 1.0
-    tls: TLSSettings = field(default_factory=TLSSettings)
-    campaigns_tls: ClientTLSSettings = field(default_factory=ClientTLSSettings)
-    # When set, every RPC but health and reflection needs `authorization: Bearer
-    # <token>`; with public_reads, only ProfileService's writes do.
-    auth_token: str | None = None
-    public_reads: bool = False
-    # Without a token, ProfileService's writes are refused unless this is set.
-    allow_unauthenticated_writes: bool = False
-    # Sent to the campaign service on every call, when it wants one.
-    campaigns_auth_token: str | None = None
-    metrics: MetricsSettings = field(default_factory=MetricsSettings)
-    # Threads of their own for ProfileMatcherService's calls (default_match_workers);
-    # 0 runs them on the server's pool, which only benchmarks' baselines do.
-    match_workers: int = WAITING_STORE_MATCH_WORKERS
-    # ImportProfiles streams at once (more are refused with RESOURCE_EXHAUSTED), and
-    # seconds a stream may send nothing before it is ended with DEADLINE_EXCEEDED.
-    max_import_streams: int = MAX_IMPORT_STREAMS
-    import_idle_timeout: float = IMPORT_IDLE_TIMEOUT
 
 
 def match_pool(workers: int) -> list[DedicatedPool]:
@@ -118,6 +54,28 @@ def match_pool(workers: int) -> list[DedicatedPool]:
     if workers == 0:
         return []
     return [DedicatedPool(MATCHER_SERVICE, workers, thread_name_prefix="match-worker")]
+
+
+def campaign_client(settings: MatcherSettings) -> tuple[grpc.Channel, CampaignClient]:
+    """The channel to the campaign service (TLS, reconnect options) and the client
+    that calls it with the token; the caller closes the channel."""
+    channel = open_channel(
+        settings.campaigns_target, settings.campaigns_tls, CAMPAIGN_CHANNEL_OPTIONS
+    )
+    client = CampaignClient(
+        channel,
+        timeout=settings.campaigns_timeout,
+        token=settings.campaigns_auth_token,
+        # grpc says only "Socket closed" when the TLS handshake fails: this logs why.
+        on_unavailable=(
+            HandshakeDiagnosis(
+                settings.campaigns_target, settings.campaigns_tls, what="the campaign service"
+            )
+            if settings.campaigns_tls.enabled
+            else None
+        ),
+    )
+    return channel, client
 
 
 @dataclass(slots=True)
@@ -141,7 +99,7 @@ class MatcherServer:
         return self.running.drain_seconds
 
     def start_draining(self) -> None:
-        """Health NOT_SERVING for good; calls are still served (transport/server.py)."""
+        """Health NOT_SERVING for good; calls are still served (transport/grpc_server.py)."""
         self._stop_health_monitor()
         self.running.start_draining()
 
@@ -176,28 +134,14 @@ def start_matcher(
     # Its own registry per server: tests start many matchers in one process.
     metrics = Metrics(new_registry())
     store = instrument_store(store, metrics)
-    # First, so that settings it refuses leave nothing started.
+    # First, so that settings they refuse leave nothing started.
     profile_servicer = ProfileServicer(
         store,
         max_import_streams=settings.max_import_streams,
         import_idle_timeout=settings.import_idle_timeout,
     )
-    channel = open_channel(
-        settings.campaigns_target, settings.campaigns_tls, CAMPAIGN_CHANNEL_OPTIONS
-    )
-    client = CampaignClient(
-        channel,
-        timeout=settings.campaigns_timeout,
-        token=settings.campaigns_auth_token,
-        # grpc says only "Socket closed" when the TLS handshake fails: this logs why.
-        on_unavailable=(
-            HandshakeDiagnosis(
-                settings.campaigns_target, settings.campaigns_tls, what="the campaign service"
-            )
-            if settings.campaigns_tls.enabled
-            else None
-        ),
-    )
+    security = server_security(settings)
+    channel, client = campaign_client(settings)
     cache = CatalogCache(
         client,
         ttl=settings.catalog_ttl,
@@ -209,15 +153,7 @@ def start_matcher(
     metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=settings.max_staleness)
     pools = match_pool(settings.match_workers)
     # Metrics before the token check, so its refusals are counted too.
-    interceptors = [
-        *pools,
-        MetricsInterceptor(metrics),
-        *auth_interceptors(
-            settings.auth_token,
-            public_reads=settings.public_reads,
-            allow_unauthenticated_writes=settings.allow_unauthenticated_writes,
-        ),
-    ]
+    interceptors = [*pools, MetricsInterceptor(metrics), *security.interceptors]
     server = create_server(settings.server, interceptors)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
         ProfileMatcherServicer(ClientConfigs(store, cache, clock)), server
@@ -225,7 +161,7 @@ def start_matcher(
     profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)
     try:
         running = start_server(
-            server, settings.server, SERVICE_NAMES, credentials=server_credentials(settings.tls)
+            server, settings.server, SERVICE_NAMES, credentials=security.credentials
         )
         metrics_server = (
             start_metrics_server(settings.metrics.port, metrics.registry, settings.metrics.host)

@@ -47,6 +47,15 @@ class ServerOptions:
     drain_seconds: float = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class ServerSecurity:
+    """What a process's wiring makes of its security settings: the credentials to
+    bind with (None: plaintext) and the interceptors that check each call's token."""
+
+    credentials: grpc.ServerCredentials | None = None
+    interceptors: Sequence[grpc.ServerInterceptor] = ()
+
+
 @dataclass(slots=True)
 class RunningServer:
     server: grpc.Server
