@@ -31,9 +31,9 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.server import CampaignServer, CampaignSettings, start_campaign_server
+from services.codecs.profile_message import match_fields, profile_to_message
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import match_fields, profile_to_message
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.server import (

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import match_fields
 from services.domain.errors import (
     DomainError,
     InvalidInput,
@@ -24,7 +25,6 @@ from services.domain.errors import (
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import validate_player_id
-from services.domain.profile_message import match_fields
 from services.matching.compiled import CompiledCatalog
 from services.matching.explain import Explanation, explain
 from services.storage.base import ProfileStore

@@ -10,20 +10,20 @@ import grpc
 
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
+from services.codecs.profile_message import profile_from_message, profile_to_message
 from services.domain.errors import (
     InvalidInput,
     ProfileNotFound,
     StoredProfileCorrupt,
     StreamIdle,
 )
+from services.domain.profile_fields import KNOWN_FIELDS
 from services.domain.profile_json import (
-    KNOWN_FIELDS,
     profile_to_document,
     validate_custom_field_name,
     validate_custom_value,
     validate_player_id,
 )
-from services.domain.profile_message import profile_from_message, profile_to_message
 from services.storage.base import ProfileStore
 from services.storage.importing import ImportRecord, ImportReport, import_profiles
 from services.transport.status import (

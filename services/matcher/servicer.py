@@ -6,8 +6,9 @@ import grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from services.codecs.profile_message import profile_from_message
+from services.codecs.timestamps import datetime_from_timestamp
 from services.domain.errors import DomainError
-from services.domain.profile_message import datetime_from_timestamp, profile_from_message
 from services.matcher.client_config import ClientConfigs
 from services.matching.explain import Explanation, Outcome
 from services.transport.status import client_message, mapped_errors, status_for, time_left

@@ -8,8 +8,8 @@ from typing import Any
 
 from services.domain.errors import InvalidInput, StoredProfileCorrupt
 from services.domain.profile import Profile
+from services.domain.profile_fields import KNOWN_FIELDS
 from services.domain.profile_json import (
-    KNOWN_FIELDS,
     profile_from_document,
     profile_to_document,
     validate_custom_field_name,

@@ -48,6 +48,7 @@ from pymongo.errors import (
 )
 
 from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import profile_to_message
 from services.domain.errors import (
     DependencyTimeout,
     DependencyUnavailable,
@@ -61,7 +62,6 @@ from services.domain.profile_json import (
     profile_to_document,
     validate_player_id,
 )
-from services.domain.profile_message import profile_to_message
 from services.storage._documents import (
     checked_campaigns,
     checked_ids,

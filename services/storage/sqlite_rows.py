@@ -24,14 +24,11 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import message_to_document, profile_to_message
+from services.codecs.struct_value import set_json_value
 from services.domain.errors import InvalidInput, StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import validate_custom_field_name, validate_player_id
-from services.domain.profile_message import (
-    message_to_document,
-    profile_to_message,
-    set_json_value,
-)
 from services.storage._documents import stored_profile
 
 # player_id, the Profile message without custom fields, the custom fields as JSON.

@@ -16,9 +16,9 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
+from services.codecs.profile_message import profile_to_message
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.matcher.main import GRACE_MARGIN, configure, settings_from
 from services.matcher.server import MatcherServer
 from services.storage.base import ProfileStore

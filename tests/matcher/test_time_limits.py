@@ -13,8 +13,8 @@ import pytest
 
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
+from services.codecs.profile_message import profile_to_message
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually

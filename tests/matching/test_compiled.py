@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.workload import BENCH_NOW, GAMES, make_catalog, make_requests
+from services.codecs.profile_message import match_fields, profile_to_message
 from services.domain.campaign import Campaign, Catalog
-from services.domain.profile_message import match_fields, profile_to_message
 from services.matching import CompiledCatalog, match_reference
 from tests.matching.helpers import NOW, campaign, profile
 from tests.matching.strategies import GAMES as CAMPAIGN_GAMES

@@ -14,9 +14,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
+from services.codecs.profile_message import profile_to_message
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.server import SERVICE_NAMES
 from services.observability.interceptor import MetricsInterceptor

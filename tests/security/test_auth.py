@@ -16,11 +16,11 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as matcher_pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
+from services.codecs.profile_message import profile_to_message
 from services.domain.campaign import Catalog
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.matcher.client_config import ClientConfigs
 from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.server import SERVICE_NAMES

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from services.codecs.profile_message import profile_to_message
 from services.domain.errors import (
     DependencyTimeout,
     InvalidInput,
@@ -23,7 +24,6 @@ from services.domain.errors import (
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document, profile_to_document
-from services.domain.profile_message import profile_to_message
 from services.storage.base import BatchProfileStore
 from tests.conftest import TEST_DATA
 

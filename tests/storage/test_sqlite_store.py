@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import profile_to_message
 from services.domain.errors import (
     DependencyTimeout,
     DependencyUnavailable,
@@ -21,7 +22,6 @@ from services.domain.errors import (
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import document_to_json, profile_to_document
-from services.domain.profile_message import profile_to_message
 from services.storage import sqlite_store
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.storage.contract import PLAYER, player, sample
