@@ -60,16 +60,12 @@ from services.domain.errors import (
 from services.domain.profile import Profile
 from services.domain.profile_json import (
     profile_to_document,
-    validate_player_id,
-)
-from services.storage._documents import (
-    checked_campaigns,
-    checked_ids,
-    last_per_player,
-    plan_field_update,
     stored_profile,
     stored_profile_or_error,
+    validate_player_id,
 )
+from services.domain.profile_update import plan_field_update
+from services.storage.arguments import checked_campaigns, checked_ids, last_per_player
 
 Document: TypeAlias = dict[str, Any]
 

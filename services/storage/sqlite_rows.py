@@ -28,8 +28,11 @@ from services.codecs.profile_message import message_to_document, profile_to_mess
 from services.codecs.struct_value import set_json_value
 from services.domain.errors import InvalidInput, StoredProfileCorrupt
 from services.domain.profile import Profile
-from services.domain.profile_json import validate_custom_field_name, validate_player_id
-from services.storage._documents import stored_profile
+from services.domain.profile_json import (
+    stored_profile,
+    validate_custom_field_name,
+    validate_player_id,
+)
 
 # player_id, the Profile message without custom fields, the custom fields as JSON.
 Row: TypeAlias = tuple[str, bytes, str | None]

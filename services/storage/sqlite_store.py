@@ -42,13 +42,9 @@ from services.domain.errors import (
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import validate_player_id
+from services.domain.profile_update import plan_field_update
 from services.storage import sqlite_rows
-from services.storage._documents import (
-    checked_campaigns,
-    checked_ids,
-    last_per_player,
-    plan_field_update,
-)
+from services.storage.arguments import checked_campaigns, checked_ids, last_per_player
 
 T = TypeVar("T")
 

@@ -1,48 +1,33 @@
-"""Rules both stores share, so SQLite and MongoDB give the same answers to the same calls."""
+"""The rule for changing some fields of a stored profile, whatever the store.
+
+A store reads the stored document, asks `plan_field_update` what the change makes of
+it, and writes what the plan says, inside whatever makes its read and write one
+step (a transaction, or a write that names only the changed fields).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.domain.errors import InvalidInput, StoredProfileCorrupt
+from services.domain.errors import InvalidInput
 from services.domain.profile import Profile
 from services.domain.profile_fields import KNOWN_FIELDS
 from services.domain.profile_json import (
+    document_value,
     profile_from_document,
-    profile_to_document,
+    stored_profile,
     validate_custom_field_name,
     validate_custom_value,
-    validate_player_id,
 )
 
 _KNOWN = frozenset(KNOWN_FIELDS)
 
 
-def stored_profile_or_error(doc: Mapping[str, Any]) -> Profile | StoredProfileCorrupt:
-    """`stored_profile` for batch reads: the error is returned in place of the profile."""
-    try:
-        return stored_profile(doc)
-    except StoredProfileCorrupt as exc:
-        return exc
-
-
-def stored_profile(doc: Mapping[str, Any]) -> Profile:
-    """A profile read back from a store; one that fails validation is corrupt data,
-    not the caller's mistake. Nested custom keys are not held to the rule for new
-    input: other writers may use them, and `$` ones are how a MongoDB store shows
-    its own types (Extended JSON)."""
-    try:
-        return profile_from_document(doc, strict_keys=False)
-    except InvalidInput as exc:
-        player_id = doc.get("player_id") if isinstance(doc, Mapping) else None
-        raise StoredProfileCorrupt(f"player {player_id!r}: {exc}") from None
-
-
 @dataclass(frozen=True, slots=True)
 class FieldUpdate:
-    """A validated update_fields call: the profile it produces and the minimal write.
+    """A validated change: the profile it produces and the minimal write.
 
     `set_values` holds canonical document values (what profile_to_document makes), so
     a time given as a string is stored as a time, and a known field set to None is
@@ -60,10 +45,11 @@ def plan_field_update(
     values: Mapping[str, Any],
     unset: Collection[str],
 ) -> FieldUpdate:
-    """Merges the change into `current` in memory and validates the result.
+    """Merges the change into `current` (the stored document) in memory and validates
+    the result.
 
     Raises InvalidInput (before anything is written) when a key is not a field name,
-    when a new custom value holds a key MongoDB reserves, when a key is both set and
+    when a new custom value holds a key no store can keep, when a key is both set and
     unset, when player_id would change or vanish, or when the merged document is not a
     valid profile; StoredProfileCorrupt when the fault is in a stored field the update
     leaves alone (an update may still repair a bad field).
@@ -95,37 +81,25 @@ def plan_field_update(
         stored_profile({**untouched, "player_id": current.get("player_id")})
         raise
 
-    canonical = profile_to_document(profile)
-    set_values = {k: canonical[k] for k in values if k in canonical and k != "player_id"}
-    cleared = tuple(k for k in values if k not in canonical)
-    return FieldUpdate(profile, set_values, unset_keys + cleared)
+    set_values: dict[str, Any] = {}
+    cleared: list[str] = []
+    for key in values:
+        if key == "player_id":
+            continue
+        if key not in _KNOWN:
+            set_values[key] = profile.custom_fields[key]
+        elif (value := document_value(profile, key)) is not None:
+            set_values[key] = value
+        else:
+            cleared.append(key)
+    return FieldUpdate(profile, set_values, unset_keys + tuple(cleared))
 
 
 def _check_field_name(key: object) -> None:
-    # Keys end up as MongoDB field names: a dotted path or an operator must never pass.
+    # Keys become field names in a store: a dotted path or an operator must never pass.
     if not isinstance(key, str):
         raise InvalidInput("values", f"field names must be strings, got {type(key).__name__}")
     if key not in _KNOWN:
         if not key.startswith("_"):
             raise InvalidInput(key, "unknown field (custom fields must start with '_')")
         validate_custom_field_name(key)
-
-
-def checked_ids(player_ids: Iterable[str]) -> list[str]:
-    """Validated ids without repeats, first occurrence first."""
-    return list(dict.fromkeys(validate_player_id(pid) for pid in player_ids))
-
-
-def checked_campaigns(player_id: str, names: Sequence[str]) -> list[str]:
-    # A bare string is a Sequence[str] too; storing its characters would be a silent bug.
-    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-        raise InvalidInput(f"active_campaigns[{player_id}]", "must be a list of strings")
-    return list(names)
-
-
-def last_per_player(profiles: Iterable[Profile]) -> list[Profile]:
-    """One profile per player id, the last one given winning, in first-seen order."""
-    latest: dict[str, Profile] = {}
-    for profile in profiles:
-        latest[validate_player_id(profile.player_id)] = profile
-    return list(latest.values())
