@@ -31,7 +31,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.server import CampaignServer, CampaignSettings, start_campaign_server
-from services.codecs.profile_message import match_fields, profile_to_message
+from services.codecs.profile_message import profile_to_message, serving_record
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.campaign_cache import CampaignCache
@@ -133,7 +133,9 @@ class FloorServicer(_SingleCallServicer):
         response = pb.GetClientConfigResponse()
         stored = response.profile
         stored.ParseFromString(wire)
-        stored.active_campaigns[:] = catalog.match(match_fields(stored), now, request.game or None)
+        stored.active_campaigns[:] = catalog.match(
+            serving_record(stored), now, request.game or None
+        )
         return response
 
 

@@ -59,7 +59,7 @@ T = TypeVar("T")
 EXPECTED_WHILE_STORE_FAULTED = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 
 
-class FaultyStore(StoreWrapper):
+class FaultyStore(StoreWrapper[profile_pb2.Profile]):
     """The embedded store, with an outage switch: None, "hang" or "error"."""
 
     def __init__(self, inner: SQLiteProfileStore) -> None:

@@ -100,8 +100,8 @@ def main() -> None:
     )
     raw.close()
     report(
-        "get_many_messages(1 id), as GetClientConfig reads",
-        latencies(lambda k: store.get_many_messages([player_id(k)]), keys),
+        "read_for_serving(1 id), as GetClientConfig reads",
+        latencies(lambda k: store.read_for_serving([player_id(k)]), keys),
     )
     report("get() hit", latencies(lambda k: store.get(player_id(k)), keys))
     report("get() miss", latencies(lambda k: store.get(player_id(k)), missing))
@@ -114,9 +114,9 @@ def main() -> None:
         ),
     )
     report(
-        "get_many_messages(100 ids)",
+        "read_for_serving(100 ids)",
         latencies(
-            lambda g: store.get_many_messages([player_id(k) for k in groups[g]]),
+            lambda g: store.read_for_serving([player_id(k) for k in groups[g]]),
             list(range(len(groups))),
         ),
     )

@@ -18,7 +18,7 @@ from profilematcher.profiles.v1 import profile_pb2
 from services.codecs.struct_value import json_from_value, set_json_value
 from services.codecs.timestamps import datetime_from_timestamp, set_timestamp
 from services.domain.errors import InvalidInput
-from services.domain.profile import MatchFields, Profile
+from services.domain.profile import Profile, ServingRecord
 from services.domain.profile_fields import (
     CLAN_FIELDS,
     DEVICE_FIELDS,
@@ -113,12 +113,15 @@ def message_to_document(msg: profile_pb2.Profile) -> dict[str, Any]:
     return doc
 
 
-def match_fields(msg: profile_pb2.Profile) -> MatchFields:
-    """What matching reads of a message."""
-    return MatchFields(
+def serving_record(msg: profile_pb2.Profile) -> ServingRecord[profile_pb2.Profile]:
+    """The message as a serving read hands it out, with what matching reads of it
+    taken straight from its fields: no Profile is built to answer a player."""
+    return ServingRecord(
+        msg,
         msg.level if msg.HasField("level") else None,
         msg.country if msg.HasField("country") else None,
         msg.inventory,
+        tuple(msg.active_campaigns),
     )
 
 

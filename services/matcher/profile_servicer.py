@@ -8,8 +8,8 @@ from typing import Any
 
 import grpc
 
+from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
-from profilematcher.profiles.v1 import profile_service_pb2_grpc
 from services.codecs.profile_message import profile_from_message, profile_to_message
 from services.domain.errors import (
     InvalidInput,
@@ -24,7 +24,7 @@ from services.domain.profile_json import (
     validate_custom_value,
     validate_player_id,
 )
-from services.storage.base import ProfileStore
+from services.storage.base import ServingStore
 from services.storage.importing import ImportRecord, ImportReport, import_profiles
 from services.transport.status import (
     DETAILS_BUDGET_BYTES,
@@ -52,7 +52,7 @@ _MASKABLE = frozenset(KNOWN_FIELDS) - {"player_id"} | {"custom_fields"}
 class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     def __init__(
         self,
-        store: ProfileStore,
+        store: ServingStore[profile_pb2.Profile],
         *,
         max_import_streams: int = MAX_IMPORT_STREAMS,
         import_idle_timeout: float = IMPORT_IDLE_TIMEOUT,
@@ -76,16 +76,16 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request: pb.GetProfileRequest, context: grpc.ServicerContext
     ) -> pb.GetProfileResponse:
         player_id = validate_player_id(request.player_id)
-        # As a message, like GetClientConfig: the embedded store hands it over as
-        # stored, without building and validating a domain object (BENCHMARKS.md).
-        found = self._store.get_many_messages([player_id], timeout=time_left(context))
-        profile = found.get(player_id)
-        if profile is None:
+        # Through the serving reads, like GetClientConfig: the embedded store hands the
+        # message over as stored, without building and validating a domain object.
+        found = self._store.read_for_serving([player_id], timeout=time_left(context))
+        served = found.get(player_id)
+        if served is None:
             raise ProfileNotFound(player_id)
-        if isinstance(profile, StoredProfileCorrupt):
-            raise profile
+        if isinstance(served, StoredProfileCorrupt):
+            raise served
         response = pb.GetProfileResponse()
-        response.profile.CopyFrom(profile)
+        response.profile.CopyFrom(served.record)
         return response
 
     @mapped_errors

@@ -13,7 +13,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
-from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2, profile_service_pb2_grpc
 from services.domain.errors import DependencyUnavailable
 from services.matcher.campaign_cache import CampaignCache
 from services.matcher.campaign_client import CampaignClient
@@ -22,7 +22,7 @@ from services.matcher.catalog_watch import (
     RECONNECT_CAP,
     CatalogWatcher,
 )
-from services.matcher.client_config import ClientConfigs
+from services.matcher.client_config import ServeClientConfig
 from services.matcher.profile_servicer import (
     IMPORT_IDLE_TIMEOUT,
     MAX_IMPORT_STREAMS,
@@ -33,7 +33,7 @@ from services.observability.http import MetricsServer, MetricsSettings, start_me
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
-from services.storage.base import ProfileStore
+from services.storage.base import ServingStore
 from services.transport.pools import DedicatedPool
 from services.transport.security import (
     ClientTLSSettings,
@@ -163,7 +163,7 @@ class MatcherServer:
 
 def start_matcher(
     settings: MatcherSettings,
-    store: ProfileStore,
+    store: ServingStore[profile_pb2.Profile],
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     timer: Callable[[], float] = time.monotonic,
@@ -220,7 +220,7 @@ def start_matcher(
     ]
     server = create_server(settings.server, interceptors)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        ProfileMatcherServicer(ClientConfigs(store, cache, clock)), server
+        ProfileMatcherServicer(ServeClientConfig(store, cache, clock)), server
     )
     profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)
     try:

@@ -1,4 +1,4 @@
-"""ProfileMatcherService: translates messages, calls ClientConfigs, maps errors."""
+"""ProfileMatcherService: translates messages, calls the matcher's use cases, maps errors."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2
 from services.codecs.profile_message import profile_from_message
 from services.codecs.timestamps import datetime_from_timestamp
 from services.domain.errors import DomainError
-from services.matcher.client_config import ClientConfigs
+from services.matcher.client_config import ClientConfig, ServeClientConfig
 from services.matching.explain import Explanation, Outcome
 from services.transport.status import client_message, mapped_errors, status_for, time_left
 
@@ -21,16 +22,16 @@ _OUTCOMES = {
 
 
 class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
-    def __init__(self, configs: ClientConfigs) -> None:
+    def __init__(self, configs: ServeClientConfig[profile_pb2.Profile]) -> None:
         self._configs = configs
 
     @mapped_errors
     def GetClientConfig(
         self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetClientConfigResponse:
-        profile = self._configs.get(request.player_id, request.game, timeout=time_left(context))
+        config = self._configs.get(request.player_id, request.game, timeout=time_left(context))
         response = pb.GetClientConfigResponse()
-        response.profile.CopyFrom(profile)
+        _fill(response.profile, config)
         return response
 
     @mapped_errors
@@ -50,7 +51,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
                     ),
                 )
             else:
-                response.results.add(player_id=player_id).profile.CopyFrom(result)
+                _fill(response.results.add(player_id=player_id).profile, result)
         return response
 
     @mapped_errors
@@ -65,6 +66,14 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
             explanations=[_explanation_message(e) for e in dry_run.explanations],
             catalog_version=dry_run.catalog_version,
         )
+
+
+def _fill(profile: profile_pb2.Profile, config: ClientConfig[profile_pb2.Profile]) -> None:
+    """The response's profile: one copy of the stored message, with the campaigns
+    answered when they are not its own list."""
+    profile.CopyFrom(config.profile)
+    if config.active_campaigns is not None:
+        profile.active_campaigns[:] = config.active_campaigns
 
 
 def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:

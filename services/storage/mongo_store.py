@@ -57,7 +57,7 @@ from services.domain.errors import (
     ProfileNotFound,
     StoredProfileCorrupt,
 )
-from services.domain.profile import Profile
+from services.domain.profile import Profile, ServingRecord
 from services.domain.profile_json import (
     profile_to_document,
     stored_profile,
@@ -249,12 +249,13 @@ class MongoProfileStore:
             )
         )
 
-    def get_many_messages(
+    def read_for_serving(
         self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
-        # Documents come from other writers too, so each is validated on the way.
+    ) -> dict[str, ServingRecord[profile_pb2.Profile] | StoredProfileCorrupt]:
+        # Documents come from other writers too, so each is validated on the way:
+        # document -> Profile -> message.
         return {
-            player_id: p if isinstance(p, StoredProfileCorrupt) else profile_to_message(p)
+            player_id: p if isinstance(p, StoredProfileCorrupt) else _serving_record(p)
             for player_id, p in self.get_many(player_ids, timeout=timeout).items()
         }
 
@@ -349,6 +350,16 @@ class MongoProfileStore:
 
     def __repr__(self) -> str:
         return f"MongoProfileStore({self._collection.full_name})"
+
+
+def _serving_record(profile: Profile) -> ServingRecord[profile_pb2.Profile]:
+    return ServingRecord(
+        profile_to_message(profile),
+        profile.level,
+        profile.country,
+        profile.inventory,
+        profile.active_campaigns,
+    )
 
 
 def _by_id(player_id: str) -> Document:

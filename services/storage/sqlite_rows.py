@@ -24,10 +24,14 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from profilematcher.profiles.v1 import profile_pb2
-from services.codecs.profile_message import message_to_document, profile_to_message
+from services.codecs.profile_message import (
+    message_to_document,
+    profile_to_message,
+    serving_record,
+)
 from services.codecs.struct_value import set_json_value
 from services.domain.errors import InvalidInput, StoredProfileCorrupt
-from services.domain.profile import Profile
+from services.domain.profile import Profile, ServingRecord
 from services.domain.profile_json import (
     stored_profile,
     validate_custom_field_name,
@@ -64,11 +68,12 @@ def message(player_id: str, wire: bytes, custom: str | None) -> profile_pb2.Prof
     return msg
 
 
-def message_or_error(
+def serving_or_error(
     player_id: str, wire: bytes, custom: str | None
-) -> profile_pb2.Profile | StoredProfileCorrupt:
+) -> ServingRecord[profile_pb2.Profile] | StoredProfileCorrupt:
+    """The row as a serving read hands it out, or the error in its place."""
     try:
-        return message(player_id, wire, custom)
+        return serving_record(message(player_id, wire, custom))
     except StoredProfileCorrupt as exc:
         return exc
 

@@ -40,7 +40,7 @@ from services.domain.errors import (
     ProfileNotFound,
     StoredProfileCorrupt,
 )
-from services.domain.profile import Profile
+from services.domain.profile import Profile, ServingRecord
 from services.domain.profile_json import validate_player_id
 from services.domain.profile_update import plan_field_update
 from services.storage import sqlite_rows
@@ -295,11 +295,12 @@ class SQLiteProfileStore:
             row[0]: sqlite_rows.profile_or_error(*row) for row in self._rows(player_ids, timeout)
         }
 
-    def get_many_messages(
+    def read_for_serving(
         self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
+    ) -> dict[str, ServingRecord[profile_pb2.Profile] | StoredProfileCorrupt]:
+        """The stored Profile messages, checked as sqlite_rows says: one parse each."""
         return {
-            row[0]: sqlite_rows.message_or_error(*row) for row in self._rows(player_ids, timeout)
+            row[0]: sqlite_rows.serving_or_error(*row) for row in self._rows(player_ids, timeout)
         }
 
     def _rows(self, player_ids: Sequence[str], timeout: float | None) -> list[sqlite_rows.Row]:

@@ -21,7 +21,7 @@ from services.domain.campaign import Catalog
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
-from services.matcher.client_config import ClientConfigs
+from services.matcher.client_config import ServeClientConfig
 from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.server import SERVICE_NAMES
 from services.matcher.servicer import ProfileMatcherServicer
@@ -60,7 +60,7 @@ def bearer(token: str) -> Metadata:
 
 
 class FixedCatalog:
-    """The CatalogSource of ClientConfigs, without a campaign service behind it."""
+    """The CatalogSource of ServeClientConfig, without a campaign service behind it."""
 
     def __init__(self) -> None:
         self._compiled = CompiledCatalog(Catalog(version="v1", campaigns=(sample_campaign(),)))
@@ -92,7 +92,7 @@ def start_matcher_like(
     """Both of the matcher process's services, over the real servicers."""
 
     def register(server: grpc.Server) -> Sequence[str]:
-        configs = ClientConfigs(store, FixedCatalog(), lambda: NOW)
+        configs = ServeClientConfig(store, FixedCatalog(), lambda: NOW)
         matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
             ProfileMatcherServicer(configs), server
         )

@@ -118,9 +118,10 @@ def test_set_active_campaigns_leaves_every_other_field_as_it_was(
     store.set_active_campaigns({"p": ["a"]})
 
     assert store.get("p") == dataclasses.replace(before, active_campaigns=("a",))
-    (message,) = store.get_many_messages(["p"]).values()
-    assert isinstance(message, profile_pb2.Profile)
-    assert list(message.active_campaigns) == ["a"]
+    (served,) = store.read_for_serving(["p"]).values()
+    assert not isinstance(served, StoredProfileCorrupt)
+    assert list(served.record.active_campaigns) == ["a"]
+    assert served.active_campaigns == ("a",)
 
 
 def _overwrite(store: SQLiteProfileStore, player_id: str, wire: object, custom: object) -> None:
@@ -157,9 +158,9 @@ def test_a_damaged_row_is_corrupt_data_for_that_player_only(
         found = store.get_many(ids)
         assert isinstance(found["bad"], StoredProfileCorrupt)
         assert problem in str(found["bad"])
-        messages = store.get_many_messages(ids)
-        assert isinstance(messages["bad"], StoredProfileCorrupt)
-        assert problem in str(messages["bad"])
+        served = store.read_for_serving(ids)
+        assert isinstance(served["bad"], StoredProfileCorrupt)
+        assert problem in str(served["bad"])
     assert isinstance(store.get_many(["bad", "good"])["good"], Profile)
     with pytest.raises(StoredProfileCorrupt, match=re.escape(problem)):
         store.get("bad")
@@ -181,7 +182,9 @@ def test_a_readable_row_with_a_bad_field_is_corrupt_for_domain_reads() -> None:
 
     with pytest.raises(StoredProfileCorrupt, match=re.escape("inventory.sword")):
         store.get("bad")
-    assert isinstance(store.get_many_messages(["bad"])["bad"], profile_pb2.Profile)
+    served = store.read_for_serving(["bad"])["bad"]
+    assert not isinstance(served, StoredProfileCorrupt)
+    assert isinstance(served.record, profile_pb2.Profile)
     store.close()
 
 
