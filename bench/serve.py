@@ -46,7 +46,7 @@ from services.matcher.server import (
 )
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
-from services.storage.importing import import_profiles
+from services.profiles.import_profiles import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.server import (
     RunningServer,

@@ -49,7 +49,7 @@ from services.matcher.server import (
     MatcherSettings,
     start_matcher,
 )
-from services.storage.importing import import_profiles
+from services.profiles.import_profiles import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
 from services.transport.server import ServerOptions

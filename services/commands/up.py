@@ -23,9 +23,10 @@ from services.config import add_flag
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.server import MatcherSettings, default_match_workers, start_matcher
+from services.profiles.import_file import iter_profile_documents
+from services.profiles.import_profiles import ImportReport, import_profiles
 from services.storage.base import ProfileStore
 from services.storage.factory import open_store
-from services.storage.importing import ImportReport, import_profiles, iter_profile_documents
 from services.transport.server import ServerOptions, wait_for_signal
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ import sys
 
 from services.config import add_flag
 from services.domain.errors import DependencyUnavailable
-from services.matcher.profile_servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
 from services.matcher.server import (
     EMBEDDED_MATCH_WORKERS,
     WAITING_STORE_MATCH_WORKERS,
@@ -18,6 +17,7 @@ from services.matcher.server import (
     start_matcher,
 )
 from services.observability.http import add_metrics_flags, metrics_settings_from
+from services.profiles.servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
 from services.storage.factory import describe_store, open_store
 from services.storage.mongo_store import DEFAULT_INDEX_BUILD_TIMEOUT
 from services.transport.call_auth import campaigns_client_token_from_args

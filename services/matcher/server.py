@@ -23,16 +23,16 @@ from services.matcher.catalog_watch import (
     CatalogWatcher,
 )
 from services.matcher.client_config import ServeClientConfig
-from services.matcher.profile_servicer import (
-    IMPORT_IDLE_TIMEOUT,
-    MAX_IMPORT_STREAMS,
-    ProfileServicer,
-)
 from services.matcher.servicer import ProfileMatcherServicer
 from services.observability.http import MetricsServer, MetricsSettings, start_metrics_server
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
+from services.profiles.servicer import (
+    IMPORT_IDLE_TIMEOUT,
+    MAX_IMPORT_STREAMS,
+    ProfileServicer,
+)
 from services.storage.base import ServingStore
 from services.transport.pools import DedicatedPool
 from services.transport.security import (

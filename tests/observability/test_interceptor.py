@@ -18,11 +18,11 @@ from services.codecs.profile_message import profile_to_message
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import ServingRecord
 from services.domain.profile_json import profile_from_document
-from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.server import SERVICE_NAMES
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import GRPC_CODE_LABELS, Metrics
 from services.observability.store import instrument_store
+from services.profiles.servicer import ProfileServicer
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.server import ServerOptions, create_server, start_server
 from tests.matcher.fakes import SpyStore, eventually

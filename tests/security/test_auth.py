@@ -22,10 +22,10 @@ from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.client_config import ServeClientConfig
-from services.matcher.profile_servicer import ProfileServicer
 from services.matcher.server import SERVICE_NAMES
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matching.compiled import CompiledCatalog
+from services.profiles.servicer import ProfileServicer
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.security import (
     PROFILE_WRITE_METHODS,
