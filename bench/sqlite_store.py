@@ -23,7 +23,8 @@ from pathlib import Path
 
 from services.demo.players import sample_profile
 from services.domain.profile_json import profile_from_document
-from services.storage.sqlite_store import SELECT_ONE, SQLiteProfileStore
+from services.storage.sqlite_schema import SELECT_ONE
+from services.storage.sqlite_store import SQLiteProfileStore
 
 
 def player_id(i: int) -> str:

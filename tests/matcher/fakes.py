@@ -144,7 +144,7 @@ class SpyStore(StoreWrapper[profile_pb2.Profile]):
         assert isinstance(self.inner, SQLiteProfileStore)
         # The message column cannot hold a string in an integer field; the column of
         # custom fields can hold a known field's name, which no valid row has.
-        with self.inner._write("corrupt", None) as conn:
+        with self.inner._db.write("corrupt", None) as conn:
             conn.execute(
                 "UPDATE profiles SET custom = json_set(coalesce(custom, '{}'), ?, ?)"
                 " WHERE player_id = ?",

@@ -54,7 +54,7 @@ def test_writes_against_a_locked_file_answer_within_the_limit_and_write_nothing(
             # No deadline of their own: only the matcher's limit can end these calls.
             calls = [_create(stub, sample_profile_doc, players[0])]
             # The others queue behind the first one, which waits for the file's lock.
-            eventually(lambda: _assert(sqlite._lock.locked()))
+            eventually(lambda: _assert(sqlite._db.write_lock.locked()))
             calls += [_create(stub, sample_profile_doc, player) for player in players[1:]]
             answered_by = time.monotonic() + ANSWERED_WITHIN
             for call in calls:
