@@ -1,4 +1,4 @@
-"""Use cases of the matcher: a player's client config, one or many, and the dry run.
+"""The matcher's use case: a player's client config, one or many.
 
 No grpc and no messages here: the servicer calls these, fills its response and maps
 errors; the store's serving reads and the catalog arrive through their interfaces
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
@@ -22,10 +21,9 @@ from services.domain.errors import (
     ProfileNotFound,
     StoredProfileCorrupt,
 )
-from services.domain.profile import Profile, ServingRecord
+from services.domain.profile import ServingRecord
 from services.domain.profile_json import validate_player_id
 from services.matching.compiled import CompiledCatalog
-from services.matching.explain import Explanation, explain
 from services.storage.base import ServingReads
 
 R = TypeVar("R")
@@ -39,13 +37,6 @@ class CatalogSource(Protocol):
     def current(self, *, timeout: float | None = None) -> CompiledCatalog:
         """The catalog to match against; DependencyUnavailable if there is none."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class DryRun:
-    active_campaigns: tuple[str, ...]
-    explanations: list[Explanation]
-    catalog_version: str
 
 
 class ClientConfig(NamedTuple, Generic[R]):
@@ -114,22 +105,6 @@ class ServeClientConfig(Generic[R]):
             left = None if timeout is None else timeout - (time.monotonic() - started)
             self._reads.set_active_campaigns(changed, timeout=left)
         return results
-
-    def dry_run(
-        self,
-        profile: Profile,
-        game: str | None,
-        at: datetime | None,
-        *,
-        timeout: float | None = None,
-    ) -> DryRun:
-        catalog = self._catalogs.current(timeout=timeout)
-        now = at or self._clock()
-        return DryRun(
-            active_campaigns=catalog.match(profile, now, game or None),
-            explanations=explain(profile, catalog.catalog.campaigns, now, game or None),
-            catalog_version=catalog.version,
-        )
 
 
 def _match(

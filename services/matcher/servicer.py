@@ -11,6 +11,7 @@ from services.codecs.profile_message import profile_from_message
 from services.codecs.timestamps import datetime_from_timestamp
 from services.domain.errors import DomainError
 from services.matcher.client_config import ClientConfig, ServeClientConfig
+from services.matcher.dry_run import MatchDryRun
 from services.matching.explain import Explanation, Outcome
 from services.transport.status import client_message, mapped_errors, status_for, time_left
 
@@ -22,8 +23,11 @@ _OUTCOMES = {
 
 
 class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
-    def __init__(self, configs: ServeClientConfig[profile_pb2.Profile]) -> None:
+    def __init__(
+        self, configs: ServeClientConfig[profile_pb2.Profile], dry_runs: MatchDryRun
+    ) -> None:
         self._configs = configs
+        self._dry_runs = dry_runs
 
     @mapped_errors
     def GetClientConfig(
@@ -60,7 +64,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     ) -> pb.MatchProfileResponse:
         profile = profile_from_message(request.profile, require_player_id=False)
         at = datetime_from_timestamp(request.at, "at") if request.HasField("at") else None
-        dry_run = self._configs.dry_run(profile, request.game, at, timeout=time_left(context))
+        dry_run = self._dry_runs.run(profile, request.game, at, timeout=time_left(context))
         return pb.MatchProfileResponse(
             active_campaigns=dry_run.active_campaigns,
             explanations=[_explanation_message(e) for e in dry_run.explanations],

@@ -22,6 +22,7 @@ from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.client_config import ServeClientConfig
+from services.matcher.dry_run import MatchDryRun
 from services.matcher.server import SERVICE_NAMES
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matching.compiled import CompiledCatalog
@@ -60,7 +61,7 @@ def bearer(token: str) -> Metadata:
 
 
 class FixedCatalog:
-    """The CatalogSource of ServeClientConfig, without a campaign service behind it."""
+    """The CatalogSource of the matcher's use cases, without a campaign service behind it."""
 
     def __init__(self) -> None:
         self._compiled = CompiledCatalog(Catalog(version="v1", campaigns=(sample_campaign(),)))
@@ -93,8 +94,9 @@ def start_matcher_like(
 
     def register(server: grpc.Server) -> Sequence[str]:
         configs = ServeClientConfig(store, FixedCatalog(), lambda: NOW)
+        dry_runs = MatchDryRun(FixedCatalog(), lambda: NOW)
         matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-            ProfileMatcherServicer(configs), server
+            ProfileMatcherServicer(configs, dry_runs), server
         )
         profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(
             ProfileServicer(store), server
