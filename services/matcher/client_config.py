@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Generic, NamedTuple, Protocol, TypeVar
+from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from services.domain.errors import (
     DomainError,
@@ -39,12 +39,10 @@ class CatalogSource(Protocol):
         ...
 
 
-class ClientConfig(NamedTuple, Generic[R]):
-    """A player's client config: the stored record, and the campaigns to answer with
-    when they are not the record's own list (None: the record is the answer as it is)."""
-
-    profile: R
-    active_campaigns: tuple[str, ...] | None
+# A player's client config: the stored record, and the campaigns to answer with when
+# they are not the record's own list (None: the record is the answer as it is). A
+# plain tuple: one is made for every player served.
+ClientConfig: TypeAlias = tuple[R, tuple[str, ...] | None]
 
 
 class ServeClientConfig(Generic[R]):
@@ -97,9 +95,7 @@ class ServeClientConfig(Generic[R]):
             full, answer = _match(record, catalog, now, game)
             if full != record.active_campaigns:
                 changed[player_id] = full
-            results.append(
-                ClientConfig(record.record, None if answer == record.active_campaigns else answer)
-            )
+            results.append((record.record, None if answer == record.active_campaigns else answer))
         if changed:
             # What is left of the caller's time, not all of it again.
             left = None if timeout is None else timeout - (time.monotonic() - started)

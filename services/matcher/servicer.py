@@ -75,9 +75,10 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
 def _fill(profile: profile_pb2.Profile, config: ClientConfig[profile_pb2.Profile]) -> None:
     """The response's profile: one copy of the stored message, with the campaigns
     answered when they are not its own list."""
-    profile.CopyFrom(config.profile)
-    if config.active_campaigns is not None:
-        profile.active_campaigns[:] = config.active_campaigns
+    stored, active_campaigns = config
+    profile.CopyFrom(stored)
+    if active_campaigns is not None:
+        profile.active_campaigns[:] = active_campaigns
 
 
 def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:
