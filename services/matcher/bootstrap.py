@@ -13,21 +13,22 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
-from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2, profile_service_pb2_grpc
 from services.domain.errors import DependencyUnavailable
 from services.matcher.access import server_security
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_cache import CatalogCache
 from services.matcher.catalog_subscription import CAMPAIGN_CHANNEL_OPTIONS, CatalogSubscription
-from services.matcher.client_config import ClientConfigs
-from services.matcher.profile_servicer import ProfileServicer
+from services.matcher.client_config import ServeClientConfig
+from services.matcher.dry_run import MatchDryRun
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matcher.settings import MatcherSettings
 from services.observability.http import MetricsServer, start_metrics_server
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
-from services.storage.base import ProfileStore
+from services.profiles.servicer import ProfileServicer
+from services.storage.base import ServingStore
 from services.transport.grpc_server import RunningServer, create_server, start_server
 from services.transport.pools import DedicatedPool
 from services.transport.tls import open_channel
@@ -121,7 +122,7 @@ class MatcherServer:
 
 def start_matcher(
     settings: MatcherSettings,
-    store: ProfileStore,
+    store: ServingStore[profile_pb2.Profile],
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     timer: Callable[[], float] = time.monotonic,
@@ -156,7 +157,8 @@ def start_matcher(
     interceptors = [*pools, MetricsInterceptor(metrics), *security.interceptors]
     server = create_server(settings.server, interceptors)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        ProfileMatcherServicer(ClientConfigs(store, cache, clock)), server
+        ProfileMatcherServicer(ServeClientConfig(store, cache, clock), MatchDryRun(cache, clock)),
+        server,
     )
     profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)
     try:

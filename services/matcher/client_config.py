@@ -1,33 +1,32 @@
-"""Use cases of the matcher: a player's client config, one or many, and the dry run.
+"""The matcher's use case: a player's client config, one or many.
 
-No grpc here: the servicers call these and map errors; the store and the catalog
-arrive through their interfaces and the clock is injected. A client config is the
-player's Profile message, the API's own form, read from the store as one: the
-embedded store keeps profiles in that form, so answering a player builds no domain
-object, only the three fields matching reads (`match_fields`; BENCHMARKS.md).
+No grpc and no messages here: the servicer calls these, fills its response and maps
+errors; the store's serving reads and the catalog arrive through their interfaces
+and the clock is injected. A client config is the player's stored record, in
+whatever form the store serves it (R), with the campaigns to answer with beside it:
+serving a player builds no domain Profile, only the fields matching reads, which
+the store's read hands over with the record (ServingRecord).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeAlias, TypeVar
 
-from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import (
     DomainError,
     InvalidInput,
     ProfileNotFound,
     StoredProfileCorrupt,
 )
-from services.domain.profile import Profile
+from services.domain.profile import ServingRecord
 from services.domain.profile_json import validate_player_id
-from services.domain.profile_message import match_fields
 from services.matching.compiled import CompiledCatalog
-from services.matching.explain import Explanation, explain
-from services.storage.base import ProfileStore
+from services.storage.base import ServingReads
+
+R = TypeVar("R")
 
 # Large enough for a game server's lobby, small enough that one call stays well
 # inside the default 4 MiB message limit (a profile is ~1 KiB).
@@ -40,24 +39,25 @@ class CatalogSource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class DryRun:
-    active_campaigns: tuple[str, ...]
-    explanations: list[Explanation]
-    catalog_version: str
+# A player's client config: the stored record, and the campaigns to answer with when
+# they are not the record's own list (None: the record is the answer as it is). A
+# plain tuple: one is made for every player served.
+ClientConfig: TypeAlias = tuple[R, tuple[str, ...] | None]
 
 
-class ClientConfigs:
+class ServeClientConfig(Generic[R]):
+    """GetClientConfig and its batch: match each player now, store a changed list."""
+
     def __init__(
-        self, store: ProfileStore, catalogs: CatalogSource, clock: Callable[[], datetime]
+        self, reads: ServingReads[R], catalogs: CatalogSource, clock: Callable[[], datetime]
     ) -> None:
-        self._store = store
+        self._reads = reads
         self._catalogs = catalogs
         self._clock = clock
 
     def get(
         self, player_id: str, game: str | None, *, timeout: float | None = None
-    ) -> profile_pb2.Profile:
+    ) -> ClientConfig[R]:
         validate_player_id(player_id)
         result = self._get_checked([player_id], game, timeout)[0]
         if isinstance(result, DomainError):
@@ -66,8 +66,8 @@ class ClientConfigs:
 
     def get_many(
         self, player_ids: Sequence[str], game: str | None, *, timeout: float | None = None
-    ) -> list[profile_pb2.Profile | DomainError]:
-        """Results in request order: the up-to-date profile, ProfileNotFound, or
+    ) -> list[ClientConfig[R] | DomainError]:
+        """Results in request order: the player's client config, ProfileNotFound, or
         StoredProfileCorrupt (that player's record cannot be read as a profile).
 
         One store read for all players and one batched write for those whose full
@@ -79,66 +79,45 @@ class ClientConfigs:
 
     def _get_checked(
         self, player_ids: Sequence[str], game: str | None, timeout: float | None
-    ) -> list[profile_pb2.Profile | DomainError]:
+    ) -> list[ClientConfig[R] | DomainError]:
         started = time.monotonic()
         # The catalog first: if there is none, fail before touching the store.
         catalog = self._catalogs.current(timeout=timeout)
         now = self._clock()
-        stored = self._store.get_many_messages(player_ids, timeout=timeout)
+        stored = self._reads.read_for_serving(player_ids, timeout=timeout)
         changed: dict[str, tuple[str, ...]] = {}
-        results: list[profile_pb2.Profile | DomainError] = []
+        results: list[ClientConfig[R] | DomainError] = []
         for player_id in player_ids:
-            profile = stored.get(player_id)
-            if profile is None or isinstance(profile, StoredProfileCorrupt):
-                results.append(profile or ProfileNotFound(player_id))
+            record = stored.get(player_id)
+            if record is None or isinstance(record, StoredProfileCorrupt):
+                results.append(record or ProfileNotFound(player_id))
                 continue
-            full = _refresh(profile, catalog, now, game)
-            if full is not None:
+            full, answer = _match(record, catalog, now, game)
+            if full != record.active_campaigns:
                 changed[player_id] = full
-            results.append(profile)
+            results.append((record.record, None if answer == record.active_campaigns else answer))
         if changed:
             # What is left of the caller's time, not all of it again.
             left = None if timeout is None else timeout - (time.monotonic() - started)
-            self._store.set_active_campaigns(changed, timeout=left)
+            self._reads.set_active_campaigns(changed, timeout=left)
         return results
 
-    def dry_run(
-        self,
-        profile: Profile,
-        game: str | None,
-        at: datetime | None,
-        *,
-        timeout: float | None = None,
-    ) -> DryRun:
-        catalog = self._catalogs.current(timeout=timeout)
-        now = at or self._clock()
-        return DryRun(
-            active_campaigns=catalog.match(profile, now, game or None),
-            explanations=explain(profile, catalog.catalog.campaigns, now, game or None),
-            catalog_version=catalog.version,
-        )
 
-
-def _refresh(
-    profile: profile_pb2.Profile, catalog: CompiledCatalog, now: datetime, game: str | None
-) -> tuple[str, ...] | None:
-    """Sets the answer's active_campaigns; returns the full list to store if it changed.
+def _match(
+    record: ServingRecord[R], catalog: CompiledCatalog, now: datetime, game: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The player's full list of campaigns, to store, and the list to answer with.
 
     What is stored is always the full list across all games: a `game` filter narrows
     only the answer. A game the catalog does not know (a typo, say) answers an empty
-    list and is not matched at all, so it changes nothing. The message is ours to
-    change: the store made it for this call.
+    list and is not matched at all, so it changes nothing.
     """
-    stored = tuple(profile.active_campaigns)
     if not game:
-        full = answer = catalog.match(match_fields(profile), now)
-    elif catalog.has_game(game):
-        full, answer = catalog.match_with_game(match_fields(profile), now, game)
-    else:
-        full, answer = stored, ()
-    if answer != stored:
-        profile.active_campaigns[:] = answer
-    return None if full == stored else full
+        full = catalog.match(record, now)
+        return full, full
+    if catalog.has_game(game):
+        return catalog.match_with_game(record, now, game)
+    return record.active_campaigns, ()
 
 
 def _validate_batch(player_ids: Sequence[str]) -> None:

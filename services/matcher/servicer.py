@@ -1,4 +1,4 @@
-"""ProfileMatcherService: translates messages, calls ClientConfigs, maps errors."""
+"""ProfileMatcherService: translates messages, calls the matcher's use cases, maps errors."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import profile_from_message
+from services.codecs.timestamps import datetime_from_timestamp
 from services.domain.errors import DomainError
-from services.domain.profile_message import datetime_from_timestamp, profile_from_message
-from services.matcher.client_config import ClientConfigs
+from services.matcher.client_config import ClientConfig, ServeClientConfig
+from services.matcher.dry_run import MatchDryRun
 from services.matching.explain import Explanation, Outcome
 from services.transport.status import client_message, mapped_errors, status_for, time_left
 
@@ -20,16 +23,19 @@ _OUTCOMES = {
 
 
 class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
-    def __init__(self, configs: ClientConfigs) -> None:
+    def __init__(
+        self, configs: ServeClientConfig[profile_pb2.Profile], dry_runs: MatchDryRun
+    ) -> None:
         self._configs = configs
+        self._dry_runs = dry_runs
 
     @mapped_errors
     def GetClientConfig(
         self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetClientConfigResponse:
-        profile = self._configs.get(request.player_id, request.game, timeout=time_left(context))
+        config = self._configs.get(request.player_id, request.game, timeout=time_left(context))
         response = pb.GetClientConfigResponse()
-        response.profile.CopyFrom(profile)
+        _fill(response.profile, config)
         return response
 
     @mapped_errors
@@ -49,7 +55,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
                     ),
                 )
             else:
-                response.results.add(player_id=player_id).profile.CopyFrom(result)
+                _fill(response.results.add(player_id=player_id).profile, result)
         return response
 
     @mapped_errors
@@ -58,12 +64,21 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     ) -> pb.MatchProfileResponse:
         profile = profile_from_message(request.profile, require_player_id=False)
         at = datetime_from_timestamp(request.at, "at") if request.HasField("at") else None
-        dry_run = self._configs.dry_run(profile, request.game, at, timeout=time_left(context))
+        dry_run = self._dry_runs.run(profile, request.game, at, timeout=time_left(context))
         return pb.MatchProfileResponse(
             active_campaigns=dry_run.active_campaigns,
             explanations=[_explanation_message(e) for e in dry_run.explanations],
             catalog_version=dry_run.catalog_version,
         )
+
+
+def _fill(profile: profile_pb2.Profile, config: ClientConfig[profile_pb2.Profile]) -> None:
+    """The response's profile: one copy of the stored message, with the campaigns
+    answered when they are not its own list."""
+    stored, active_campaigns = config
+    profile.CopyFrom(stored)
+    if active_campaigns is not None:
+        profile.active_campaigns[:] = active_campaigns
 
 
 def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:

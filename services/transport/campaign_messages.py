@@ -1,18 +1,18 @@
 """Translation between campaign messages and domain campaigns; nothing else.
 
-Profiles have their own codec, `services.domain.profile_message`, which the
+Profiles have their own codec, `services.codecs.profile_message`, which the
 embedded store shares.
 """
 
 from __future__ import annotations
 
 from profilematcher.campaigns.v1 import campaign_pb2
-from services.domain.campaign import Campaign, LevelRange
-from services.domain.profile_message import (
+from services.codecs.timestamps import (
     datetime_from_timestamp,
     set_timestamp,
     timestamp_from_datetime,
 )
+from services.domain.campaign import Campaign, LevelRange
 
 
 def campaign_to_message(campaign: Campaign) -> campaign_pb2.Campaign:

@@ -16,11 +16,11 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as matcher_pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
+from services.codecs.profile_message import profile_to_message
 from services.domain.campaign import Catalog
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.matcher.access import (
     PROFILE_WRITE_METHODS,
     WRITES_CLOSED,
@@ -28,10 +28,11 @@ from services.matcher.access import (
     write_methods_of_profile_service,
 )
 from services.matcher.bootstrap import SERVICE_NAMES
-from services.matcher.client_config import ClientConfigs
-from services.matcher.profile_servicer import ProfileServicer
+from services.matcher.client_config import ServeClientConfig
+from services.matcher.dry_run import MatchDryRun
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matching.compiled import CompiledCatalog
+from services.profiles.servicer import ProfileServicer
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.auth import (
     BearerTokenInterceptor,
@@ -59,7 +60,7 @@ def bearer(token: str) -> Metadata:
 
 
 class FixedCatalog:
-    """The CatalogSource of ClientConfigs, without a campaign service behind it."""
+    """The CatalogSource of the matcher's use cases, without a campaign service behind it."""
 
     def __init__(self) -> None:
         self._compiled = CompiledCatalog(Catalog(version="v1", campaigns=(sample_campaign(),)))
@@ -91,9 +92,10 @@ def start_matcher_like(
     """Both of the matcher process's services, over the real servicers."""
 
     def register(server: grpc.Server) -> Sequence[str]:
-        configs = ClientConfigs(store, FixedCatalog(), lambda: NOW)
+        configs = ServeClientConfig(store, FixedCatalog(), lambda: NOW)
+        dry_runs = MatchDryRun(FixedCatalog(), lambda: NOW)
         matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-            ProfileMatcherServicer(configs), server
+            ProfileMatcherServicer(configs, dry_runs), server
         )
         profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(
             ProfileServicer(store), server
