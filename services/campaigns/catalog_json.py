@@ -17,6 +17,7 @@ from typing import Any
 
 from services.campaigns.errors import CatalogError
 from services.domain.json_text import MAX_NESTING, format_path, parse_int_literal, too_deep
+from services.domain.json_values import kind_of
 
 
 class _DuplicateKeysObject(dict[str, Any]):
@@ -39,23 +40,8 @@ def read_documents(text: str | bytes, source: str) -> list[object]:
     if isinstance(doc, list):
         return doc
     raise CatalogError(
-        [f"{source}: must be a JSON list of campaigns or one campaign object, got {kind(doc)}"]
+        [f"{source}: must be a JSON list of campaigns or one campaign object, got {kind_of(doc)}"]
     )
-
-
-def kind(value: object) -> str:
-    """What a JSON value is, as messages name it: "a string", "null", "an object"."""
-    kinds: Mapping[type, str] = {
-        type(None): "null",
-        bool: "a boolean",
-        str: "a string",
-        list: "a list",
-    }
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return "a number"
-    return kinds.get(type(value), type(value).__name__)
 
 
 def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
