@@ -15,18 +15,15 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeVar
+from typing import NoReturn
 
 import grpc
 from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
-from services.transport.handlers import Handler, rebuilt
+from services.transport.handlers import Continuation, Handler, rebuilt
 
 log = logging.getLogger(__name__)
-
-_TRequest = TypeVar("_TRequest")
-_TResponse = TypeVar("_TResponse")
 
 AUTHORIZATION = "authorization"
 Metadata = tuple[tuple[str, str], ...]
@@ -87,11 +84,9 @@ class _MethodGate(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], grpc.RpcMethodHandler[_TRequest, _TResponse] | None
-        ],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[_TRequest, _TResponse] | None:
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or not self._protected(method):

@@ -9,13 +9,13 @@ interceptor has the deserializer hand the failure over, and refuses it as invali
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
 
 from services.domain.errors import InvalidInput
-from services.transport.handlers import Behaviour, Handler, behaviour_of, rebuilt
+from services.transport.handlers import Behaviour, Continuation, Handler, behaviour_of, rebuilt
 
 
 class _Undecodable:
@@ -30,7 +30,7 @@ class _Undecodable:
 class RequestDecodingInterceptor(grpc.ServerInterceptor):
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler | None:
         handler = continuation(handler_call_details)

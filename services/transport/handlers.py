@@ -18,6 +18,8 @@ import grpc
 Behaviour: TypeAlias = Callable[..., Any]
 Deserializer: TypeAlias = Callable[[bytes], Any]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+# What an interceptor is handed to find the handler of the call (None: no such method).
+Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Handler | None]"
 
 _SERVER_HINTS = ("experimental_non_blocking", "experimental_thread_pool")
 

@@ -28,7 +28,14 @@ from typing import Any, NoReturn
 import grpc
 
 from services.domain.errors import Overloaded
-from services.transport.handlers import Behaviour, Deserializer, Handler, behaviour_of, rebuilt
+from services.transport.handlers import (
+    Behaviour,
+    Continuation,
+    Deserializer,
+    Handler,
+    behaviour_of,
+    rebuilt,
+)
 
 
 def grpc_receive_limit(max_message_bytes: int) -> int:
@@ -104,7 +111,7 @@ class CallLimits(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler | None:
         handler = continuation(handler_call_details)

@@ -15,13 +15,12 @@ reflection, which a single-threaded server would block.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
 import grpc
 
-from services.transport.handlers import Behaviour, Handler, rebuilt
+from services.transport.handlers import Behaviour, Continuation, Handler, rebuilt
 
 
 class DedicatedPool(grpc.ServerInterceptor):
@@ -41,7 +40,7 @@ class DedicatedPool(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler | None:
         handler = continuation(handler_call_details)
