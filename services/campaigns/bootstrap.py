@@ -12,7 +12,7 @@ from services.campaigns.served_catalog import ServedCatalog
 from services.campaigns.servicer import SERVICE_NAME, CampaignServiceServicer
 from services.campaigns.settings import CampaignSettings
 from services.observability.campaign_metrics import CampaignMetrics
-from services.observability.http import MetricsServer, start_metrics_server
+from services.observability.http import MetricsServer, serve_metrics
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import new_registry
 from services.transport.auth import token_interceptors
@@ -105,11 +105,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         served=served,
         file_watcher=file_watcher,
         servicer=servicer,
-        metrics_server=(
-            start_metrics_server(settings.metrics.port, metrics.registry, settings.metrics.host)
-            if settings.metrics.enabled
-            else None
-        ),
+        metrics_server=serve_metrics(settings.metrics, metrics.registry),
         metrics=metrics,
     )
     campaign_server.set_serving(True)

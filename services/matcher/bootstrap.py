@@ -23,7 +23,7 @@ from services.matcher.client_config import ServeClientConfig
 from services.matcher.dry_run import MatchDryRun
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matcher.settings import MatcherSettings
-from services.observability.http import MetricsServer, start_metrics_server
+from services.observability.http import MetricsServer, serve_metrics
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
@@ -165,11 +165,7 @@ def start_matcher(
         running = start_server(
             server, settings.server, SERVICE_NAMES, credentials=security.credentials
         )
-        metrics_server = (
-            start_metrics_server(settings.metrics.port, metrics.registry, settings.metrics.host)
-            if settings.metrics.enabled
-            else None
-        )
+        metrics_server = serve_metrics(settings.metrics, metrics.registry)
     except BaseException:
         # Nothing half-started may outlive a failed start (the caller closes the store).
         server.stop(None)
