@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import queue
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from services.campaigns.catalog_file import load_catalog_file
 from services.campaigns.errors import CatalogError
 from services.campaigns.servicer import SERVICE_NAME
 from services.campaigns.settings import CampaignSettings
+from services.observability.http import MetricsSettings
 from tests.campaigns.conftest import wait_until, write_atomically
 
 Doc = dict[str, Any]
@@ -431,3 +434,17 @@ def test_a_bad_catalog_starts_nothing(settings: CampaignSettings, catalog_path: 
         start_campaign_server(settings)
 
     assert set(threading.enumerate()) <= threads_before
+
+
+def test_a_metrics_port_in_use_leaves_nothing_running(settings: CampaignSettings) -> None:
+    threads_before = set(threading.enumerate())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics = MetricsSettings(port=taken.getsockname()[1], host="127.0.0.1")
+
+        with pytest.raises(OSError, match="cannot bind metrics endpoint"):
+            start_campaign_server(dataclasses.replace(settings, metrics=metrics))
+
+    # Neither the file watcher nor the gRPC server outlives the failed start.
+    wait_until(lambda: set(threading.enumerate()) <= threads_before)
