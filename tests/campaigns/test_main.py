@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from services.campaigns.settings import (
     SettingsError,
 )
 from tests.campaigns.conftest import write_atomically
+from tests.ports import free_port
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -135,13 +135,6 @@ def test_run_with_a_taken_port_exits_1(
     assert f"cannot bind 127.0.0.1:{running.port}" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def sigterm_ignored() -> Iterator[None]:
     """A SIGTERM that arrives before `run` installs its handler must not kill pytest."""
@@ -160,7 +153,7 @@ def sigterm_ignored() -> Iterator[None]:
 def test_run_serves_until_sigterm_then_ends_streams(
     catalog_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = _free_port()
+    port = free_port()
     args = _parse(
         "--catalog", str(catalog_path), "--host", "127.0.0.1", "--port", str(port),
         "--poll-interval", "0.02",

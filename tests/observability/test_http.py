@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import urllib.error
 import urllib.request
 
@@ -13,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from services.observability.http import MetricsSettings, serve_metrics, start_metrics_server
 from services.observability.metrics import Metrics, new_registry
 from services.server_flags import add_metrics_flags, metrics_settings_from
+from tests.ports import free_port
 
 EXPECTED = (
     "grpc_server_started_total",
@@ -89,9 +89,7 @@ def test_flags_default_off_and_read_the_environment(monkeypatch: pytest.MonkeyPa
 
 def test_the_endpoint_the_settings_ask_for(metrics: Metrics) -> None:
     assert serve_metrics(MetricsSettings(), metrics.registry) is None  # port 0: none
-    with socket.socket() as probe:  # a port free a moment ago
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = serve_metrics(MetricsSettings(port=port, host="127.0.0.1"), metrics.registry)
     assert server is not None
     try:
