@@ -21,7 +21,6 @@ from services.campaigns import main
 from services.campaigns.bootstrap import CampaignServer
 from services.campaigns.servicer import SERVICE_NAME
 from services.campaigns.settings import CampaignSettings, campaign_service_token_from_args
-from services.domain.profile_json import profile_from_document
 from services.matcher.bootstrap import MatcherServer, start_matcher
 from services.matcher.settings import MatcherSettings
 from services.server_flags import CAMPAIGNS_TOKEN_ENV
@@ -89,16 +88,8 @@ def test_a_token_leaves_health_and_reflection_open(channel: grpc.Channel) -> Non
 
 
 @pytest.fixture
-def store(sample_profile_doc: dict[str, Any]) -> Iterator[SQLiteProfileStore]:
-    store = SQLiteProfileStore.in_memory()
-    store.create(profile_from_document(sample_profile_doc))
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def start(
-    server: CampaignServer, store: SQLiteProfileStore
+    server: CampaignServer, sample_store: SQLiteProfileStore
 ) -> Iterator[Callable[..., MatcherServer]]:
     started: list[MatcherServer] = []
 
@@ -112,7 +103,7 @@ def start(
                 campaigns_timeout=5.0,
                 **settings,
             ),
-            store,
+            sample_store,
             clock=lambda: MID_2022,
         )
         started.append(matcher)

@@ -20,7 +20,6 @@ from services.codecs.profile_message import profile_to_message
 from services.domain.campaign import Catalog
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
-from services.domain.profile_json import profile_from_document
 from services.matcher.access import (
     PROFILE_WRITE_METHODS,
     WRITES_CLOSED,
@@ -70,11 +69,8 @@ class FixedCatalog:
 
 
 @pytest.fixture
-def store(sample_profile_doc: dict[str, Any]) -> Iterator[SQLiteProfileStore]:
-    store = SQLiteProfileStore.in_memory()
-    store.create(profile_from_document(sample_profile_doc))
-    yield store
-    store.close()
+def store(sample_store: SQLiteProfileStore) -> SQLiteProfileStore:
+    return sample_store
 
 
 @pytest.fixture
