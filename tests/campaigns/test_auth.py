@@ -27,6 +27,7 @@ from services.server_flags import CAMPAIGNS_TOKEN_ENV
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.grpc_server import ServerOptions
 from tests.campaigns.conftest import parse_args, wait_until, write_atomically
+from tests.rpc import bearer, code_of
 
 TOKEN = "0123456789abcdef-campaigns-token"
 WRONG = "0123456789abcdef-wrong-token"
@@ -36,21 +37,10 @@ Stub = campaign_service_pb2_grpc.CampaignServiceStub
 MID_2022 = datetime(2022, 6, 1, tzinfo=UTC)
 
 
-def bearer(token: str) -> Metadata:
-    return (("authorization", f"Bearer {token}"),)
-
-
 @pytest.fixture
 def settings(settings: CampaignSettings) -> CampaignSettings:
     """The conftest's server (and its channel) wants the token."""
     return dataclasses.replace(settings, auth_token=TOKEN)
-
-
-def code_of(call: Callable[[], object]) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    code: grpc.StatusCode = info.value.code()
-    return code
 
 
 def list_campaigns(stub: Stub, metadata: Metadata) -> str:

@@ -25,6 +25,7 @@ from services.transport.grpc_server import ServerOptions
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 from tests.observability.conftest import value
+from tests.rpc import bearer, code_of
 
 TOKEN = "a-long-enough-test-token-123"
 
@@ -125,14 +126,13 @@ def test_with_public_reads_writes_need_the_token_reads_do_not(
     create = ppb.CreateProfileRequest(profile=profile_pb2.Profile(player_id="new"))
     with channel_to(server) as channel:
         profiles = profile_service_pb2_grpc.ProfileServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as info:
-            profiles.CreateProfile(create, timeout=10)
-        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        with pytest.raises(grpc.RpcError) as info:
-            profiles.CreateProfile(create, timeout=10, metadata=(("authorization", "Bearer no"),))
-        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        unauthenticated = code_of(lambda: profiles.CreateProfile(create, timeout=10))
+        assert unauthenticated == grpc.StatusCode.UNAUTHENTICATED
+        wrong = bearer("no")
+        denied = code_of(lambda: profiles.CreateProfile(create, timeout=10, metadata=wrong))
+        assert denied == grpc.StatusCode.PERMISSION_DENIED
         assert store.inner.get("new") is None
-        profiles.CreateProfile(create, timeout=10, metadata=(("authorization", f"Bearer {TOKEN}"),))
+        profiles.CreateProfile(create, timeout=10, metadata=bearer(TOKEN))
         assert store.inner.get("new") is not None
         matcher = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
         response = matcher.GetClientConfig(pb.GetClientConfigRequest(player_id=sample_player))
@@ -147,11 +147,10 @@ def test_with_a_token_reads_need_it_too(
     request = pb.GetClientConfigRequest(player_id=sample_player)
     with channel_to(server) as channel:
         matcher = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as info:
-            matcher.GetClientConfig(request, timeout=10)
-        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        bearer = (("authorization", f"Bearer {TOKEN}"),)
-        response = matcher.GetClientConfig(request, timeout=10, metadata=bearer)
+        assert code_of(lambda: matcher.GetClientConfig(request, timeout=10)) == (
+            grpc.StatusCode.UNAUTHENTICATED
+        )
+        response = matcher.GetClientConfig(request, timeout=10, metadata=bearer(TOKEN))
         assert list(response.profile.active_campaigns) == ["mycampaign"]
     server.stop(0)
 

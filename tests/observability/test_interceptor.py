@@ -27,6 +27,7 @@ from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.grpc_server import ServerOptions, create_server, start_server
 from tests.matcher.fakes import SpyStore, eventually
 from tests.observability.conftest import value
+from tests.rpc import code_of
 
 PROFILES = "profilematcher.profiles.v1.ProfileService"
 TEST = "test.v1.TestService"
@@ -165,13 +166,6 @@ def timed(metrics: Metrics, service: str, method: str) -> float:
         grpc_service=service,
         grpc_method=method,
     )
-
-
-def code_of(call: Callable[[], object]) -> Code:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    code: Code = info.value.code()
-    return code
 
 
 def unary(channel: grpc.Channel, method: str) -> grpc.UnaryUnaryMultiCallable[bytes, bytes]:

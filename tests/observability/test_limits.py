@@ -24,12 +24,12 @@ from tests.observability.test_interceptor import (
     TEST,
     Code,
     _test_service,
-    code_of,
     handled,
     server_stream,
     started,
     unary,
 )
+from tests.rpc import code_of
 
 LIMIT = 2
 MAX_BYTES = 1024

@@ -41,6 +41,7 @@ from services.transport.auth import (
 )
 from services.transport.tls import ClientTLSSettings, TLSSettings, open_channel, server_credentials
 from tests.matcher.fakes import NOW, sample_campaign
+from tests.rpc import bearer, code_of
 from tests.security.conftest import Serve, target
 from tests.security.pki import PKI
 
@@ -52,10 +53,6 @@ ProfileStub = profile_service_pb2_grpc.ProfileServiceStub
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
-
-
-def bearer(token: str) -> Metadata:
-    return (("authorization", f"Bearer {token}"),)
 
 
 class FixedCatalog:
@@ -110,13 +107,6 @@ def channel(serve: Serve, store: SQLiteProfileStore) -> Iterator[grpc.Channel]:
 @pytest.fixture
 def profiles(channel: grpc.Channel) -> ProfileStub:
     return ProfileStub(channel)
-
-
-def code_of(call: Callable[[], object]) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    code: grpc.StatusCode = info.value.code()
-    return code
 
 
 def new_profile(sample: Profile) -> profile_pb2.Profile:
