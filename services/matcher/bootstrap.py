@@ -84,7 +84,7 @@ class MatcherServer:
     running: RunningServer
     cache: CatalogCache
     channel: grpc.Channel
-    watcher: CatalogSubscription | None
+    subscription: CatalogSubscription | None
     metrics: Metrics
     metrics_server: MetricsServer | None
     _stop_monitor: threading.Event
@@ -110,8 +110,8 @@ class MatcherServer:
 
     def stop(self, grace: float | None = None) -> None:
         self._stop_health_monitor()
-        if self.watcher is not None:
-            self.watcher.stop()
+        if self.subscription is not None:
+            self.subscription.stop()
         self.running.stop(grace)
         for pool in self._pools:
             pool.shutdown()
@@ -177,21 +177,23 @@ def start_matcher(
         cache.current(timeout=settings.campaigns_timeout)
     except DependencyUnavailable as exc:
         log.warning("no campaign catalog yet (NOT_SERVING until there is one): %s", exc)
-    watcher = None
+    subscription = None
     if settings.watch_campaigns:
-        watcher = CatalogSubscription(client.watch, cache, backoff_cap=settings.watch_reconnect_cap)
-        watcher.start()
+        subscription = CatalogSubscription(
+            client.watch, cache, backoff_cap=settings.watch_reconnect_cap
+        )
+        subscription.start()
     stop_monitor = threading.Event()
-    serving = _update_health(cache, running, None)
+    health = _update_health(cache, running, None)
     monitor = threading.Thread(
         target=_monitor_health,
-        args=(cache, running, settings.health_interval, stop_monitor, serving),
+        args=(cache, running, settings.health_interval, stop_monitor, health),
         name="health-monitor",
         daemon=True,
     )
     monitor.start()
     return MatcherServer(
-        running, cache, channel, watcher, metrics, metrics_server, stop_monitor, monitor, pools
+        running, cache, channel, subscription, metrics, metrics_server, stop_monitor, monitor, pools
     )
 
 
@@ -200,12 +202,13 @@ def _monitor_health(
     running: RunningServer,
     interval: float,
     stop: threading.Event,
-    serving: tuple[bool, bool],
+    health: tuple[bool, bool],
 ) -> None:
-    """`serving` is what health was last set to, so no change in between is missed."""
+    """`health` is what it was last set to, (serving, stale), so that no change made
+    in between is missed."""
     while not stop.wait(interval):
         cache.poke()  # an idle matcher still refreshes, so its catalog does not age out
-        serving = _update_health(cache, running, serving)
+        health = _update_health(cache, running, health)
 
 
 def _update_health(
