@@ -53,7 +53,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = WAIT_SECONDS) -> 
 @pytest.fixture(autouse=True)
 def _no_file_watcher_outlives_its_test() -> Iterator[None]:
     yield
-    leaked = [t.name for t in threading.enumerate() if t.name.startswith("catalog-reloader")]
+    leaked = [t.name for t in threading.enumerate() if t.name.startswith("catalog-file-watcher")]
     assert not leaked, f"threads left running: {leaked}"
 
 
