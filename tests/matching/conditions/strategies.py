@@ -214,7 +214,7 @@ def queries(
             continue
         path = draw(st.sampled_from(available))
         if path == "devices.model" and draw(st.booleans()) and paths is None:
-            element = {"model": draw(st.sampled_from(["m1", "m2"]))}
+            element: dict[str, Any] = {"model": draw(st.sampled_from(["m1", "m2"]))}
             element["id"] = {"$gte": draw(st.integers(1, 3))}
             query["devices"] = {"$elemMatch": element}
         elif kind <= 3:

@@ -49,7 +49,7 @@ def test_mongodb_filter_agrees_with_reference(
         assert predicate(doc, context, NOW) == verdict
         if verdict:
             expected.add(position)
-    store = mongomock.MongoClient().db.profiles
+    store: Any = mongomock.MongoClient().db.profiles
     store.insert_many([{"_id": position, **doc} for position, doc in enumerate(docs)])
     translated = condition.to_mongo_filter(NOW)
     found = {doc["_id"] for doc in store.find(translated.filter, {"_id": 1})}
