@@ -269,3 +269,6 @@ def corpus(wide: bool) -> list[dict[str, Any]]:
                 doc[field] = value
         docs.append(doc)
     return docs
+
+
+WIDE_QUERIES = queries(wide=True)
