@@ -3,6 +3,7 @@ cannot run dropped conservatively and listed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from services.matching.conditions import MongoFilter, parse_condition, parse_seg
 from tests.matching.conditions.helpers import NOW
 
 
-def _filter(where: dict[str, Any], segments: dict[str, Any] | None = None) -> MongoFilter:
+def _filter(where: dict[str, Any], segments: Mapping[str, object] | None = None) -> MongoFilter:
     return parse_condition(where, segments=segments).to_mongo_filter(NOW)
 
 

@@ -6,7 +6,8 @@ match), and what mongomock 4.3 matches instead, with the MongoDB source that dec
 - comparisons: `ComparisonMatchExpression::matchesSingleElement` in
   `src/mongo/db/matcher/expression_leaf.cpp` (canonical type brackets; null and missing
   equal for $eq, $lte, $gte);
-- `$exists: false` is parsed as `$not: {$exists: true}` (expression_parser.cpp);
+- `$exists: false` is parsed as `$not: {$exists: true}`, and `$ne` as `$not: {$eq}`
+  (expression_parser.cpp);
 - `$elemMatch` with a query reads only object (and array) elements
   (`ElemMatchObjectMatchExpression`, expression_array.cpp);
 - embedded objects compare field by field, names and order included (BSONObj::woCompare).
@@ -95,6 +96,34 @@ CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]], list[int], list[int
         [{"_o": [{"a": 1}, {"b": 2}]}, {"_o": [{"b": 2}]}, {"_o": []}],
         [1, 2],
         [0, 1, 2],
+    ),
+    (
+        "$not: {$eq: x} is $ne: x, also where a path crosses an empty array",
+        {"_o.a": {"$not": {"$eq": 5}}},
+        [{"_o": []}, {"_o": [{"a": 5}]}, {}],
+        [0, 2],
+        [2],
+    ),
+    (
+        "each operator of an operator document tests the path on its own",
+        {"_o.a": {"$in": [1], "$ne": 5}},
+        [{"_o": [{"a": 1}, {"b": 2}]}, {"_o": {"a": 1}}],
+        [0, 1],
+        [1],
+    ),
+    (
+        "$in compares an array value with the whole array too, as $eq does",
+        {"_v": {"$in": [[1, 5]]}},
+        [{"_v": [1, 5]}, {"_v": [[1, 5], 2]}],
+        [0, 1],
+        [1],
+    ),
+    (
+        "$eq with an array operand also matches an element equal to it",
+        {"_v": {"$eq": [1, 5]}},
+        [{"_v": [1, 5]}, {"_v": [[1, 5], 2]}],
+        [0, 1],
+        [0],
     ),
 ]
 
