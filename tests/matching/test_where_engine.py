@@ -98,7 +98,7 @@ def test_explanations_agree_with_reference(
 def test_mongodb_finds_the_players_each_campaign_matches(
     campaigns: list[Campaign], players: list[Profile], now: datetime
 ) -> None:
-    store = mongomock.MongoClient().db.profiles
+    store: Any = mongomock.MongoClient().db.profiles
     docs = [{**profile_to_document(p), "player_id": str(i)} for i, p in enumerate(players)]
     store.insert_many(docs)
     answers = [set(match_reference(p, campaigns, now)) for p in players]
