@@ -15,6 +15,7 @@ google.protobuf.Value as JSON (a whole number as an int).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from operator import attrgetter
 from typing import Any
 
 from profilematcher.profiles.v1 import profile_pb2
@@ -47,11 +48,14 @@ def _names(msg: Any, name: str) -> Any:
     return list(getattr(msg, name))
 
 
+_DEVICE_VALUES = attrgetter(*DEVICE_FIELDS)
+
+
 def _devices(msg: Any, name: str) -> Any:
     devices = getattr(msg, name)
     if not devices:
         return _ABSENT
-    return [{field: getattr(d, field) for field in DEVICE_FIELDS} for d in devices]
+    return [dict(zip(DEVICE_FIELDS, _DEVICE_VALUES(d), strict=True)) for d in devices]
 
 
 def _inventory(msg: Any, name: str) -> Any:

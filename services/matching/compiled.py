@@ -52,6 +52,7 @@ from typing import Any, TypeVar
 from services.domain.campaign import Campaign, Catalog
 from services.domain.profile import Matchable, Profile
 from services.domain.profile_view import ProfileView
+from services.matching.conditions import Condition
 from services.matching.reference import rank_key, require_aware
 from services.matching.where_stage import where_stage
 
@@ -107,7 +108,9 @@ class _Index:
         "_where",
     )
 
-    def __init__(self, campaigns: Iterable[Campaign]) -> None:
+    def __init__(
+        self, campaigns: Iterable[Campaign], segments: Mapping[str, Condition] | None = None
+    ) -> None:
         # sorted() is stable: campaigns equal on every key keep their catalog order, as in
         # the reference engine.
         ordered = sorted(campaigns, key=rank_key)
@@ -162,7 +165,7 @@ class _Index:
                 need |= bit << (slot * size)
                 require_any |= bit
 
-        self._game_masks, self._where = game_masks, where_stage(ordered, size)
+        self._game_masks, self._where = game_masks, where_stage(ordered, size, segments or {})
         self._time_bounds, self._live = _segments(time_toggles)
         self._level_bounds, level_masks = _segments(level_toggles)
         self._level_masks = tuple(mask | no_level for mask in level_masks)
@@ -277,11 +280,12 @@ class CompiledCatalog:
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
-        self._all = _Index(catalog.campaigns)
+        segments = {segment.name: segment for segment in catalog.segments if segment.name}
+        self._all = _Index(catalog.campaigns, segments)
         games: dict[str, list[Campaign]] = {}
         for campaign in catalog.campaigns:
             games.setdefault(campaign.game, []).append(campaign)
-        self._by_game = {game: _Index(campaigns) for game, campaigns in games.items()}
+        self._by_game = {game: _Index(group, segments) for game, group in games.items()}
 
     @property
     def version(self) -> str:
