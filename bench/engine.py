@@ -152,6 +152,7 @@ def render(
     profiles: int,
     repeats: int,
     command: str,
+    *,
     targeted: Sequence[TargetedTiming] = (),
 ) -> str:
     lines = [
@@ -210,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join(
         ["uv run python -m bench.engine", *(argv if argv is not None else sys.argv[1:])]
     )
-    print(render(builds, timings, profiles, repeats, command, targeted))
+    print(render(builds, timings, profiles, repeats, command, targeted=targeted))
     return 0
 
 
