@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import mongomock
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,15 @@ WIDE_CORPUS = corpus(wide=True)
 CORPUS = corpus(wide=False)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.fixture(scope="module")
+def corpus_store() -> Any:
+    """The corpus in one mongomock collection, shared by every example (read only)."""
+    store: Any = mongomock.MongoClient().db.corpus
+    store.insert_many([{"_id": position, **doc} for position, doc in enumerate(CORPUS)])
+    return store
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(queries(wide=True), st.lists(profiles(wide=True), max_size=4), contexts)
 def test_compiled_agrees_with_reference(
     where: dict[str, Any], docs: list[dict[str, Any]], context: dict[str, Any]
@@ -35,25 +44,26 @@ def test_compiled_agrees_with_reference(
             assert predicate(doc, context, now) == condition.evaluate(doc, context, now), doc
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(queries(wide=False), st.lists(profiles(), max_size=4), contexts)
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(queries(wide=False), st.lists(profiles(), max_size=3), contexts)
 def test_mongodb_filter_agrees_with_reference(
-    where: dict[str, Any], docs: list[dict[str, Any]], context: dict[str, Any]
+    corpus_store: Any, where: dict[str, Any], docs: list[dict[str, Any]], context: dict[str, Any]
 ) -> None:
     condition = parse_condition(where)
-    predicate = condition.compile()
-    expected = set()
-    docs = [*docs, *CORPUS]
-    for position, doc in enumerate(docs):
-        verdict = condition.evaluate(doc, context, NOW)
-        assert predicate(doc, context, NOW) == verdict
-        if verdict:
-            expected.add(position)
-    store = mongomock.MongoClient().db.profiles
-    store.insert_many([{"_id": position, **doc} for position, doc in enumerate(docs)])
     translated = condition.to_mongo_filter(NOW)
-    found = {doc["_id"] for doc in store.find(translated.filter, {"_id": 1})}
-    if translated.unevaluable:
-        assert expected <= found, translated
-    else:
-        assert found == expected, translated
+    generated: Any = mongomock.MongoClient().db.generated
+    if docs:
+        generated.insert_many([{"_id": position, **doc} for position, doc in enumerate(docs)])
+    for store, stored in ((generated, docs), (corpus_store, CORPUS)):
+        expected = {
+            position for position, doc in enumerate(stored) if condition.evaluate(doc, context, NOW)
+        }
+        found = {doc["_id"] for doc in store.find(translated.filter, {"_id": 1})}
+        if translated.unevaluable:
+            assert expected <= found, translated
+        else:
+            assert found == expected, translated
