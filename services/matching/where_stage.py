@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from services.domain.campaign import Campaign
+from services.domain.profile_fields import KIND_OF, FieldKind
 from services.matching.conditions import Condition, ConditionError, parse_condition
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any], datetime], bool]
@@ -56,8 +57,9 @@ class WhereStage:
         self, ordered: Sequence[Campaign], size: int, segments: Mapping[str, Condition]
     ) -> None:
         predicates: list[Predicate] = [_no_where] * size
-        # Conjunct as written -> (its predicate, the campaigns needing it, its string test).
-        shared: dict[str, tuple[Predicate, int, _StringTest | None]] = {}
+        # Conjunct as written -> (its predicate, the campaigns needing it, its string
+        # test, what reading its values costs).
+        shared: dict[str, tuple[Predicate, int, _StringTest | None, int]] = {}
         # Top-level key -> campaign bit -> the strings all its string tests there accept.
         accepted: dict[_Key, dict[int, frozenset[str]]] = {}
         mask = opaque = 0
@@ -74,9 +76,10 @@ class WhereStage:
                 predicates[position] = where.compile()
             for written, document, part in parts or ():
                 known = shared.get(written)
-                test = _string_test(document) if known is None else known[2]
-                predicate = part.compile() if known is None else known[0]
-                shared[written] = (predicate, bit | (0 if known is None else known[1]), test)
+                if known is None:
+                    known = (part.compile(), 0, _string_test(document), _read_cost(part))
+                predicate, users, test, cost = known
+                shared[written] = (predicate, users | bit, test, cost)
                 if test is not None:
                     key, texts = test
                     by_campaign = accepted.setdefault(key, {})
@@ -84,11 +87,12 @@ class WhereStage:
         self.mask = mask
         self._opaque = opaque
         self._predicates = tuple(predicates)
-        # The conjuncts most campaigns share first: each failure drops the most.
+        # Cheap reads first (a failure there can spare converting a time or a device
+        # list), then the conjuncts most campaigns share: each failure drops the most.
         self._conjuncts = tuple(
             (predicate, users, None if test is None else test[0])
-            for predicate, users, test in sorted(
-                shared.values(), key=lambda entry: -entry[1].bit_count()
+            for predicate, users, test, _ in sorted(
+                shared.values(), key=lambda entry: (entry[3], -entry[1].bit_count())
             )
         )
         self._strings = tuple(_string_index(key, by) for key, by in accepted.items())
@@ -133,6 +137,23 @@ class WhereStage:
             if not predicates[position](document, context, now):
                 candidates ^= bit
         return candidates
+
+
+# What reading a field costs a lazy view, roughly: nothing for the context (a dict), a
+# lookup for the plain fields, a conversion for times, custom values, a clan, and most
+# for the device list.
+_COSTLY: Final = {FieldKind.TIME: 2, FieldKind.CLAN: 2, FieldKind.DEVICES: 3}
+
+
+def _read_cost(condition: Condition) -> int:
+    cost = 0
+    for path in condition.paths:
+        head = path.split(".", 1)[0]
+        if head == "context":
+            continue
+        kind = KIND_OF.get(head)
+        cost = max(cost, 2 if kind is None else _COSTLY.get(kind, 1))
+    return cost
 
 
 # (the top-level key, the strings accepted): a conjunct that holds exactly when the
