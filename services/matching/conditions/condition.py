@@ -26,12 +26,14 @@ class Condition:
     request's context, a flat mapping of JSON values; `now` is the moment of the match.
     """
 
-    __slots__ = ("_compiled", "_facts", "name", "root")
+    __slots__ = ("_compiled", "_facts", "depth", "name", "root")
 
-    def __init__(self, root: Document, name: str | None = None) -> None:
+    def __init__(self, root: Document, name: str | None = None, depth: int = 0) -> None:
         self.root = root
         # The segment's name when this condition defines one.
         self.name = name
+        # How deep its clauses nest, segments included (bounded by the parser).
+        self.depth = depth
         self._facts: Facts | None = None
         self._compiled: Predicate | None = None
 

@@ -10,7 +10,7 @@ the operand as written, for explanations.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from services.matching.conditions.paths import Path
@@ -27,6 +27,9 @@ class Ago:
     delta: timedelta
 
     def at(self, now: datetime) -> datetime:
+        """The instant; a naive `now` is read as UTC, as profile times are."""
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
         try:
             return now - self.delta
         except OverflowError:

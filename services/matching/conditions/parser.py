@@ -48,7 +48,7 @@ def parse_condition(
     `parse_segments` (parsed once and shared). Only the segments the condition uses
     (directly or through other segments) are read.
     """
-    return _Parser(_Segments(segments), ()).condition(doc, where, None)
+    return _Parser(_Segments(segments), ()).condition(doc, where, None, 0)
 
 
 def parse_segments(docs: Mapping[str, object]) -> Mapping[str, Condition]:
@@ -59,7 +59,7 @@ def parse_segments(docs: Mapping[str, object]) -> Mapping[str, Condition]:
         if not isinstance(name, str) or not name:
             raise ConditionError("segments", "segment names must be non-empty strings")
     resolver = _Segments(docs)
-    return {name: resolver.resolve(name, f"segments.{name}", ()) for name in docs}
+    return {name: resolver.resolve(name, f"segments.{name}", (), 0) for name in docs}
 
 
 class _Segments:
@@ -69,7 +69,9 @@ class _Segments:
         self._definitions = definitions if isinstance(definitions, Mapping) else {}
         self._parsed: dict[str, Condition] = {}
 
-    def resolve(self, name: str, clause: str, stack: tuple[str, ...]) -> Condition:
+    def resolve(self, name: str, clause: str, stack: tuple[str, ...], depth: int) -> Condition:
+        """The segment `name`, parsed (once) as if it stood at `depth` in the condition
+        that uses it, so that nesting is bounded across segments too."""
         if name in stack:
             cycle = " -> ".join((*stack[stack.index(name) :], name))
             raise ConditionError(clause, f"segment cycle: {cycle}")
@@ -83,7 +85,7 @@ class _Segments:
             parsed = definition
         else:
             parser = _Parser(self, (*stack, name))
-            parsed = parser.condition(definition, f"segments.{name}", name)
+            parsed = parser.condition(definition, f"segments.{name}", name, depth)
         self._parsed[name] = parsed
         return parsed
 
@@ -92,10 +94,12 @@ class _Parser:
     def __init__(self, segments: _Segments, stack: tuple[str, ...]) -> None:
         self._segments = segments
         self._stack = stack
+        self._deepest = 0
 
-    def condition(self, doc: object, where: str, name: str | None) -> Condition:
-        root = self._document(doc, where, None, in_element=False, depth=0)
-        return Condition(root, name)
+    def condition(self, doc: object, where: str, name: str | None, depth: int) -> Condition:
+        self._deepest = depth
+        root = self._document(doc, where, None, in_element=False, depth=depth)
+        return Condition(root, name, self._deepest - depth)
 
     def _document(
         self,
@@ -106,8 +110,7 @@ class _Parser:
         in_element: bool,
         depth: int,
     ) -> Document:
-        if depth > MAX_DEPTH:
-            raise ConditionError(location, f"conditions may nest at most {MAX_DEPTH} levels")
+        self._reached(depth, location)
         if not isinstance(value, Mapping):
             raise ConditionError(
                 location, f"must be a query document (an object), got {kind(value)}"
@@ -129,7 +132,8 @@ class _Parser:
                     raise ConditionError(here, "$segment is not allowed inside $elemMatch")
                 if not isinstance(operand, str) or not operand:
                     raise ConditionError(here, f"must be a segment name, got {kind(operand)}")
-                segment = self._segments.resolve(operand, here, self._stack)
+                segment = self._segments.resolve(operand, here, self._stack, depth + 1)
+                self._reached(depth + 1 + segment.depth, here)
                 clause = SegmentRef(operand, segment, here)
                 written[key] = operand
             elif key.startswith("$"):
@@ -141,6 +145,15 @@ class _Parser:
                 clause, written[key] = self._field(path, operand, here, depth)
             entries.append(clause)
         return Document(tuple(entries), written, location)
+
+    def _reached(self, depth: int, location: str) -> None:
+        """Records how deep the condition goes; past MAX_DEPTH (segments included) it is
+        refused, so nothing that evaluates it can run out of stack."""
+        if depth > MAX_DEPTH:
+            raise ConditionError(
+                location, f"conditions may nest at most {MAX_DEPTH} levels, segments included"
+            )
+        self._deepest = max(self._deepest, depth)
 
     def _logical(
         self,
@@ -176,8 +189,7 @@ class _Parser:
     def _tests(
         self, path: Path, operators: Mapping[Any, Any], location: str, depth: int
     ) -> tuple[tuple[Test, ...], dict[str, Any]]:
-        if depth > MAX_DEPTH:
-            raise ConditionError(location, f"conditions may nest at most {MAX_DEPTH} levels")
+        self._reached(depth, location)
         tests: list[Test] = []
         written: dict[str, Any] = {}
         for operator, operand in operators.items():

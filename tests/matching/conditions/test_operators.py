@@ -151,6 +151,15 @@ def test_ago_is_relative_to_the_moment_of_the_match() -> None:
     assert not holds({"created": {"$gte": {"$ago": "14d"}}}, profile, now=later)
 
 
+def test_a_naive_now_is_utc() -> None:
+    profile = {"created": NOW - timedelta(days=10)}
+    naive = NOW.replace(tzinfo=None)
+    assert holds({"created": {"$gte": {"$ago": "10d"}}}, profile, now=naive)
+    assert not holds({"created": {"$gt": {"$ago": "10d"}}}, profile, now=naive)
+    # Before year 1 is before every time a profile holds.
+    assert holds({"created": {"$gt": {"$ago": "1s"}}}, profile, now=datetime(1, 1, 1))
+
+
 def test_times_compare_as_instants_whatever_the_zone() -> None:
     elsewhere = datetime(2024, 1, 1, 4, tzinfo=timezone(timedelta(hours=2)))
     profile = {"created": elsewhere}

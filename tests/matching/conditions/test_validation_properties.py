@@ -93,6 +93,35 @@ def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
         parse_condition({"_x": value})
 
 
+def test_a_long_chain_of_segments_is_refused_not_a_recursion_error() -> None:
+    chain: dict[str, Any] = {f"s{i}": {"$segment": f"s{i + 1}"} for i in range(2000)}
+    chain["s2000"] = {"level": 1}
+    with pytest.raises(ConditionError, match="nest at most 32 levels, segments included"):
+        parse_segments(chain)
+    short: dict[str, Any] = {f"s{i}": {"$segment": f"s{i + 1}"} for i in range(20)}
+    short["s20"] = {"level": 1}
+    assert parse_condition({"$segment": "s0"}, segments=short).evaluate({"level": 1}, {}, NOW)
+
+
+def test_nesting_adds_up_across_segments() -> None:
+    nested: dict[str, Any] = {"level": 1}
+    for _ in range(20):
+        nested = {"$and": [nested]}
+    user: dict[str, Any] = {"$segment": "a"}
+    for _ in range(15):
+        user = {"$and": [user]}
+    assert parse_condition(nested).depth == 20
+    assert parse_condition(user, segments={"a": {"level": 1}}).depth == 16
+    with pytest.raises(ConditionError, match="segments included") as caught:
+        parse_condition(user, segments={"a": nested})
+    assert caught.value.clause.startswith("segments.a.$and[0]")
+    # Also when the segment was parsed before, for another user.
+    with pytest.raises(ConditionError, match="segments included") as caught:
+        parse_segments({"a": nested, "b": user})
+    assert caught.value.clause.startswith("segments.b.$and[0]")
+    assert caught.value.clause.endswith("$segment")
+
+
 def test_segment_problems_name_the_segment() -> None:
     with pytest.raises(ConditionError) as caught:
         parse_condition({"$segment": "a"}, segments={"a": {"level": {"$gt": "x", "$bad": 1}}})
