@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2
 
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2, profile_service_pb2_grpc
+from services.codecs.profile_view import MessageView
 from services.domain.errors import DependencyUnavailable
 from services.matcher.access import server_security
 from services.matcher.campaign_client import CampaignClient
@@ -157,7 +158,10 @@ def start_matcher(
     interceptors = [*pools, MetricsInterceptor(metrics), *security.interceptors]
     server = create_server(settings.server, interceptors)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        ProfileMatcherServicer(ServeClientConfig(store, cache, clock), MatchDryRun(cache, clock)),
+        ProfileMatcherServicer(
+            ServeClientConfig(store, cache, clock, document=MessageView),
+            MatchDryRun(cache, clock),
+        ),
         server,
     )
     profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)
