@@ -35,6 +35,12 @@ from services.domain.profile import Profile, ServingRecord
 from services.domain.profile_json import stored_profile, stored_profile_or_error
 from services.domain.profile_update import plan_field_update
 from services.storage.arguments import checked_campaigns, checked_ids, last_per_player
+from services.storage.base import AudienceCount
+from services.storage.mongo_audience import (
+    DEFAULT_READ_PREFERENCE,
+    count_in,
+    read_preference_named,
+)
 from services.storage.mongo_documents import (
     NO_ID,
     Document,
@@ -310,6 +316,26 @@ class MongoProfileStore:
         with self._call("delete a profile", timeout):
             result = self._collection.delete_one(query)
         return result.deleted_count > 0
+
+    def count_audience(
+        self, query: Mapping[str, Any], *, timeout: float | None = None
+    ) -> AudienceCount:
+        """Counted by the server (mongo_audience.py); `timeout` is the count's own limit,
+        not capped by the per-call default."""
+        limit = self._default_timeout if timeout is None else timeout
+        action = "count an audience"
+        if limit is not None and limit <= 0:
+            raise DependencyTimeout(
+                f"MongoDB: no time left to {action}",
+                public=f"could not {action}: no time left before the deadline",
+            )
+        with mongo_errors(action):
+            return count_in(
+                self._collection,
+                query,
+                limit=limit,
+                read_preference=self._audience_read_preference,
+            )
 
     def ping(self, *, timeout: float | None = None) -> None:
         with self._call("ping", timeout):
