@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # Only for annotations: the conditions package imports the domain.
+    from services.matching.conditions import Condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,11 @@ class Campaign:
     required_items: tuple[str, ...] = ()
     forbidden_items: tuple[str, ...] = ()
     last_updated: datetime | None = None
+    # `matchers.where`: a condition on the stored profile and the request's context,
+    # beside the matchers above (all must hold); None: no condition. Compared by
+    # identity: two campaigns parsed apart are equal only if their documents are
+    # (`where.to_document()`), which callers compare when they need to.
+    where: Condition | None = None
 
     def is_live(self, now: datetime) -> bool:
         """Enabled and `now` within [start_date, end_date)."""
@@ -43,3 +53,6 @@ class Catalog:
 
     version: str
     campaigns: tuple[Campaign, ...]
+    # The catalog's named conditions (`Condition.name` set), in name order; the
+    # campaigns' `where` conditions already hold the ones they use.
+    segments: tuple[Condition, ...] = ()

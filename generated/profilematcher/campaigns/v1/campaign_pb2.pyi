@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from profilematcher.campaigns.v1 import condition_pb2 as _condition_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -36,6 +37,7 @@ class Campaign(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     ENABLED_FIELD_NUMBER: _builtins.int
     LAST_UPDATED_FIELD_NUMBER: _builtins.int
+    WHERE_FIELD_NUMBER: _builtins.int
     game: _builtins.str
     """The game the campaign belongs to."""
     name: _builtins.str
@@ -57,6 +59,14 @@ class Campaign(_message.Message):
 
     @_builtins.property
     def last_updated(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def where(self) -> _condition_pb2.Condition:
+        """Targeting beyond the matchers: the campaign also needs this condition to hold
+        (`matchers.where` in the catalog file). Unset: no condition. It may use the
+        catalog's segments, which ListCampaigns and WatchCampaigns send beside the
+        campaigns.
+        """
+
     def __init__(
         self,
         *,
@@ -68,10 +78,11 @@ class Campaign(_message.Message):
         end_date: _timestamp_pb2.Timestamp | None = ...,
         enabled: _builtins.bool = ...,
         last_updated: _timestamp_pb2.Timestamp | None = ...,
+        where: _condition_pb2.Condition | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "last_updated", b"last_updated", "matchers", b"matchers", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "last_updated", b"last_updated", "matchers", b"matchers", "start_date", b"start_date", "where", b"where"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "end_date", b"end_date", "game", b"game", "last_updated", b"last_updated", "matchers", b"matchers", "name", b"name", "priority", b"priority", "start_date", b"start_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "end_date", b"end_date", "game", b"game", "last_updated", b"last_updated", "matchers", b"matchers", "name", b"name", "priority", b"priority", "start_date", b"start_date", "where", b"where"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

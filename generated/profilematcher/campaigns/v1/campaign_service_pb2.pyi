@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from profilematcher.campaigns.v1 import campaign_pb2 as _campaign_pb2
+from profilematcher.campaigns.v1 import condition_pb2 as _condition_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -75,6 +76,7 @@ class ListCampaignsResponse(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     UNCHANGED_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SEGMENTS_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     """The version of the catalog these campaigns come from."""
     unchanged: _builtins.bool
@@ -85,6 +87,12 @@ class ListCampaignsResponse(_message.Message):
     def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[_campaign_pb2.Campaign]:
         """Highest priority first, ties by game then name."""
 
+    @_builtins.property
+    def segments(self) -> _containers.RepeatedCompositeFieldContainer[_condition_pb2.Segment]:
+        """The segments the campaigns of this response use in `where`, directly or
+        through other segments, in name order: each page is complete on its own.
+        """
+
     def __init__(
         self,
         *,
@@ -92,10 +100,11 @@ class ListCampaignsResponse(_message.Message):
         version: _builtins.str = ...,
         unchanged: _builtins.bool = ...,
         next_page_token: _builtins.str = ...,
+        segments: _abc.Iterable[_condition_pb2.Segment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "next_page_token", b"next_page_token", "unchanged", b"unchanged", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "next_page_token", b"next_page_token", "segments", b"segments", "unchanged", b"unchanged", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -123,6 +132,7 @@ class WatchCampaignsResponse(_message.Message):
     CAMPAIGNS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     LOADED_AT_FIELD_NUMBER: _builtins.int
+    SEGMENTS_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     @_builtins.property
     def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[_campaign_pb2.Campaign]:
@@ -132,16 +142,23 @@ class WatchCampaignsResponse(_message.Message):
     def loaded_at(self) -> _timestamp_pb2.Timestamp:
         """When the server loaded this version."""
 
+    @_builtins.property
+    def segments(self) -> _containers.RepeatedCompositeFieldContainer[_condition_pb2.Segment]:
+        """Every segment the campaigns use in `where`, directly or through other
+        segments, in name order.
+        """
+
     def __init__(
         self,
         *,
         campaigns: _abc.Iterable[_campaign_pb2.Campaign] | None = ...,
         version: _builtins.str = ...,
         loaded_at: _timestamp_pb2.Timestamp | None = ...,
+        segments: _abc.Iterable[_condition_pb2.Segment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["loaded_at", b"loaded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "loaded_at", b"loaded_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "loaded_at", b"loaded_at", "segments", b"segments", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
