@@ -23,7 +23,8 @@ from profilematcher.profiles.v1 import profile_pb2
 from services.codecs.timestamps import datetime_from_timestamp
 from services.domain.profile_fields import CLAN_FIELDS, DEVICE_FIELDS, PROFILE_FIELDS, FieldKind
 
-Getter = Callable[[profile_pb2.Profile], Any]
+# Takes the Profile message; typed Any because it reads fields by name.
+Getter = Callable[[Any], Any]
 
 
 def _presence(name: str, convert: Callable[[Any], Any] | None = None) -> Getter:

@@ -37,9 +37,7 @@ def read_preference_named(name: str) -> _ServerMode:
     """The mode called `name`; ValueError naming the known ones otherwise."""
     mode = READ_PREFERENCES.get(name)
     if mode is None:
-        raise ValueError(
-            f"unknown read preference {name!r}: one of {', '.join(READ_PREFERENCES)}"
-        )
+        raise ValueError(f"unknown read preference {name!r}: one of {', '.join(READ_PREFERENCES)}")
     return mode
 
 

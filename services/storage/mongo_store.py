@@ -102,6 +102,8 @@ class MongoProfileStore:
     timeoutMS (mongo_client sets it), so a long caller deadline never lets a hung
     MongoDB hold a request past the configured limit. With `owns_client`, `close()` closes the
     collection's MongoClient (open_store sets it; a shared client is left open).
+    `audience_read_preference` is where audience counts read (mongo_audience.py): a
+    mode's name; ValueError for an unknown one.
     """
 
     def __init__(
@@ -110,7 +112,9 @@ class MongoProfileStore:
         *,
         default_timeout: float | None = None,
         owns_client: bool = False,
+        audience_read_preference: str = DEFAULT_READ_PREFERENCE,
     ) -> None:
+        self._audience_read_preference = read_preference_named(audience_read_preference)
         if not collection.codec_options.tz_aware:
             # profile_from_document refuses times without a zone, so a client built
             # without tz_aware=True would make every stored profile unreadable.

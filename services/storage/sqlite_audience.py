@@ -62,7 +62,7 @@ def count_matching_rows(
         total: int = conn.execute(COUNT_ALL).fetchone()[0]
         if not query:  # every profile: no need to read one
             return AudienceCount(total, total, total)
-        return _scan(conn, predicate, total, deadline, name, progress_every)
+        return _scan(conn, predicate, total, deadline=deadline, name=name, every=progress_every)
     finally:
         conn.execute("COMMIT")
 
@@ -71,14 +71,15 @@ def _scan(
     conn: sqlite3.Connection,
     predicate: Any,
     total: int,
+    *,
     deadline: float | None,
     name: str,
-    progress_every: int,
+    every: int,
 ) -> AudienceCount:
     now = datetime.now(UTC)  # the query holds instants; the predicate takes one anyway
     parse = profile_pb2.Profile.FromString
     matched = scanned = unreadable = 0
-    next_report = progress_every
+    next_report = every
     started = time.monotonic()
     cursor = conn.execute(SCAN_ALL)
     while rows := cursor.fetchmany(CHUNK_ROWS):
@@ -89,7 +90,9 @@ def _scan(
             except (DecodeError, TypeError, orjson.JSONDecodeError, DomainError) as exc:
                 unreadable += 1
                 if unreadable == 1:
-                    log.warning("audience count in %s: player %r unreadable: %s", name, player_id, exc)
+                    log.warning(
+                        "audience count in %s: player %r unreadable: %s", name, player_id, exc
+                    )
         scanned += len(rows)
         if deadline is not None and time.monotonic() > deadline:
             raise DependencyTimeout(
@@ -101,7 +104,7 @@ def _scan(
                 ),
             )
         if scanned >= next_report:
-            next_report += progress_every
+            next_report += every
             log.info(
                 "audience count in %s: %d of %d profiles scanned, %d matched (%.0f/s)",
                 name,

@@ -81,9 +81,7 @@ class StoreWrapper(Generic[R]):
         inner = self.inner
         if not isinstance(inner, AudienceCounts):
             raise TypeError(f"{inner!r} cannot count audiences")
-        return self._around(
-            "count_audience", lambda: inner.count_audience(query, timeout=timeout)
-        )
+        return self._around("count_audience", lambda: inner.count_audience(query, timeout=timeout))
 
     def close(self) -> None:
         self._around("close", self.inner.close)
