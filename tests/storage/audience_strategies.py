@@ -135,4 +135,4 @@ def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return doc
 
 
-conditions = st.recursive(_field_clauses(), lambda children: _documents(children), max_leaves=6)
+conditions = st.recursive(_field_clauses(), _documents, max_leaves=6)
