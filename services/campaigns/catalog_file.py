@@ -10,32 +10,56 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from services.campaigns.campaign_validation import (
     campaign_from_document,
     campaign_location,
     duplicate_name_problems,
 )
-from services.campaigns.catalog_json import read_documents
+from services.campaigns.catalog_json import read_sections
+from services.campaigns.catalog_segments import segments_from_value
 from services.campaigns.errors import CatalogError
 from services.domain.campaign import Campaign
 from services.domain.json_text import LONE_SURROGATE, lone_surrogate_path
+from services.matching.conditions import Condition
+
+
+class CatalogParts(NamedTuple):
+    """What a catalog file holds; `build_catalog(*parts)` makes the catalog of it."""
+
+    campaigns: tuple[Campaign, ...]
+    # Its segments, in name order.
+    segments: tuple[Condition, ...] = ()
 
 
 def load_catalog_file(path: str | os.PathLike[str]) -> tuple[Campaign, ...]:
     """Reads and parses a catalog file; an unreadable file is a CatalogError too."""
+    return load_catalog_parts(path).campaigns
+
+
+def load_catalog_parts(path: str | os.PathLike[str]) -> CatalogParts:
+    """Reads and parses a catalog file, campaigns and segments; an unreadable file is
+    a CatalogError too."""
     source = os.fspath(path)
     try:
         with open(source, "rb") as f:
             text = f.read()
     except OSError as exc:
         raise CatalogError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
-    return parse_catalog(text, source)
+    return parse_catalog_parts(text, source)
 
 
 def parse_catalog(text: str | bytes, source: str) -> tuple[Campaign, ...]:
     """Campaigns of a catalog file's text, in file order; CatalogError lists every problem."""
-    docs = read_documents(text, source)
+    return parse_catalog_parts(text, source).campaigns
+
+
+def parse_catalog_parts(text: str | bytes, source: str) -> CatalogParts:
+    """Campaigns (in file order) and segments of a catalog file's text; CatalogError
+    lists every problem, the segments' first."""
+    docs, sections = read_sections(text, source)
+    definitions, segments, segment_problems = segments_from_value(sections.get("segments"), source)
     # (campaign index, message): reported in file order, whichever check found them.
     problems: list[tuple[int, str]] = []
     campaigns: list[Campaign] = []
@@ -46,11 +70,15 @@ def parse_catalog(text: str | bytes, source: str) -> tuple[Campaign, ...]:
             problems.append((index, f"{where}: {path}: {LONE_SURROGATE}"))
             continue
         try:
-            campaigns.append(campaign_from_document(item, index=index, source=source))
+            campaigns.append(
+                campaign_from_document(item, index=index, source=source, segments=definitions)
+            )
         except CatalogError as exc:
             problems.extend((index, problem) for problem in exc.problems)
 
     problems.extend(duplicate_name_problems(docs, source))
-    if problems:
-        raise CatalogError([problem for _, problem in sorted(problems, key=lambda p: p[0])])
-    return tuple(campaigns)
+    if problems or segment_problems:
+        raise CatalogError(
+            segment_problems + [problem for _, problem in sorted(problems, key=lambda p: p[0])]
+        )
+    return CatalogParts(tuple(campaigns), segments)

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.domain.campaign import Campaign
 from services.domain.timefmt import format_timestamp
+from services.matching.conditions import Condition
 
 
 def campaign_to_document(c: Campaign) -> dict[str, Any]:
@@ -28,6 +29,8 @@ def campaign_to_document(c: Campaign) -> dict[str, Any]:
         matchers["has"] = has
     if c.forbidden_items:
         matchers["does_not_have"] = {"items": list(c.forbidden_items)}
+    if c.where is not None:
+        matchers["where"] = c.where.to_document()
     doc: dict[str, Any] = {
         "game": c.game,
         "name": c.name,
@@ -42,19 +45,26 @@ def campaign_to_document(c: Campaign) -> dict[str, Any]:
     return doc
 
 
-def catalog_to_json(campaigns: Iterable[Campaign]) -> str:
-    """Catalog file text for `campaigns`, readable by `catalog_file.parse_catalog`."""
-    return json.dumps([campaign_to_document(c) for c in campaigns], indent=4) + "\n"
+def catalog_to_json(campaigns: Iterable[Campaign], segments: Iterable[Condition] = ()) -> str:
+    """Catalog file text for `campaigns`, readable by `catalog_file.parse_catalog`: a
+    list of campaigns, or with segments the catalog object."""
+    documents = [campaign_to_document(c) for c in campaigns]
+    named = {segment.name or "": segment.to_document() for segment in segments}
+    if named:
+        return json.dumps({"segments": named, "campaigns": documents}, indent=4) + "\n"
+    return json.dumps(documents, indent=4) + "\n"
 
 
-def write_catalog_file(path: Path, campaigns: Iterable[Campaign]) -> Path:
+def write_catalog_file(
+    path: Path, campaigns: Iterable[Campaign], segments: Iterable[Condition] = ()
+) -> Path:
     """Writes `campaigns` to `path` as a catalog file and returns `path`.
 
     The file is replaced in one rename, so a server already following `path` never
     reads it half-written.
     """
     path = Path(path)
-    text = catalog_to_json(campaigns)
+    text = catalog_to_json(campaigns, segments)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

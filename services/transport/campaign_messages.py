@@ -6,6 +6,8 @@ embedded store shares.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from profilematcher.campaigns.v1 import campaign_pb2
 from services.codecs.timestamps import (
     datetime_from_timestamp,
@@ -13,6 +15,8 @@ from services.codecs.timestamps import (
     timestamp_from_datetime,
 )
 from services.domain.campaign import Campaign, LevelRange
+from services.matching.conditions import Condition
+from services.transport.condition_messages import condition_from_message, condition_to_message
 
 
 def campaign_to_message(campaign: Campaign) -> campaign_pb2.Campaign:
@@ -33,11 +37,17 @@ def campaign_to_message(campaign: Campaign) -> campaign_pb2.Campaign:
         msg.matchers.has.items.extend(campaign.required_items)
     if campaign.forbidden_items:
         msg.matchers.does_not_have.items.extend(campaign.forbidden_items)
+    if campaign.where is not None:
+        msg.where.CopyFrom(condition_to_message(campaign.where))
     return msg
 
 
-def campaign_from_message(msg: campaign_pb2.Campaign) -> Campaign:
-    """Campaigns come from our own campaign service, already validated there."""
+def campaign_from_message(
+    msg: campaign_pb2.Campaign, segments: Mapping[str, Condition] | None = None
+) -> Campaign:
+    """Campaigns come from our own campaign service, already validated there; `where`
+    is parsed again (against `segments`, the response's), and ConditionError names
+    its clause if it cannot be."""
     m = msg.matchers
     return Campaign(
         game=msg.game,
@@ -55,4 +65,9 @@ def campaign_from_message(msg: campaign_pb2.Campaign) -> Campaign:
         countries=tuple(m.has.countries),
         required_items=tuple(m.has.items),
         forbidden_items=tuple(m.does_not_have.items),
+        where=(
+            condition_from_message(msg.where, segments or {}, "matchers.where")
+            if msg.HasField("where")
+            else None
+        ),
     )
