@@ -11,7 +11,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from services.campaigns.catalog_file import load_catalog_file
+from services.campaigns.catalog_file import load_catalog_parts
 from services.campaigns.errors import CatalogError
 from services.config import add_flag
 from services.domain.campaign import Catalog
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         at = parse_timestamp(args.at) if args.at else None
         if not args.catalog:
             raise ValueError("--catalog: the catalog file is required")
-        catalog = Catalog(version=args.catalog, campaigns=load_catalog_file(args.catalog))
+        parts = load_catalog_parts(args.catalog)
+        catalog = Catalog(args.catalog, parts.campaigns, parts.segments)
     except (ValueError, CatalogError) as exc:
         return _fail(str(exc), 2)
     try:

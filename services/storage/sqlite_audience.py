@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -47,10 +47,11 @@ def count_matching_rows(
     deadline: float | None,
     name: str,
     progress_every: int = PROGRESS_EVERY,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AudienceCount:
     """Counts the rows of `conn`'s profiles table that `query` holds for.
 
-    `deadline` is a time.monotonic() instant (None: no limit). InvalidInput names the
+    `deadline` is an instant of `clock` (None: no limit). InvalidInput names the
     clause of a query that is not a condition; sqlite3's errors are the caller's to map.
     """
     try:
@@ -62,7 +63,9 @@ def count_matching_rows(
         total: int = conn.execute(COUNT_ALL).fetchone()[0]
         if not query:  # every profile: no need to read one
             return AudienceCount(total, total, total)
-        return _scan(conn, predicate, total, deadline=deadline, name=name, every=progress_every)
+        return _scan(
+            conn, predicate, total, deadline=deadline, name=name, every=progress_every, clock=clock
+        )
     finally:
         conn.execute("COMMIT")
 
@@ -75,12 +78,13 @@ def _scan(
     deadline: float | None,
     name: str,
     every: int,
+    clock: Callable[[], float],
 ) -> AudienceCount:
     now = datetime.now(UTC)  # the query holds instants; the predicate takes one anyway
     parse = profile_pb2.Profile.FromString
     matched = scanned = unreadable = 0
     next_report = every
-    started = time.monotonic()
+    started = clock()
     cursor = conn.execute(SCAN_ALL)
     while rows := cursor.fetchmany(CHUNK_ROWS):
         for player_id, wire, custom in rows:
@@ -94,7 +98,7 @@ def _scan(
                         "audience count in %s: player %r unreadable: %s", name, player_id, exc
                     )
         scanned += len(rows)
-        if deadline is not None and time.monotonic() > deadline:
+        if deadline is not None and clock() > deadline:
             raise DependencyTimeout(
                 f"{name}: audience count stopped at its deadline after {scanned} of"
                 f" {total} profiles",
@@ -111,7 +115,7 @@ def _scan(
                 scanned,
                 total,
                 matched,
-                scanned / max(time.monotonic() - started, 1e-9),
+                scanned / max(clock() - started, 1e-9),
             )
     if unreadable:
         log.warning("audience count in %s: %d rows unreadable, not counted", name, unreadable)

@@ -84,10 +84,15 @@ def test_the_deadline_stops_the_scan_saying_how_far_it_got(
 ) -> None:
     store.upsert_many([player(f"p{i}", level=1) for i in range(25)])
     monkeypatch.setattr(sqlite_audience, "CHUNK_ROWS", 10)
-    clock = iter([100.0, 100.0, 200.0])
-    monkeypatch.setattr(sqlite_audience.time, "monotonic", lambda: next(clock, 300.0))
+    times = iter([100.0, 100.0, 200.0])
     with store._db.read("test", None) as conn, pytest.raises(DependencyTimeout) as caught:
-        sqlite_audience.count_matching_rows(conn, {"level": 1}, deadline=150.0, name="test store")
+        sqlite_audience.count_matching_rows(
+            conn,
+            {"level": 1},
+            deadline=150.0,
+            name="test store",
+            clock=lambda: next(times, 300.0),
+        )
     assert caught.value.public == (
         "could not count the audience in time: 20 of 25 profiles scanned, 20 matched so far"
     )
