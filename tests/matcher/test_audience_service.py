@@ -75,7 +75,8 @@ def _draft(**changes: Any) -> campaign_pb2.Campaign:
 def test_a_catalog_campaign_counts_the_players_it_reaches(stub: Stub) -> None:
     response = stub.EstimateAudience(_of("mycampaign"))
     assert (response.matched, response.scanned, response.total) == (3, 5, 5)
-    assert response.exact and not response.unevaluable_clauses
+    assert response.exact
+    assert not response.unevaluable_clauses
     assert response.live
     assert response.catalog_version == "v2"
     assert response.at == timestamp_from_datetime(NOW)
@@ -117,7 +118,8 @@ def test_a_draft_is_counted_with_the_segments_of_the_request(stub: Stub) -> None
     )
     response = stub.EstimateAudience(request)
     assert (response.matched, response.total) == (2, 5)
-    assert response.exact and response.live
+    assert response.exact
+    assert response.live
     assert response.catalog_version == "v2"
 
 
@@ -173,8 +175,8 @@ def _unknown_segment() -> campaign_pb2.Campaign:
     ("request_", "field"),
     [
         (pb.EstimateAudienceRequest(), "campaign"),
-        (pb.EstimateAudienceRequest(catalog_campaign=pb.CampaignRef(name="x")), "catalog_campaign.game"),
-        (pb.EstimateAudienceRequest(catalog_campaign=pb.CampaignRef(game="x")), "catalog_campaign.name"),
+        (_of(name="x", game=""), "catalog_campaign.game"),
+        (_of(name="", game="x"), "catalog_campaign.name"),
         (pb.EstimateAudienceRequest(draft=_bad_where()), "draft.where.credential"),
         (pb.EstimateAudienceRequest(draft=_level_backwards()), "draft.matchers.level"),
         (pb.EstimateAudienceRequest(draft=_no_end()), "draft.end_date"),
