@@ -73,16 +73,19 @@ _GETTERS: Final[dict[str, Getter]] = {
     "player_id": lambda msg: msg.player_id,
     **{f.name: _GETTER_OF_KIND[f.kind](f.name) for f in PROFILE_FIELDS},
 }
+# Fields whose document is built of many values: kept once built, as a condition may
+# read several items or devices. Scalars cost less to read again than to keep.
+_KEPT: Final = frozenset(
+    f.name for f in PROFILE_FIELDS if f.kind in (FieldKind.DEVICES, FieldKind.INVENTORY)
+)
 _ABSENT: Final = object()
-_UNREAD: Final = object()
 
 
 class StoredProfileView(Mapping[str, Any]):
     """The document of one stored profile (see the module's doc), built key by key.
 
     `message` is the row's Profile message without custom fields, `custom` the row's
-    custom fields as JSON text (None: none). A value once computed is kept, so a key
-    read twice is converted once. A custom field's JSON that does not parse raises
+    custom fields as JSON text (None: none). A custom field's JSON that does not parse raises
     orjson.JSONDecodeError when a custom field is first read.
     """
 
@@ -95,18 +98,20 @@ class StoredProfileView(Mapping[str, Any]):
         self._values: dict[str, Any] = {}
 
     def get(self, key: str, default: Any = None) -> Any:
-        values = self._values
-        value = values.get(key, _UNREAD)
-        if value is _UNREAD:
-            if key[:1] == "_":
-                # A custom field may hold null, which MongoDB tells from no field.
-                value = self._customs().get(key, _ABSENT)
-            else:
-                getter = _GETTERS.get(key)
-                found = None if getter is None else getter(self._message)
-                value = _ABSENT if found is None else found
-            values[key] = value
-        return default if value is _ABSENT else value
+        if key[:1] == "_":
+            # A custom field may hold null, which MongoDB tells from no field.
+            return self._customs().get(key, default)
+        getter = _GETTERS.get(key)
+        if getter is None:
+            return default
+        if key in _KEPT:
+            values = self._values
+            value = values.get(key, _ABSENT)
+            if value is _ABSENT:
+                value = values[key] = getter(self._message)
+        else:
+            value = getter(self._message)
+        return default if value is None else value
 
     def _customs(self) -> dict[str, Any]:
         custom = self._custom
@@ -124,7 +129,7 @@ class StoredProfileView(Mapping[str, Any]):
 
     def __iter__(self) -> Iterator[str]:
         for key in _GETTERS:
-            if self.get(key, _ABSENT) is not _ABSENT:
+            if self.get(key) is not None:
                 yield key
         yield from self._customs()
 

@@ -35,13 +35,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         ("--audience-read-preference", "PROFILE_MATCHER_AUDIENCE_READ_PREFERENCE",
          DEFAULT_READ_PREFERENCE, str,
          "where MongoDB runs the count: " + ", ".join(READ_PREFERENCES)),
+        ("--campaign", "PROFILE_MATCHER_AUDIENCE_CAMPAIGN", "", str,
+         "GAME/NAME of the campaign to count for"),
+        ("--game", "PROFILE_MATCHER_AUDIENCE_GAME", "", str, "the campaign's game (with --name)"),
+        ("--name", "PROFILE_MATCHER_AUDIENCE_NAME", "", str, "the campaign's name (with --game)"),
+        ("--at", "PROFILE_MATCHER_AUDIENCE_AT", "", str,
+         "count as of this time (RFC 3339); empty: now"),
     ]  # fmt: skip
     for flag, env, default, convert, help_text in flags:
         add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
-    parser.add_argument("--campaign", default="", help="GAME/NAME of the campaign to count for")
-    parser.add_argument("--game", default="", help="the campaign's game (with --name)")
-    parser.add_argument("--name", default="", help="the campaign's name (with --game)")
-    parser.add_argument("--at", default="", help="count as of this time (RFC 3339); default now")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -67,7 +67,9 @@ profile_lists = st.integers(0, 10**6).flatmap(
 )
 
 _COMPARE = st.sampled_from(("$eq", "$ne", "$gt", "$gte", "$lt", "$lte"))
-_scalars = st.one_of(st.none(), LEVELS, st.sampled_from((1.5, "x", "US", True)))
+# No booleans: mongomock compares with Python's equality, where True == 1, and so
+# finds `{"_tier": true}` in `[1]`; MongoDB (and the engine) keep the types apart.
+_scalars = st.one_of(st.none(), LEVELS, st.sampled_from((1.5, "x", "US")))
 
 
 def _time_operand() -> st.SearchStrategy[Any]:

@@ -33,7 +33,7 @@ def _stored(profiles: list[Profile]) -> tuple[Any, SQLiteProfileStore]:
     return mongo, sqlite
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(profiles=profile_lists, where=conditions)
 def test_mongodb_filter_count_equals_the_engine_count(
     profiles: list[Profile], where: dict[str, Any]
