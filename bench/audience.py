@@ -20,12 +20,16 @@ import argparse
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from profilematcher.profiles.v1 import profile_pb2
 from services.demo.players import generate_players
 from services.domain.campaign import Campaign, LevelRange
+from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.audience import audience_query
 from services.matching.conditions import parse_condition
@@ -33,6 +37,7 @@ from services.storage import sqlite_audience
 from services.storage.sqlite_store import SQLiteProfileStore
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+T = TypeVar("T")
 
 
 def campaigns() -> list[tuple[str, Campaign]]:
@@ -46,19 +51,17 @@ def campaigns() -> list[tuple[str, Campaign]]:
     )
 
     def where(doc: object) -> Campaign:
-        return Campaign(**{**_fields(base), "where": parse_condition(doc, where="matchers.where")})
+        return replace(base, where=parse_condition(doc, where="matchers.where"))
 
     return [
         (
             "matchers: level, 3 countries, 1 item held, 1 not",
-            Campaign(
-                **{
-                    **_fields(base),
-                    "level": LevelRange(1, 30),
-                    "countries": ("US", "RO", "CA"),
-                    "required_items": ("item_1",),
-                    "forbidden_items": ("item_4",),
-                }
+            replace(
+                base,
+                level=LevelRange(1, 30),
+                countries=("US", "RO", "CA"),
+                required_items=("item_1",),
+                forbidden_items=("item_4",),
             ),
         ),
         ("where: total_spent >= 100", where({"total_spent": {"$gte": 100}})),
@@ -69,26 +72,21 @@ def campaigns() -> list[tuple[str, Campaign]]:
     ]
 
 
-def _fields(campaign: Campaign) -> dict[str, object]:
-    return {name: getattr(campaign, name) for name in Campaign.__dataclass_fields__}
-
-
 def fill(store: SQLiteProfileStore, rows: int) -> None:
     started = time.perf_counter()
-    batch: list[object] = []
+    batch: list[Profile] = []
     for doc in generate_players(rows):
         batch.append(profile_from_document(doc))
         if len(batch) == 10_000:
-            store.upsert_many(batch)  # type: ignore[arg-type]
+            store.upsert_many(batch)
             batch = []
     if batch:
-        store.upsert_many(batch)  # type: ignore[arg-type]
+        store.upsert_many(batch)
     print(f"fill: {rows:,} profiles in {time.perf_counter() - started:.0f} s")
 
 
-def best(passes: int, run: Callable[[], object]) -> tuple[float, object]:
+def best(passes: int, run: Callable[[], T]) -> tuple[float, T]:
     times = []
-    result: object = None
     for _ in range(passes):
         started = time.perf_counter()
         result = run()
@@ -131,14 +129,13 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for label, parse in (("baseline: bare sqlite3 scan", False), ("parse only", True)):
         seconds, seen = best(args.passes, bare_scan(store, parse))
-        print(f"| {label} | - | {seconds:.2f} | {int(seen) / seconds:,.0f} |")  # type: ignore[call-overload]
+        print(f"| {label} | - | {seconds:.2f} | {seen / seconds:,.0f} |")
     for label, campaign in campaigns():
         query = audience_query(campaign, NOW).query
-        seconds, count = best(
-            args.passes, lambda q=query: store.count_audience(q, timeout=None)
+        seconds, count = best(args.passes, partial(store.count_audience, query, timeout=None))
+        print(
+            f"| count, {label} | {count.matched:,} | {seconds:.2f} | {args.rows / seconds:,.0f} |"
         )
-        matched = getattr(count, "matched")
-        print(f"| count, {label} | {matched:,} | {seconds:.2f} | {args.rows / seconds:,.0f} |")
     store.close()
 
 

@@ -28,7 +28,7 @@ def files(tmp_path: Path, sample_profile_doc: dict[str, Any]) -> tuple[Path, Pat
     store.upsert_many([profile_from_document(doc) for doc in docs])
     store.close()
     window = {"start_date": "2026-01-01T00:00:00Z", "end_date": "2027-01-01T00:00:00Z"}
-    campaign = {
+    campaign: dict[str, Any] = {
         "game": "mygame",
         "priority": 1,
         "enabled": True,
