@@ -58,9 +58,10 @@ class AudienceServiceServicer:
         """Counts the stored profiles that a campaign's profile conditions (its matchers
         and its `where`) hold for at `at`. Whether the campaign itself is live then
         (enabled, inside its window) is reported apart, in `live`, and does not change
-        the count. Clauses the store cannot evaluate (those on `context.<key>`, and
-        semantic-version comparisons) are counted as if they held, so `matched` is then
-        an upper bound; they are listed in `unevaluable_clauses`, never guessed.
+        the count. Clauses the store cannot evaluate (those on `context.<key>`, as no
+        request is being answered; semantic-version comparisons; inventory items whose
+        names hold `.`) are counted as if they held, so `matched` is then an upper
+        bound; they are listed in `unevaluable_clauses`, never guessed.
         NOT_FOUND for an unknown catalog campaign, INVALID_ARGUMENT naming the field or
         clause of a bad request or draft, DEADLINE_EXCEEDED when the count does not
         finish in time (its message says how far it got), UNAVAILABLE when the store
