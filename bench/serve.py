@@ -33,6 +33,8 @@ from services.campaigns.bootstrap import CampaignServer, start_campaign_server
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.settings import CampaignSettings
 from services.codecs.profile_message import profile_to_message, serving_record
+from services.codecs.profile_view import MessageView
+from services.codecs.struct_value import json_from_value
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.bootstrap import SERVICE_NAMES, MatcherServer, match_pool, start_matcher
@@ -129,7 +131,11 @@ class FloorServicer(_SingleCallServicer):
         stored = response.profile
         stored.ParseFromString(wire)
         stored.active_campaigns[:] = catalog.match(
-            serving_record(stored), now, request.game or None
+            serving_record(stored),
+            now,
+            request.game or None,
+            context={key: json_from_value(value) for key, value in request.context.items()},
+            document=MessageView(stored),
         )
         return response
 

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from services.campaigns.catalog_writer import write_catalog_file
 from services.domain.campaign import Campaign, LevelRange
+from services.matching.conditions import Condition, parse_condition, parse_segments
 
 DAY = timedelta(days=1)
+# Named conditions the demo's targeted campaigns use.
+DEMO_SEGMENTS: Mapping[str, object] = {
+    "spenders": {"total_spent": {"$gte": 100}},
+    "lapsed": {"last_session": {"$lt": {"$ago": "14d"}}},
+}
+
+
+def demo_segments() -> tuple[Condition, ...]:
+    segments = parse_segments(DEMO_SEGMENTS)
+    return tuple(segments[name] for name in sorted(segments))
 
 
 def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
-    """Two games; most campaigns live at `now`, one disabled, one expired, one not started."""
+    """Two games; most campaigns live at `now`, one disabled, one expired, one not
+    started; two targeted with `where` (segments and the request's context)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     now = now.replace(microsecond=0)
@@ -30,6 +44,7 @@ def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
         countries: tuple[str, ...] = (),
         has: tuple[str, ...] = (),
         not_has: tuple[str, ...] = (),
+        where: dict[str, Any] | None = None,
     ) -> Campaign:
         return Campaign(
             game=game,
@@ -43,6 +58,7 @@ def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
             required_items=has,
             forbidden_items=not_has,
             last_updated=edited,
+            where=None if where is None else parse_condition(where, segments=DEMO_SEGMENTS),
         )
 
     return (
@@ -71,10 +87,31 @@ def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
         campaign("spacegame", "europe_launch", 8, countries=("DE", "FR", "ES", "IT", "RO")),
         campaign("spacegame", "season_two", 30, (now + 7 * DAY, now + 60 * DAY), level=(5, 50)),
         campaign("spacegame", "miner_boost", 10, has=("mining_laser",), not_has=("auto_miner",)),
+        # Targeting: the sample player (lapsed since 2021, "mycustom", in a clan) gets
+        # this one when the game server sends an app_version of 2.3.0 or later.
+        campaign(
+            "mygame",
+            "come_back_offer",
+            30,
+            level=(1, 30),
+            countries=("CA", "US"),
+            where={
+                "$segment": "lapsed",
+                "_customfield": {"$in": ["mycustom", "vip"]},
+                "context.app_version": {"$vgte": "2.3.0"},
+                "$or": [{"clan.id": {"$exists": True}}, {"total_transactions": {"$gte": 3}}],
+            },
+        ),
+        campaign(
+            "mygame",
+            "ios_spender_deal",
+            18,
+            where={"$segment": "spenders", "context.platform": {"$in": ["ios", "ipados"]}},
+        ),
     )
 
 
 def write_demo_catalog(path: Path, now: datetime) -> Path:
     """Writes the demo catalog to `path` in the users' file format, in one rename so a
     server already following `path` never reads it half-written; returns `path`."""
-    return write_catalog_file(path, demo_campaigns(now))
+    return write_catalog_file(path, demo_campaigns(now), demo_segments())

@@ -1,125 +1,102 @@
-"""A stored Profile message read as the document a condition evaluates, lazily.
+"""A stored Profile message read as the profile's document, field by field.
 
-Conditions read a profile through `Mapping.get`, one top-level key at a time, and most
-read two or three keys. Building the whole document of every profile (every time
-converted, every device copied, the custom fields' JSON parsed) would cost an audience
-scan most of its time, so this view converts a field only when it is asked for.
+Serving holds each player's stored Profile message. A campaign's `where` reads a few
+fields of it as the document games store (datetimes aware, `inventory` a dict,
+`devices` a list of dicts, custom fields under their `_name`); `MessageView` converts
+only the fields asked for, each once per request, so a request whose conditions read
+`level` and `_tier` converts those two and nothing else.
 
-What it shows is the document `profile_to_document` writes for the profile the row
-holds, as the MongoDB store keeps it: unset scalars, times and clans absent;
-`active_campaigns` and `inventory` always present (empty when empty); `devices` absent
-when empty (the message cannot tell an empty list from none); custom fields by their
-`_name`, from the row's JSON.
+It reads as `profile_to_document(profile_from_message(msg))` would: a field the
+message does not set is absent, `inventory` is always there (a dict, maybe empty),
+and so is `active_campaigns` (a list). Custom values come from their
+google.protobuf.Value as JSON (a whole number as an int).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final
-
-import orjson
+from operator import attrgetter
+from typing import Any
 
 from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.struct_value import json_from_value
 from services.codecs.timestamps import datetime_from_timestamp
-from services.domain.profile_fields import CLAN_FIELDS, DEVICE_FIELDS, PROFILE_FIELDS, FieldKind
+from services.domain.profile_fields import (
+    CLAN_FIELDS,
+    DEVICE_FIELDS,
+    KIND_OF,
+    KNOWN_FIELDS,
+    FieldKind,
+)
 
-# Takes the Profile message; typed Any because it reads fields by name.
-Getter = Callable[[Any], Any]
-
-
-def _presence(name: str, convert: Callable[[Any], Any] | None = None) -> Getter:
-    if convert is None:
-        return lambda msg: getattr(msg, name) if msg.HasField(name) else None
-    return lambda msg: convert(getattr(msg, name)) if msg.HasField(name) else None
-
-
-def _time(name: str) -> Getter:
-    return _presence(name, lambda value: datetime_from_timestamp(value, name))
+# Absent from the document, and not read yet: two markers, so absence is cached too.
+_ABSENT: Any = object()
+_UNREAD: Any = object()
+Message = profile_pb2.Profile
 
 
-def _names(name: str) -> Getter:
-    return lambda msg: list(getattr(msg, name))
+# The readers take Any: the stubs type HasField's argument as the literal field names.
+def _plain(msg: Any, name: str) -> Any:
+    return getattr(msg, name) if msg.HasField(name) else _ABSENT
 
 
-def _devices(name: str) -> Getter:
-    def devices(msg: profile_pb2.Profile) -> list[dict[str, Any]] | None:
-        listed = getattr(msg, name)
-        if not listed:
-            return None
-        return [{field: getattr(d, field) for field in DEVICE_FIELDS} for d in listed]
-
-    return devices
+def _time(msg: Any, name: str) -> Any:
+    return datetime_from_timestamp(getattr(msg, name), name) if msg.HasField(name) else _ABSENT
 
 
-def _inventory(name: str) -> Getter:
-    return lambda msg: dict(getattr(msg, name))
+def _names(msg: Any, name: str) -> Any:
+    return list(getattr(msg, name))
 
 
-def _clan(name: str) -> Getter:
-    return _presence(name, lambda clan: {field: getattr(clan, field) for field in CLAN_FIELDS})
+_DEVICE_VALUES = attrgetter(*DEVICE_FIELDS)
 
 
-_GETTER_OF_KIND: Final[dict[FieldKind, Callable[[str], Getter]]] = {
+def _devices(msg: Any, name: str) -> Any:
+    devices = getattr(msg, name)
+    if not devices:
+        return _ABSENT
+    return [dict(zip(DEVICE_FIELDS, _DEVICE_VALUES(d), strict=True)) for d in devices]
+
+
+def _inventory(msg: Any, name: str) -> Any:
+    return dict(getattr(msg, name))
+
+
+def _clan(msg: Any, name: str) -> Any:
+    if not msg.HasField(name):
+        return _ABSENT
+    clan = getattr(msg, name)
+    return {field: getattr(clan, field) for field in CLAN_FIELDS}
+
+
+_READ: dict[FieldKind, Callable[[Any, str], Any]] = {
     FieldKind.TIME: _time,
-    FieldKind.WHOLE_NUMBER: _presence,
-    FieldKind.NUMBER: _presence,
-    FieldKind.TEXT: _presence,
+    FieldKind.WHOLE_NUMBER: _plain,
+    FieldKind.NUMBER: _plain,
+    FieldKind.TEXT: _plain,
     FieldKind.NAMES: _names,
     FieldKind.DEVICES: _devices,
     FieldKind.INVENTORY: _inventory,
     FieldKind.CLAN: _clan,
 }
-_GETTERS: Final[dict[str, Getter]] = {
-    "player_id": lambda msg: msg.player_id,
-    **{f.name: _GETTER_OF_KIND[f.kind](f.name) for f in PROFILE_FIELDS},
-}
-# Fields whose document is built of many values: kept once built, as a condition may
-# read several items or devices. Scalars cost less to read again than to keep.
-_KEPT: Final = frozenset(
-    f.name for f in PROFILE_FIELDS if f.kind in (FieldKind.DEVICES, FieldKind.INVENTORY)
-)
-_ABSENT: Final = object()
+_READER_OF = {name: _READ[kind] for name, kind in KIND_OF.items()}
 
 
-class StoredProfileView(Mapping[str, Any]):
-    """The document of one stored profile (see the module's doc), built key by key.
+class MessageView(Mapping[str, Any]):
+    """A Profile message as its document: a lazy, read-only Mapping, one per request."""
 
-    `message` is the row's Profile message without custom fields, `custom` the row's
-    custom fields as JSON text (None: none). A custom field's JSON that does not parse raises
-    orjson.JSONDecodeError when a custom field is first read.
-    """
+    __slots__ = ("_cache", "_msg")
 
-    __slots__ = ("_custom", "_custom_text", "_message", "_values")
-
-    def __init__(self, message: profile_pb2.Profile, custom: str | None) -> None:
-        self._message = message
-        self._custom_text = custom
-        self._custom: dict[str, Any] | None = None
-        self._values: dict[str, Any] = {}
+    def __init__(self, msg: Message) -> None:
+        self._msg = msg
+        self._cache: dict[str, Any] = {}
 
     def get(self, key: str, default: Any = None) -> Any:
-        if key[:1] == "_":
-            # A custom field may hold null, which MongoDB tells from no field.
-            return self._customs().get(key, default)
-        getter = _GETTERS.get(key)
-        if getter is None:
-            return default
-        if key in _KEPT:
-            values = self._values
-            value = values.get(key, _ABSENT)
-            if value is _ABSENT:
-                value = values[key] = getter(self._message)
-        else:
-            value = getter(self._message)
-        return default if value is None else value
-
-    def _customs(self) -> dict[str, Any]:
-        custom = self._custom
-        if custom is None:
-            text = self._custom_text
-            parsed = orjson.loads(text) if text is not None else {}
-            custom = self._custom = parsed if isinstance(parsed, dict) else {}
-        return custom
+        # Overridden for speed: Mapping.get goes through a KeyError per absent field.
+        value = self._cache.get(key, _UNREAD)
+        if value is _UNREAD:
+            value = self._cache[key] = self._read(key)
+        return default if value is _ABSENT else value
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key, _ABSENT)
@@ -128,10 +105,26 @@ class StoredProfileView(Mapping[str, Any]):
         return value
 
     def __iter__(self) -> Iterator[str]:
-        for key in _GETTERS:
-            if self.get(key) is not None:
-                yield key
-        yield from self._customs()
+        keys = (*KNOWN_FIELDS, *sorted(self._msg.custom_fields))
+        return (key for key in keys if key in self)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key, _ABSENT) is not _ABSENT
+
+    def _read(self, key: str) -> Any:
+        msg = self._msg
+        if key == "player_id":
+            return msg.player_id
+        read = _READER_OF.get(key)
+        if read is not None:
+            return read(msg, key)
+        custom = msg.custom_fields
+        # `in` first: indexing a message map with a missing key would add it.
+        return json_from_value(custom[key]) if key in custom else _ABSENT
+
+
+def message_view(msg: Message) -> MessageView:
+    return MessageView(msg)

@@ -20,6 +20,7 @@ from profilematcher.matcher.v1 import (
     matcher_service_pb2_grpc,
 )
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2, profile_service_pb2_grpc
+from services.codecs.profile_view import MessageView
 from services.domain.errors import DependencyUnavailable
 from services.matcher.access import server_security
 from services.matcher.audience import EstimateAudience
@@ -166,7 +167,10 @@ def start_matcher(
     interceptors = [*pools, MetricsInterceptor(metrics), *security.interceptors]
     server = create_server(settings.server, interceptors)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        ProfileMatcherServicer(ServeClientConfig(store, cache, clock), MatchDryRun(cache, clock)),
+        ProfileMatcherServicer(
+            ServeClientConfig(store, cache, clock, document=MessageView),
+            MatchDryRun(cache, clock),
+        ),
         server,
     )
     profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)

@@ -6,11 +6,12 @@ current catalog at the time the caller names (or now).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.domain.profile import Profile
+from services.domain.profile import JSONValue, Profile
+from services.domain.request_context import validate_context
 from services.matcher.client_config import CatalogSource
 from services.matching.explain import Explanation, explain
 
@@ -33,12 +34,16 @@ class MatchDryRun:
         game: str | None,
         at: datetime | None,
         *,
+        context: Mapping[str, JSONValue] | None = None,
         timeout: float | None = None,
     ) -> DryRun:
+        """`context`: the request's, for `where` conditions."""
+        checked = validate_context(context)
         catalog = self._catalogs.current(timeout=timeout)
         now = at or self._clock()
+        campaigns = catalog.catalog.campaigns
         return DryRun(
-            active_campaigns=catalog.match(profile, now, game or None),
-            explanations=explain(profile, catalog.catalog.campaigns, now, game or None),
+            active_campaigns=catalog.match(profile, now, game or None, context=checked),
+            explanations=explain(profile, campaigns, now, game or None, checked),
             catalog_version=catalog.version,
         )

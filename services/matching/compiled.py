@@ -33,6 +33,9 @@ How each rule is indexed:
   works on masks no wider than that game's campaigns. The whole catalog's index also keeps
   each game's mask, so that one match gives both a player's full list (what is stored)
   and one game's share of it (what a filtered client config answers).
+- where: the campaigns' conditions, a last stage run only on the candidates the masks let
+  through (where_stage.py: prefilters over many campaigns at once, then each one's
+  compiled predicate over a lazy view of the profile).
 
 Instances are never modified after construction, so any number of threads can share one.
 """
@@ -43,11 +46,15 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from itertools import compress
-from typing import TypeVar
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from services.domain.campaign import Campaign, Catalog
-from services.domain.profile import Matchable
+from services.domain.profile import Matchable, Profile
+from services.domain.profile_view import ProfileView
+from services.matching.conditions import Condition
 from services.matching.reference import rank_key, require_aware
+from services.matching.where_stage import where_stage
 
 K = TypeVar("K", datetime, int)
 
@@ -58,6 +65,7 @@ K = TypeVar("K", datetime, int)
 # the two paths against each other; time them again after changing either.
 _DENSE_PER_MATCH = 12
 _DENSE_OVERHEAD = 6
+_NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
 
 
 def _segments(toggles: Mapping[K, int]) -> tuple[tuple[K, ...], tuple[int, ...]]:
@@ -97,9 +105,12 @@ class _Index:
         "_no_level",
         "_size",
         "_time_bounds",
+        "_where",
     )
 
-    def __init__(self, campaigns: Iterable[Campaign]) -> None:
+    def __init__(
+        self, campaigns: Iterable[Campaign], segments: Mapping[str, Condition] | None = None
+    ) -> None:
         # sorted() is stable: campaigns equal on every key keep their catalog order, as in
         # the reference engine.
         ordered = sorted(campaigns, key=rank_key)
@@ -154,7 +165,7 @@ class _Index:
                 need |= bit << (slot * size)
                 require_any |= bit
 
-        self._game_masks = game_masks
+        self._game_masks, self._where = game_masks, where_stage(ordered, size, segments or {})
         self._time_bounds, self._live = _segments(time_toggles)
         self._level_bounds, level_masks = _segments(level_toggles)
         self._level_masks = tuple(mask | no_level for mask in level_masks)
@@ -170,16 +181,16 @@ class _Index:
         self._need = need
         self._item_conditioned = forbid_any | require_any
 
-    def match(self, profile: Matchable, now: datetime) -> tuple[str, ...]:
-        return self._names(self._matched(profile, now))
+    def match(self, profile: Matchable, now: datetime, where: _WhereInput) -> tuple[str, ...]:
+        return self._names(self._matched(profile, now, where))
 
     def match_with_game(
-        self, profile: Matchable, now: datetime, game: str
+        self, profile: Matchable, now: datetime, game: str, where: _WhereInput
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        matched = self._matched(profile, now)
+        matched = self._matched(profile, now, where)
         return self._names(matched), self._names(matched & self._game_masks.get(game, 0))
 
-    def _matched(self, profile: Matchable, now: datetime) -> int:
+    def _matched(self, profile: Matchable, now: datetime, where: _WhereInput) -> int:
         """The mask of the campaigns matching `profile` at `now`."""
         candidates = self._live[bisect_right(self._time_bounds, now)]
         if not candidates:
@@ -205,6 +216,10 @@ class _Index:
 
         if candidates & self._item_conditioned:
             candidates &= ~self._rejected_by_items(profile.inventory)
+        stage = self._where
+        if stage is not None and candidates & stage.mask:
+            document, context = where
+            candidates = stage.filter(candidates, _document_of(profile, document), context, now)
         return candidates
 
     def _rejected_by_items(self, inventory: Mapping[str, int]) -> int:
@@ -240,6 +255,19 @@ class _Index:
         return tuple(out)
 
 
+# What the where stage reads beside the Matchable: the profile as a document (None:
+# made from the profile, which must then be a Profile) and the request's context.
+_WhereInput = tuple[Mapping[str, Any] | None, Mapping[str, Any]]
+
+
+def _document_of(profile: Matchable, document: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if document is not None:
+        return document
+    if isinstance(profile, Profile):
+        return ProfileView(profile)
+    raise TypeError("campaigns with `where` need the profile's document to match a record")
+
+
 # b"0" -> 0 and b"1" -> 1, so the bytes of a binary string read as flags.
 _FLAG_BYTES = bytes.maketrans(b"01", b"\x00\x01")
 
@@ -252,11 +280,12 @@ class CompiledCatalog:
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
-        self._all = _Index(catalog.campaigns)
+        segments = {segment.name: segment for segment in catalog.segments if segment.name}
+        self._all = _Index(catalog.campaigns, segments)
         games: dict[str, list[Campaign]] = {}
         for campaign in catalog.campaigns:
             games.setdefault(campaign.game, []).append(campaign)
-        self._by_game = {game: _Index(campaigns) for game, campaigns in games.items()}
+        self._by_game = {game: _Index(group, segments) for game, group in games.items()}
 
     @property
     def version(self) -> str:
@@ -266,20 +295,39 @@ class CompiledCatalog:
     def catalog(self) -> Catalog:
         return self._catalog
 
-    def match(self, profile: Matchable, now: datetime, game: str | None = None) -> tuple[str, ...]:
-        """Same answer as `match_reference(profile, catalog.campaigns, now, game)`."""
+    def match(
+        self,
+        profile: Matchable,
+        now: datetime,
+        game: str | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+        document: Mapping[str, Any] | None = None,
+    ) -> tuple[str, ...]:
+        """Same answer as `match_reference(profile, catalog.campaigns, now, game, context)`.
+
+        `document`: the profile as its document, for campaigns' `where` (a lazy view:
+        only the fields a condition reads are asked for); needed unless `profile` is
+        a Profile. `context`: the request's (none: empty)."""
         require_aware(now)
+        where = (document, _NO_CONTEXT if context is None else context)
         if not game:
-            return self._all.match(profile, now)
+            return self._all.match(profile, now, where)
         index = self._by_game.get(game)
-        return () if index is None else index.match(profile, now)
+        return () if index is None else index.match(profile, now, where)
 
     def has_game(self, game: str) -> bool:
         """Whether any campaign of the catalog belongs to `game`."""
         return game in self._by_game
 
     def match_with_game(
-        self, profile: Matchable, now: datetime, game: str
+        self,
+        profile: Matchable,
+        now: datetime,
+        game: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        document: Mapping[str, Any] | None = None,
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """`(match(profile, now), match(profile, now, game))`, from one match.
 
@@ -287,7 +335,8 @@ class CompiledCatalog:
         up by name), so it is exact even if two games share a campaign name.
         """
         require_aware(now)
-        return self._all.match_with_game(profile, now, game)
+        where = (document, _NO_CONTEXT if context is None else context)
+        return self._all.match_with_game(profile, now, game, where)
 
     def __repr__(self) -> str:
         return (

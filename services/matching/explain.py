@@ -8,13 +8,15 @@ the request, profile or clock has (`actual`), so an operator can act on a single
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from services.domain.campaign import Campaign
 from services.domain.profile import Profile
 from services.domain.timefmt import format_timestamp
+from services.matching.conditions import ClauseFailure
 from services.matching.reference import (
     considered,
     country_holds,
@@ -22,6 +24,7 @@ from services.matching.reference import (
     has_items_holds,
     in_window,
     level_holds,
+    profile_document,
     require_aware,
 )
 
@@ -42,23 +45,40 @@ class Explanation:
     campaign: str
     outcome: Outcome
     # The first failing check ("game", "enabled", "window", "level", "has.country",
-    # "has.items", "does_not_have.items"); empty when matched.
+    # "has.items", "does_not_have.items", "where"); empty when matched.
     matcher: str
     expected: str
     actual: str
     reason: str
+    # For "where": the clause that failed.
+    clause: ClauseFailure | None = None
 
 
 def explain(
-    profile: Profile, campaigns: Iterable[Campaign], now: datetime, game: str | None = None
+    profile: Profile,
+    campaigns: Iterable[Campaign],
+    now: datetime,
+    game: str | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> list[Explanation]:
-    """One explanation per campaign, in the order given (catalog order)."""
+    """One explanation per campaign, in the order given (catalog order); `context`:
+    the request's, for `where` conditions."""
     require_aware(now)
-    return [_explain_one(profile, campaign, now, game) for campaign in campaigns]
+    campaigns = tuple(campaigns)
+    target = _Target(profile_document(profile, campaigns), context or {})
+    return [_explain_one(profile, campaign, now, game, target) for campaign in campaigns]
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What `where` conditions read: the profile's document and the request's context."""
+
+    document: Mapping[str, Any]
+    context: Mapping[str, Any]
 
 
 def _explain_one(
-    profile: Profile, campaign: Campaign, now: datetime, game: str | None
+    profile: Profile, campaign: Campaign, now: datetime, game: str | None, target: _Target
 ) -> Explanation:
     def verdict(
         outcome: Outcome, matcher: str, expected: str, actual: str, reason: str
@@ -132,8 +152,30 @@ def _explain_one(
         ]
         have = "holds " + ", ".join(held)
         return failed("does_not_have.items", want, have, f"none of {want}, {have}")
+    if campaign.where is not None:
+        failure = campaign.where.explain(target.document, target.context, now)
+        if failure is not None:
+            return _where_failed(campaign, failure)
 
     return verdict(Outcome.MATCHED, "", "", "", "all matchers hold")
+
+
+def _where_failed(campaign: Campaign, failure: ClauseFailure) -> Explanation:
+    """`where: segment lapsed: last_session $lt {"$ago": "14d"} = ...: found missing`."""
+    within = "".join(f"segment {name}: " for name in failure.segment_chain)
+    return Explanation(
+        game=campaign.game,
+        campaign=campaign.name,
+        outcome=Outcome.NOT_MATCHED,
+        matcher="where",
+        expected=f"{failure.path} {failure.operator} {failure.wanted}",
+        actual=failure.found,
+        reason=(
+            f"where: {within}{failure.path} {failure.operator} {failure.wanted}"
+            f" failed: found {failure.found} ({failure.clause})"
+        ),
+        clause=failure,
+    )
 
 
 def _missing(item: str, profile: Profile) -> str:

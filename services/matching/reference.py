@@ -7,11 +7,13 @@ engine (`compiled.py`) must give exactly the same answers and is tested against 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from services.domain.campaign import Campaign
 from services.domain.profile import Profile
+from services.domain.profile_json import profile_to_document
 
 RankKey = tuple[bool, float, str, str]
 
@@ -61,6 +63,14 @@ def does_not_have_holds(campaign: Campaign, profile: Profile) -> bool:
     return not any(profile.holds(item) for item in campaign.forbidden_items)
 
 
+def where_holds(
+    campaign: Campaign, document: Mapping[str, Any], context: Mapping[str, Any], now: datetime
+) -> bool:
+    """Targeting: the campaign's `where` holds for the profile's document and the
+    request's context, evaluated clause by clause; no `where`, no condition."""
+    return campaign.where is None or campaign.where.evaluate(document, context, now)
+
+
 def matches(campaign: Campaign, profile: Profile, now: datetime) -> bool:
     """Rules 1 to 5 together."""
     return (
@@ -86,18 +96,36 @@ def rank_key(campaign: Campaign) -> RankKey:
 
 
 def match_reference(
-    profile: Profile, campaigns: Iterable[Campaign], now: datetime, game: str | None = None
+    profile: Profile,
+    campaigns: Iterable[Campaign],
+    now: datetime,
+    game: str | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> tuple[str, ...]:
     """Names of the campaigns that match `profile` at `now`, in answer order.
 
     Campaigns of the same name in different games are all kept; campaigns that tie on
-    priority, name and game keep their catalog order.
+    priority, name and game keep their catalog order. `context`: the request's, for
+    `where` conditions (none: empty).
     """
     require_aware(now)
+    campaigns = tuple(campaigns)
+    document = profile_document(profile, campaigns)
+    context = context or {}
     matched = [
         campaign
         for campaign in campaigns
-        if considered(campaign, game) and matches(campaign, profile, now)
+        if considered(campaign, game)
+        and matches(campaign, profile, now)
+        and where_holds(campaign, document, context, now)
     ]
     matched.sort(key=rank_key)
     return tuple(campaign.name for campaign in matched)
+
+
+def profile_document(profile: Profile, campaigns: tuple[Campaign, ...]) -> Mapping[str, Any]:
+    """The profile as a document, built whole (the plain form, unlike serving's lazy
+    views), when some campaign has a `where` to evaluate on it."""
+    if any(campaign.where is not None for campaign in campaigns):
+        return profile_to_document(profile)
+    return {}

@@ -4,7 +4,7 @@ the compiled condition; nothing but the counts leaves this module.
 The query is a MongoDB query document (what the MongoDB store would count with), read
 back as a condition and compiled, so both stores count the same query alike. Each row
 is parsed into its Profile message and seen through a lazy document view
-(codecs/profile_view.py), so only the fields the query reads are converted. The scan
+(sqlite_row_view.py), so only the fields the query reads are converted. The scan
 runs in one read transaction: `total` and the rows scanned are one snapshot, while
 writers go on. A row that cannot be read as a profile is not counted as matched (it is
 logged). Progress goes to the log every PROGRESS_EVERY rows; past the deadline the
@@ -24,7 +24,7 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from profilematcher.profiles.v1 import profile_pb2
-from services.codecs.profile_view import StoredProfileView
+from services.storage.sqlite_row_view import StoredRowView
 from services.domain.errors import DependencyTimeout, DomainError, InvalidInput
 from services.matching.conditions import ConditionError, parse_condition
 from services.storage.base import AudienceCount
@@ -89,7 +89,7 @@ def _scan(
     while rows := cursor.fetchmany(CHUNK_ROWS):
         for player_id, wire, custom in rows:
             try:
-                if predicate(StoredProfileView(parse(wire), custom), _NO_CONTEXT, now):
+                if predicate(StoredRowView(parse(wire), custom), _NO_CONTEXT, now):
                     matched += 1
             except (DecodeError, TypeError, orjson.JSONDecodeError, DomainError) as exc:
                 unreadable += 1

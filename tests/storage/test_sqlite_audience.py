@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 
 from profilematcher.profiles.v1 import profile_pb2
-from services.codecs.profile_view import StoredProfileView
+from services.storage.sqlite_row_view import StoredRowView
 from services.domain.errors import DependencyTimeout, InvalidInput
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_to_document
@@ -47,7 +47,7 @@ def test_the_view_is_the_document_of_the_stored_profile(profile: Profile) -> Non
         store.close()
     assert stored is not None
     expected = profile_to_document(stored)
-    view = StoredProfileView(profile_pb2.Profile.FromString(wire), custom)
+    view = StoredRowView(profile_pb2.Profile.FromString(wire), custom)
     assert dict(view) == expected
     assert len(view) == len(expected)
     for key, value in expected.items():

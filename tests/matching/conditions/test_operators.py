@@ -88,7 +88,9 @@ def test_arrays_nested_in_arrays_are_not_flattened() -> None:
 
 def test_objects_compare_key_by_key_in_order() -> None:
     assert holds({"clan": {"id": "c1", "name": "Wolves"}}, {"clan": {"id": "c1", "name": "Wolves"}})
-    assert not holds({"clan": {"name": "Wolves", "id": "c1"}}, {"clan": {"id": "c1", "name": "Wolves"}})
+    assert not holds(
+        {"clan": {"name": "Wolves", "id": "c1"}}, {"clan": {"id": "c1", "name": "Wolves"}}
+    )
     assert not holds({"clan": {"id": "c1"}}, {"clan": {"id": "c1", "name": "Wolves"}})
     assert holds({"clan": {"$gt": {"id": "c1"}}}, {"clan": {"id": "c1", "name": "Wolves"}})
 
@@ -105,9 +107,7 @@ def test_dotted_paths_read_into_objects_and_arrays_of_objects() -> None:
     assert holds({"clan.id": "c1"}, profile)
     assert holds({"devices.model": "Pixel 8"}, profile)
     assert holds({"devices.model": "iPhone 12", "devices.carrier": "tmo"}, profile)
-    assert not holds(
-        {"devices": {"$elemMatch": {"model": "iPhone 12", "carrier": "tmo"}}}, profile
-    )
+    assert not holds({"devices": {"$elemMatch": {"model": "iPhone 12", "carrier": "tmo"}}}, profile)
     assert holds({"devices": {"$elemMatch": {"model": "Pixel 8", "id": {"$gte": 2}}}}, profile)
     assert holds({"inventory.item_1": {"$gt": 0}}, profile)
     assert holds({"inventory.item_2": {"$not": {"$gt": 0}}}, profile)
@@ -158,7 +158,9 @@ def test_times_compare_as_instants_whatever_the_zone() -> None:
     assert holds({"created": {"$date": "2024-01-01 02:00:00Z"}}, profile)
     assert holds({"created": {"$date": {"$numberLong": "1704074400000"}}}, profile)
     # A naive time in a profile is read as UTC, as pymongo writes it.
-    assert holds({"created": {"$date": "2024-01-01T02:00:00Z"}}, {"created": datetime(2024, 1, 1, 2)})
+    assert holds(
+        {"created": {"$date": "2024-01-01T02:00:00Z"}}, {"created": datetime(2024, 1, 1, 2)}
+    )
 
 
 def test_nan_in_a_profile_equals_and_orders_against_nothing() -> None:
