@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -60,6 +60,8 @@ _OPERATORS: Final[dict[str, Callable[[Any, Any], bool]]] = {
 # Types whose values a path ends on without anything to expand.
 _PLAIN: Final = frozenset({str, int, float, bool, type(None), datetime, type(MISSING)})
 _NO_CONTEXT: Final[Mapping[str, Any]] = MappingProxyType({})
+_NEVER: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_VERDICTS_KEPT: Final = 1024
 
 
 def compile_document(document: Document) -> Predicate:
@@ -68,7 +70,8 @@ def compile_document(document: Document) -> Predicate:
 
 def _clause(clause: Clause) -> Predicate:
     if isinstance(clause, FieldClause):
-        return _all_of([_field_test(clause.path, test) for test in clause.tests])
+        fallback = _all_of([_field_test(clause.path, test) for test in clause.tests])
+        return _fused(clause, fallback) or fallback
     if isinstance(clause, Logical):
         children = [compile_document(child) for child in clause.children]
         if clause.operator == "$and":
@@ -86,6 +89,61 @@ def _field_test(path: Path, test: Test) -> Predicate:
     if negated(test):
         return _negate(_path_any(path, _accept(positive(test)), expand=True))
     return _path_any(path, _accept(test), expand=True)
+
+
+def _fused(clause: FieldClause, fallback: Predicate) -> Predicate | None:
+    """For a field read with one key and tests of one value each (comparisons, `$in`,
+    `$exists`, versions, and their negations): one `get` for all the tests, which then
+    run straight on a plain value; anything else (arrays, objects) takes `fallback`."""
+    path, tests = clause.path, clause.tests
+    if len(path.keys) != 1 or not all(
+        isinstance(test, Compare | InList | Exists | VersionCompare) for test in tests
+    ):
+        return None
+    if len(tests) == 1 and not negated(tests[0]):
+        return None  # _path_any is already one get and one check
+    key = path.keys[0]
+    from_context = path.root == "context"
+    plain = _PLAIN
+    checks = tuple(
+        (_accept(positive(test)), True) if negated(test) else (_accept(test), False)
+        for test in tests
+    )
+
+    if len(checks) == 1:
+        check = checks[0][0]
+
+        def negated_one(
+            profile: Mapping[str, Any], context: Mapping[str, Any], now: datetime
+        ) -> bool:
+            value = (context if from_context else profile).get(key, MISSING)
+            if type(value) not in plain:
+                return fallback(profile, context, now)
+            return not check(value, now)
+
+        return negated_one
+    if len(checks) == 2:
+        (first, first_negative), (second, second_negative) = checks
+
+        def fused_two(
+            profile: Mapping[str, Any], context: Mapping[str, Any], now: datetime
+        ) -> bool:
+            value = (context if from_context else profile).get(key, MISSING)
+            if type(value) not in plain:
+                return fallback(profile, context, now)
+            return bool(first(value, now)) != first_negative and (
+                bool(second(value, now)) != second_negative
+            )
+
+        return fused_two
+
+    def fused(profile: Mapping[str, Any], context: Mapping[str, Any], now: datetime) -> bool:
+        value = (context if from_context else profile).get(key, MISSING)
+        if type(value) not in plain:
+            return fallback(profile, context, now)
+        return all(bool(accept(value, now)) != negative for accept, negative in checks)
+
+    return fused
 
 
 def _path_any(path: Path, accept: Accept, *, expand: bool) -> Predicate:
@@ -106,6 +164,8 @@ def _path_any(path: Path, accept: Accept, *, expand: bool) -> Predicate:
     if len(keys) == 2:
         first, second = keys
 
+        by_position = second.isascii() and second.isdigit()
+
         def two_keys(profile: Mapping[str, Any], context: Mapping[str, Any], now: datetime) -> bool:
             doc = context if from_context else profile
             outer = doc.get(first, MISSING)
@@ -113,6 +173,21 @@ def _path_any(path: Path, accept: Accept, *, expand: bool) -> Predicate:
                 value = outer.get(second, MISSING)
                 if type(value) in plain:
                     return accept(value, now)
+            elif type(outer) is list and not by_position:
+                # An array of objects (devices.model): each object's value, its arrays
+                # expanded; other elements hold nothing for a key that is no position.
+                for element in outer:
+                    if type(element) is dict:
+                        value = element.get(second, MISSING)
+                        if (
+                            accept(value, now)
+                            if type(value) in plain
+                            else any_value(value, accept, now, expand)
+                        ):
+                            return True
+                    elif is_object(element) and any_at(element, (second,), accept, now, expand):
+                        return True
+                return False
             return any_at(doc, keys, accept, now, expand)
 
         return two_keys
@@ -155,9 +230,15 @@ def _accept_compare(name: str, operand: Any) -> Accept:
     compare = _OPERATORS[name]
     if isinstance(operand, Ago):
         ago = operand
+        # The instant for the last `now` seen: a caller matching many conditions passes
+        # the same `now` to each. One tuple, replaced whole, so threads may share it.
+        last: list[tuple[datetime, datetime]] = [(_NEVER, ago.at(_NEVER))]
 
         def relative(value: Any, now: datetime) -> bool:
-            when = ago.at(now)
+            seen, when = last[0]
+            if seen is not now:
+                when = ago.at(now)
+                last[0] = (now, when)
             if type(value) is datetime and value.tzinfo is not None:
                 return compare(value, when)
             return holds(name, value, when)
@@ -217,11 +298,20 @@ def _accept_in(values: tuple[Any, ...]) -> Accept:
 def _accept_version(test: VersionCompare) -> Accept:
     name, wanted = test.operator, test.version
     compare = _OPERATORS[name]
+    # Verdicts by version string: profiles share a few versions. Bounded, and emptied
+    # when full; a dict's get and set are atomic, so threads may share it.
+    verdicts: dict[str, bool] = {}
 
     def version(value: Any, now: datetime) -> bool:
         if type(value) is str:
-            key = version_key(value)
-            return key is not None and compare(key, wanted)
+            verdict = verdicts.get(value)
+            if verdict is None:
+                key = version_key(value)
+                verdict = key is not None and compare(key, wanted)
+                if len(verdicts) >= _VERDICTS_KEPT:
+                    verdicts.clear()
+                verdicts[value] = verdict
+            return verdict
         return version_holds(name, value, wanted)
 
     return version

@@ -23,7 +23,6 @@ from tests.matching.conditions.helpers import NOW
 from tests.matching.conditions.strategies import WIDE_QUERIES, contexts, corpus
 from tests.matching.strategies import campaigns, profiles
 
-
 # Characters whose upper case is ASCII: the long s and the dotless i.
 LONG_S = "\u017f"
 DOTLESS_I = "\u0131"
