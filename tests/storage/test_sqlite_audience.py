@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 
 from profilematcher.profiles.v1 import profile_pb2
-from services.storage.sqlite_row_view import StoredRowView
 from services.domain.errors import DependencyTimeout, InvalidInput
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_to_document
 from services.storage import sqlite_audience
+from services.storage.sqlite_row_view import StoredRowView
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.storage.audience_strategies import profiles
 from tests.storage.contract import player
