@@ -29,10 +29,10 @@ from typing import TypeVar
 from profilematcher.profiles.v1 import profile_pb2
 from services.demo.players import generate_players
 from services.domain.campaign import Campaign, LevelRange
+from services.domain.conditions import parse_condition
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.audience import audience_query
-from services.matching.conditions import parse_condition
 from services.storage import sqlite_audience
 from services.storage.sqlite_store import SQLiteProfileStore
 

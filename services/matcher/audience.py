@@ -21,9 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from services.domain.campaign import Campaign, Catalog
+from services.domain.conditions import ConditionError, MongoFilter, legacy_matchers_condition
 from services.domain.errors import CampaignNotFound, InvalidInput
 from services.matcher.client_config import CatalogSource
-from services.matching.conditions import ConditionError, MongoFilter, legacy_matchers_condition
 from services.storage.base import AudienceCounts
 
 # The longest a count may take when the caller's deadline allows longer (or is unset):

@@ -17,9 +17,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from profilematcher.campaigns.v1 import campaign_pb2, condition_pb2
 from services.codecs.timestamps import datetime_from_timestamp
 from services.domain.campaign import Campaign, Catalog, LevelRange
+from services.domain.conditions import Condition, ConditionError, parse_condition
 from services.domain.errors import InvalidInput
 from services.domain.timefmt import format_timestamp
-from services.matching.conditions import Condition, ConditionError, parse_condition
 from services.transport.condition_messages import condition_document
 
 DRAFT = "draft"

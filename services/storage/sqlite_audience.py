@@ -24,8 +24,8 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from profilematcher.profiles.v1 import profile_pb2
+from services.domain.conditions import ConditionError, parse_condition
 from services.domain.errors import DependencyTimeout, DomainError, InvalidInput
-from services.matching.conditions import ConditionError, parse_condition
 from services.storage.base import AudienceCount
 from services.storage.sqlite_row_view import StoredRowView
 from services.storage.sqlite_schema import COUNT_ALL

@@ -14,9 +14,9 @@ from profilematcher.campaigns.v1 import campaign_pb2, condition_pb2
 from profilematcher.matcher.v1 import audience_service_pb2 as pb
 from profilematcher.matcher.v1 import audience_service_pb2_grpc
 from services.codecs.timestamps import timestamp_from_datetime
+from services.domain.conditions import parse_condition
 from services.domain.profile_json import profile_from_document
 from services.matcher.bootstrap import MatcherServer
-from services.matching.conditions import parse_condition
 from services.transport.campaign_messages import campaign_to_message
 from services.transport.condition_messages import condition_to_message
 from tests.matcher.conftest import start

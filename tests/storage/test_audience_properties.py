@@ -13,9 +13,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
+from services.domain.conditions import parse_condition
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_to_document
-from services.matching.conditions import parse_condition
 from services.storage.sqlite_audience import _as_condition
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.storage.audience_strategies import NOW, conditions, profile_lists
