@@ -50,14 +50,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"profile-matcher campaigns: {exc}", file=sys.stderr)
         return EXIT_CANNOT_BIND
     snapshot = server.served.current
-    log.info(
-        "CampaignService ready on %s:%d, catalog %s version %s (%d campaigns)",
-        settings.host,
-        server.port,
-        settings.catalog,
-        snapshot.catalog.version,
-        len(snapshot.catalog.campaigns),
-    )
-    wait_for_signal([server])
+
+    def announce() -> None:
+        log.info(
+            "CampaignService ready on %s:%d, catalog %s version %s (%d campaigns)",
+            settings.host,
+            server.port,
+            settings.catalog,
+            snapshot.catalog.version,
+            len(snapshot.catalog.campaigns),
+        )
+
+    wait_for_signal([server], ready=announce)
     log.info("CampaignService stopped")
     return 0

@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
                 report.rejected,
             )
             matcher = start_matcher(matcher_settings(args, campaigns.port), store)
-            print(_banner(matcher.port, campaigns.port, catalog), flush=True)
-            wait_for_signal([matcher, campaigns])
+            banner = _banner(matcher.port, campaigns.port, catalog)
+            wait_for_signal([matcher, campaigns], ready=lambda: print(banner, flush=True))
         finally:
             campaigns.stop(0)
             store.close()

@@ -39,14 +39,17 @@ def run(args: argparse.Namespace) -> int:
         store.close()
         print(f"profile-matcher matcher: {exc}", file=sys.stderr)
         return 1
-    log.info(
-        "matcher serving on port %d (store: %s, campaigns: %s)",
-        server.port,
-        describe_store(settings.store or None),
-        settings.campaigns_target,
-    )
+
+    def announce() -> None:
+        log.info(
+            "matcher serving on port %d (store: %s, campaigns: %s)",
+            server.port,
+            describe_store(settings.store or None),
+            settings.campaigns_target,
+        )
+
     try:
-        wait_for_signal([server])
+        wait_for_signal([server], ready=announce)
     finally:
         store.close()
     return 0

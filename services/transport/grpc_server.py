@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from types import FrameType
@@ -162,9 +162,13 @@ def shut_down(servers: Sequence[Stoppable], *, cut_short: threading.Event | None
         running.stop()
 
 
-def wait_for_signal(servers: Sequence[Stoppable]) -> None:
+def wait_for_signal(
+    servers: Sequence[Stoppable], *, ready: Callable[[], None] | None = None
+) -> None:
     """Blocks until SIGTERM or SIGINT, then shuts the servers down (`shut_down`); a
-    second signal cuts the drain short."""
+    second signal cuts the drain short. `ready` runs once the handlers are in place, so
+    whatever it announces (a log line that a supervisor or a test waits for) is never
+    followed by a signal that would still kill the process without a drain."""
     signals: list[int] = []
     first, second = threading.Event(), threading.Event()
 
@@ -180,6 +184,8 @@ def wait_for_signal(servers: Sequence[Stoppable]) -> None:
     # Kept until the servers are stopped, so a second Ctrl-C is no traceback.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        if ready is not None:
+            ready()
         first.wait()
         shut_down(servers, cut_short=second)
     finally:
