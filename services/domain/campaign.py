@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from services.domain.experiment import Group, JSONObject, Rollout, Variant
+from services.domain.schedule import Schedule, live_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +32,24 @@ class Campaign:
     required_items: tuple[str, ...] = ()
     forbidden_items: tuple[str, ...] = ()
     last_updated: datetime | None = None
+    # Experiments (services.domain.experiment); none of them by default.
+    rollout: Rollout | None = None
+    variants: tuple[Variant, ...] = ()
+    # The one payload of a campaign without variants. Left out of the hash: a JSON
+    # object is not hashable.
+    payload: JSONObject | None = field(default=None, hash=False)
+    # The name of the catalog group the campaign competes in; empty: none.
+    group: str = ""
+    schedule: Schedule | None = None
 
     def is_live(self, now: datetime) -> bool:
-        """Enabled and `now` within [start_date, end_date)."""
-        return self.enabled and self.start_date <= now < self.end_date
+        """Enabled, `now` within [start_date, end_date), and within one of the
+        schedule's live intervals when there is a schedule."""
+        return (
+            self.enabled
+            and self.start_date <= now < self.end_date
+            and (self.schedule is None or live_at(self.schedule, now))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +60,5 @@ class Catalog:
 
     version: str
     campaigns: tuple[Campaign, ...]
+    # The groups campaigns name (`Campaign.group`), in name order.
+    groups: tuple[Group, ...] = ()

@@ -63,6 +63,11 @@ class Matchable(Protocol):
     """What the compiled engine reads of a player: a Profile, or MatchFields."""
 
     @property
+    def player_id(self) -> str:
+        """Hashed by rollouts, holdouts and variants (services.matching.bucketing)."""
+        ...
+
+    @property
     def level(self) -> int | None: ...
 
     @property
@@ -79,3 +84,5 @@ class MatchFields(NamedTuple):
     level: int | None
     country: str | None
     inventory: Mapping[str, int]
+    # Read only when a matched campaign has a rollout or a group.
+    player_id: str = ""

@@ -145,6 +145,7 @@ def match_fields(msg: profile_pb2.Profile) -> MatchFields:
         msg.level if msg.HasField("level") else None,
         msg.country if msg.HasField("country") else None,
         msg.inventory,
+        msg.player_id,
     )
 
 

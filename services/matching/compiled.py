@@ -32,7 +32,14 @@ How each rule is indexed:
 - game: one index per game beside the index over the whole catalog, so a filtered request
   works on masks no wider than that game's campaigns. The whole catalog's index also keeps
   each game's mask, so that one match gives both a player's full list (what is stored)
-  and one game's share of it (what a filtered client config answers).
+  and one game's share of it (what a filtered client config answers). A game whose
+  campaigns share a group with another game's is answered from the whole catalog's
+  index: group limits count the player's campaigns of every game.
+- schedules: a scheduled campaign's live intervals over a horizon around compile time
+  (schedule_windows.py) are toggles in the time index like any window; outside the
+  horizon scheduled campaigns are checked one by one.
+- experiments (rollouts, group holdouts and limits): a post-stage on the matched mask
+  (compiled_experiments.py), skipped with one AND when no matched campaign has one.
 
 Instances are never modified after construction, so any number of threads can share one.
 """
@@ -40,14 +47,18 @@ Instances are never modified after construction, so any number of threads can sh
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from itertools import compress
 from typing import TypeVar
 
 from services.domain.campaign import Campaign, Catalog
+from services.domain.experiment import Group
 from services.domain.profile import Matchable
+from services.matching.compiled_experiments import ExperimentStage
+from services.matching.experiments import Assignment, groups_by_name
 from services.matching.reference import rank_key, require_aware
+from services.matching.schedule_windows import RENEW_BEFORE, ScheduleWindows, schedule_windows
 
 K = TypeVar("K", datetime, int)
 
@@ -83,6 +94,8 @@ class _Index:
         "_bits_format",
         "_country",
         "_dense_from",
+        "_direct",
+        "_experimental",
         "_field",
         "_game_masks",
         "_item_conditioned",
@@ -95,11 +108,19 @@ class _Index:
         "_need",
         "_no_country",
         "_no_level",
+        "_scheduled",
         "_size",
+        "_stage",
         "_time_bounds",
+        "_windows",
     )
 
-    def __init__(self, campaigns: Iterable[Campaign]) -> None:
+    def __init__(
+        self,
+        campaigns: Iterable[Campaign],
+        groups: Mapping[str, Group] | None = None,
+        windows: ScheduleWindows | None = None,
+    ) -> None:
         # sorted() is stable: campaigns equal on every key keep their catalog order, as in
         # the reference engine.
         ordered = sorted(campaigns, key=rank_key)
@@ -129,7 +150,11 @@ class _Index:
             game_masks[campaign.game] = game_masks.get(campaign.game, 0) | bit
             # An empty window (start >= end) is never live; leaving it out of the sweep
             # keeps every campaign's on-toggle before its off-toggle.
-            if campaign.enabled and campaign.start_date < campaign.end_date:
+            if (
+                campaign.schedule is None
+                and campaign.enabled
+                and campaign.start_date < campaign.end_date
+            ):
                 time_toggles[campaign.start_date] = time_toggles.get(campaign.start_date, 0) ^ bit
                 time_toggles[campaign.end_date] = time_toggles.get(campaign.end_date, 0) ^ bit
 
@@ -155,7 +180,9 @@ class _Index:
                 require_any |= bit
 
         self._game_masks = game_masks
-        self._time_bounds, self._live = _segments(time_toggles)
+        self._time_bounds, self._live = _segments(
+            self._add_experiments(ordered, groups or {}, windows, time_toggles)
+        )
         self._level_bounds, level_masks = _segments(level_toggles)
         self._level_masks = tuple(mask | no_level for mask in level_masks)
         self._no_level = no_level
@@ -170,6 +197,21 @@ class _Index:
         self._need = need
         self._item_conditioned = forbid_any | require_any
 
+    def _add_experiments(
+        self,
+        ordered: Sequence[Campaign],
+        groups: Mapping[str, Group],
+        windows: ScheduleWindows | None,
+        time_toggles: dict[datetime, int],
+    ) -> dict[datetime, int]:
+        """Sets up the schedules and the experiment stage; returns `time_toggles` with
+        the scheduled campaigns' intervals added."""
+        self._windows = windows
+        self._scheduled, self._direct = _schedule_toggles(ordered, windows, time_toggles)
+        self._stage = ExperimentStage(ordered, groups)
+        self._experimental = self._stage.mask
+        return time_toggles
+
     def match(self, profile: Matchable, now: datetime) -> tuple[str, ...]:
         return self._names(self._matched(profile, now))
 
@@ -179,9 +221,25 @@ class _Index:
         matched = self._matched(profile, now)
         return self._names(matched), self._names(matched & self._game_masks.get(game, 0))
 
+    def evaluate(
+        self, profile: Matchable, now: datetime, game: str | None
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Assignment, ...]]:
+        """The full list, the answer (`game`'s share of it, or all of it without a
+        game) and the answer's assignments, from one match."""
+        matched = self._matched(profile, now)
+        answer = matched & self._game_masks.get(game, 0) if game else matched
+        full = self._names(matched)
+        return (
+            full,
+            full if answer == matched else self._names(answer),
+            self._stage.assignments(answer, profile.player_id) if answer else (),
+        )
+
     def _matched(self, profile: Matchable, now: datetime) -> int:
-        """The mask of the campaigns matching `profile` at `now`."""
+        """The mask of the campaigns matching `profile` at `now`, experiments applied."""
         candidates = self._live[bisect_right(self._time_bounds, now)]
+        if self._scheduled:
+            candidates |= self._scheduled_live(now)
         if not candidates:
             return 0
 
@@ -205,7 +263,20 @@ class _Index:
 
         if candidates & self._item_conditioned:
             candidates &= ~self._rejected_by_items(profile.inventory)
+        if candidates & self._experimental:
+            candidates = self._stage.apply(candidates, profile.player_id)
         return candidates
+
+    def _scheduled_live(self, now: datetime) -> int:
+        """The scheduled campaigns live at `now` that the time index cannot tell: all
+        of them outside the horizon, those too frequent to list inside it."""
+        windows = self._windows
+        checked = self._direct if windows is not None and windows.covers(now) else self._scheduled
+        live = 0
+        for bit, campaign in checked:
+            if campaign.is_live(now):
+                live |= bit
+        return live
 
     def _rejected_by_items(self, inventory: Mapping[str, int]) -> int:
         """Campaigns that forbid a held item or require an item that is not held."""
@@ -240,23 +311,67 @@ class _Index:
         return tuple(out)
 
 
+def _schedule_toggles(
+    ordered: Sequence[Campaign], windows: ScheduleWindows | None, time_toggles: dict[datetime, int]
+) -> tuple[tuple[tuple[int, Campaign], ...], tuple[tuple[int, Campaign], ...]]:
+    """Adds the scheduled campaigns' listed intervals to `time_toggles`; returns the
+    (bit, campaign) pairs of all scheduled campaigns (checked one by one outside the
+    horizon) and of those checked so even inside it."""
+    size = len(ordered)
+    scheduled: list[tuple[int, Campaign]] = []
+    direct: list[tuple[int, Campaign]] = []
+    for rank, campaign in enumerate(ordered):
+        if campaign.schedule is None:
+            continue
+        bit = 1 << (size - 1 - rank)
+        scheduled.append((bit, campaign))
+        if windows is None or id(campaign) in windows.direct:
+            direct.append((bit, campaign))
+            continue
+        for on, off in windows.intervals.get(id(campaign), ()):
+            time_toggles[on] = time_toggles.get(on, 0) ^ bit
+            time_toggles[off] = time_toggles.get(off, 0) ^ bit
+    return tuple(scheduled), tuple(direct)
+
+
+def _games_sharing_groups(campaigns: Iterable[Campaign]) -> frozenset[str]:
+    """The games with a campaign in a group that another game's campaign is in too."""
+    games_of: dict[str, set[str]] = {}
+    for campaign in campaigns:
+        if campaign.group:
+            games_of.setdefault(campaign.group, set()).add(campaign.game)
+    return frozenset(game for games in games_of.values() if len(games) > 1 for game in games)
+
+
 # b"0" -> 0 and b"1" -> 1, so the bytes of a binary string read as flags.
 _FLAG_BYTES = bytes.maketrans(b"01", b"\x00\x01")
 
 
 class CompiledCatalog:
     """One catalog version compiled into bitmask indexes for matching; build once per
-    version, share freely."""
+    version, share freely.
 
-    __slots__ = ("_all", "_by_game", "_catalog")
+    `at` (default: now) centres the horizon over which schedules are listed
+    (schedule_windows.py); any other time is answered exactly too, only slower, and
+    `renew_at` says when compiling again (`recompiled`) is worth it.
+    """
 
-    def __init__(self, catalog: Catalog) -> None:
+    __slots__ = ("_all", "_at", "_by_game", "_catalog", "_whole_catalog_games", "_windows")
+
+    def __init__(self, catalog: Catalog, *, at: datetime | None = None) -> None:
         self._catalog = catalog
-        self._all = _Index(catalog.campaigns)
+        self._at = at = datetime.now(UTC) if at is None else at
+        require_aware(at)
+        groups = groups_by_name(catalog.groups)
+        self._windows = windows = schedule_windows(catalog.campaigns, at)
+        self._all = _Index(catalog.campaigns, groups, windows)
         games: dict[str, list[Campaign]] = {}
         for campaign in catalog.campaigns:
             games.setdefault(campaign.game, []).append(campaign)
-        self._by_game = {game: _Index(campaigns) for game, campaigns in games.items()}
+        self._by_game = {
+            game: _Index(campaigns, groups, windows) for game, campaigns in games.items()
+        }
+        self._whole_catalog_games = _games_sharing_groups(catalog.campaigns)
 
     @property
     def version(self) -> str:
@@ -271,6 +386,8 @@ class CompiledCatalog:
         require_aware(now)
         if not game:
             return self._all.match(profile, now)
+        if game in self._whole_catalog_games:
+            return self._all.match_with_game(profile, now, game)[1]
         index = self._by_game.get(game)
         return () if index is None else index.match(profile, now)
 
@@ -288,6 +405,26 @@ class CompiledCatalog:
         """
         require_aware(now)
         return self._all.match_with_game(profile, now, game)
+
+    def evaluate(
+        self, profile: Matchable, now: datetime, game: str | None = None
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Assignment, ...]]:
+        """`(full, answer, assignments)`: the player's full list across games (what is
+        stored), the answer (`game`'s share of it; all of it without a game) and one
+        assignment per campaign of the answer, in its order. `profile.player_id` is
+        the player that rollouts, holdouts and variants hash."""
+        require_aware(now)
+        return self._all.evaluate(profile, now, game)
+
+    @property
+    def renew_at(self) -> datetime | None:
+        """When the schedules' horizon is near its end and a `recompiled` catalog would
+        serve faster; None when no campaign has a schedule."""
+        return None if self._windows is None else self._windows.until - RENEW_BEFORE
+
+    def recompiled(self, at: datetime) -> CompiledCatalog:
+        """The same catalog compiled with its horizon around `at`."""
+        return CompiledCatalog(self._catalog, at=at)
 
     def __repr__(self) -> str:
         return (

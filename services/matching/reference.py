@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from services.domain.campaign import Campaign
+from services.domain.experiment import Group
 from services.domain.profile import Profile
+from services.matching.experiments import apply_experiments, groups_by_name
 
 RankKey = tuple[bool, float, str, str]
 
@@ -86,18 +88,44 @@ def rank_key(campaign: Campaign) -> RankKey:
 
 
 def match_reference(
-    profile: Profile, campaigns: Iterable[Campaign], now: datetime, game: str | None = None
+    profile: Profile,
+    campaigns: Iterable[Campaign],
+    now: datetime,
+    game: str | None = None,
+    *,
+    groups: Iterable[Group] = (),
 ) -> tuple[str, ...]:
     """Names of the campaigns that match `profile` at `now`, in answer order.
 
     Campaigns of the same name in different games are all kept; campaigns that tie on
     priority, name and game keep their catalog order.
     """
+    return tuple(c.name for c in active_reference(profile, campaigns, now, game, groups=groups))
+
+
+def active_reference(
+    profile: Profile,
+    campaigns: Iterable[Campaign],
+    now: datetime,
+    game: str | None = None,
+    *,
+    groups: Iterable[Group] = (),
+) -> list[Campaign]:
+    """The campaigns `profile` gets at `now`, in answer order, experiments applied
+    (services.matching.experiments) with `profile.player_id` as the player.
+
+    Group limits count the player's campaigns of every game, so with groups the
+    `game` filter narrows the result after them; without, it is applied first, which
+    gives the same answer with less work.
+    """
     require_aware(now)
+    campaigns = list(campaigns)
+    grouped = any(campaign.group for campaign in campaigns)
     matched = [
         campaign
         for campaign in campaigns
-        if considered(campaign, game) and matches(campaign, profile, now)
+        if (grouped or considered(campaign, game)) and matches(campaign, profile, now)
     ]
     matched.sort(key=rank_key)
-    return tuple(campaign.name for campaign in matched)
+    kept = apply_experiments(matched, profile.player_id, groups_by_name(groups))
+    return [campaign for campaign in kept if considered(campaign, game)]
