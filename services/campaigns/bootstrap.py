@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc as pb_grpc
 from services.campaigns.catalog import build_catalog
-from services.campaigns.catalog_file import load_catalog_file
+from services.campaigns.catalog_file import load_catalog_parts
 from services.campaigns.file_watcher import CatalogFileWatcher, file_signature
 from services.campaigns.served_catalog import ServedCatalog
 from services.campaigns.servicer import SERVICE_NAME, CampaignServiceServicer
@@ -69,7 +69,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
     security = server_security(settings)
     # The signature is taken before the read, so a change during it is seen later.
     seen = file_signature(settings.catalog)
-    served = ServedCatalog(build_catalog(load_catalog_file(settings.catalog)))
+    served = ServedCatalog(build_catalog(*load_catalog_parts(settings.catalog)))
     servicer = CampaignServiceServicer(served, max_watchers=settings.max_watchers)
     options = ServerOptions(
         host=settings.host,

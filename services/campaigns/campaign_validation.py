@@ -22,6 +22,7 @@ from typing import Any
 
 from services.campaigns.catalog_json import duplicate_keys, kind
 from services.campaigns.errors import CatalogError
+from services.campaigns.experiment_validation import EXPERIMENT_FIELDS, experiment_from_document
 from services.domain.campaign import Campaign, LevelRange
 from services.domain.timefmt import format_timestamp, parse_timestamp
 
@@ -35,8 +36,11 @@ CAMPAIGN_FIELDS = (
     "end_date",
     "enabled",
     "last_updated",
+    *EXPERIMENT_FIELDS,
 )
-REQUIRED_FIELDS = tuple(f for f in CAMPAIGN_FIELDS if f != "last_updated")
+REQUIRED_FIELDS = tuple(
+    f for f in CAMPAIGN_FIELDS if f != "last_updated" and f not in EXPERIMENT_FIELDS
+)
 MATCHER_FIELDS = ("level", "has", "does_not_have")
 LEVEL_FIELDS = ("min", "max")
 HAS_FIELDS = ("country", "items")
@@ -94,6 +98,8 @@ def campaign_from_document(doc: object, *, index: int = 0, source: str = "<input
         if does_not_have is not None:
             forbidden = check.strings(does_not_have.get("items"), "matchers.does_not_have.items")
 
+    experiment = experiment_from_document(check, doc)
+
     if check.problems:
         where = campaign_location(source, index, doc)
         raise CatalogError(
@@ -111,6 +117,11 @@ def campaign_from_document(doc: object, *, index: int = 0, source: str = "<input
         required_items=required,
         forbidden_items=forbidden,
         last_updated=last_updated,
+        rollout=experiment.rollout,
+        variants=experiment.variants,
+        payload=experiment.payload,
+        group=experiment.group,
+        schedule=experiment.schedule,
     )
 
 

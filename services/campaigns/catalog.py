@@ -7,7 +7,9 @@ import json
 from collections.abc import Iterable
 
 from services.campaigns.catalog_writer import campaign_to_document
+from services.campaigns.experiment_documents import groups_document
 from services.domain.campaign import Campaign, Catalog
+from services.domain.experiment import Group
 
 VERSION_LENGTH = 12
 
@@ -17,15 +19,18 @@ def listing_order(c: Campaign) -> tuple[float, str, str]:
     return (-c.priority, c.game, c.name)
 
 
-def catalog_version(campaigns: Iterable[Campaign]) -> str:
+def catalog_version(campaigns: Iterable[Campaign], groups: Iterable[Group] = ()) -> str:
     """A short hash of the campaigns' canonical content.
 
     Identical content keeps its version whatever the file's layout, key order, time
     notation or campaign order, so rewriting a file with no real change does not make
-    every client refetch.
+    every client refetch. A catalog without groups hashes its campaigns alone, as
+    before groups existed, so its version stays what it was.
     """
+    documents = [campaign_to_document(c) for c in sorted(campaigns, key=listing_order)]
+    groups_doc = groups_document(groups)
     canonical = json.dumps(
-        [campaign_to_document(c) for c in sorted(campaigns, key=listing_order)],
+        {"campaigns": documents, "groups": groups_doc} if groups_doc else documents,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -33,6 +38,7 @@ def catalog_version(campaigns: Iterable[Campaign]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:VERSION_LENGTH]
 
 
-def build_catalog(campaigns: Iterable[Campaign]) -> Catalog:
+def build_catalog(campaigns: Iterable[Campaign], groups: Iterable[Group] = ()) -> Catalog:
     ordered = tuple(sorted(campaigns, key=listing_order))
-    return Catalog(version=catalog_version(ordered), campaigns=ordered)
+    named = tuple(sorted(groups, key=lambda g: g.name))
+    return Catalog(version=catalog_version(ordered, named), campaigns=ordered, groups=named)

@@ -16,26 +16,48 @@ from services.campaigns.campaign_validation import (
     campaign_location,
     duplicate_name_problems,
 )
-from services.campaigns.catalog_json import read_documents
+from services.campaigns.catalog_json import read_sections
 from services.campaigns.errors import CatalogError
+from services.campaigns.group_validation import groups_from_value, unknown_group_problems
 from services.domain.campaign import Campaign
+from services.domain.experiment import Group
 from services.domain.json_text import LONE_SURROGATE, lone_surrogate_path
 
 
 def load_catalog_file(path: str | os.PathLike[str]) -> tuple[Campaign, ...]:
     """Reads and parses a catalog file; an unreadable file is a CatalogError too."""
+    return load_catalog_parts(path)[0]
+
+
+def load_catalog_parts(
+    path: str | os.PathLike[str],
+) -> tuple[tuple[Campaign, ...], tuple[Group, ...]]:
+    """A catalog file's campaigns and groups (`build_catalog(*parts)` makes the catalog)."""
     source = os.fspath(path)
     try:
         with open(source, "rb") as f:
             text = f.read()
     except OSError as exc:
         raise CatalogError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
-    return parse_catalog(text, source)
+    return parse_catalog_parts(text, source)
 
 
 def parse_catalog(text: str | bytes, source: str) -> tuple[Campaign, ...]:
     """Campaigns of a catalog file's text, in file order; CatalogError lists every problem."""
-    docs = read_documents(text, source)
+    return parse_catalog_parts(text, source)[0]
+
+
+def parse_catalog_parts(
+    text: str | bytes, source: str
+) -> tuple[tuple[Campaign, ...], tuple[Group, ...]]:
+    """Campaigns (in file order) and groups (in name order) of a catalog file's text;
+    CatalogError lists every problem, the groups' first."""
+    docs, groups_value = read_sections(text, source)
+    group_problems: list[str] = []
+    try:
+        groups = groups_from_value(groups_value, source)
+    except CatalogError as exc:
+        groups, group_problems = (), exc.problems
     # (campaign index, message): reported in file order, whichever check found them.
     problems: list[tuple[int, str]] = []
     campaigns: list[Campaign] = []
@@ -51,6 +73,10 @@ def parse_catalog(text: str | bytes, source: str) -> tuple[Campaign, ...]:
             problems.extend((index, problem) for problem in exc.problems)
 
     problems.extend(duplicate_name_problems(docs, source))
-    if problems:
-        raise CatalogError([problem for _, problem in sorted(problems, key=lambda p: p[0])])
-    return tuple(campaigns)
+    if not group_problems:
+        problems.extend(unknown_group_problems(docs, groups, source))
+    if problems or group_problems:
+        raise CatalogError(
+            group_problems + [problem for _, problem in sorted(problems, key=lambda p: p[0])]
+        )
+    return tuple(campaigns), groups

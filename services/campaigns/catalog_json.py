@@ -1,6 +1,7 @@
 """A catalog file's text decoded into raw campaign documents, before any field is checked.
 
-The file is a JSON list of campaigns or one campaign object. Text json cannot read
+The file is a JSON list of campaigns, one campaign object, or a catalog object
+(`catalog_sections`): `{"groups": {...}, "campaigns": [...]}`. Text json cannot read
 as it is (an integer of thousands of digits, nesting deeper than it can recurse,
 bytes that are not text in their encoding) is reported as a CatalogError naming the
 spot, with the help of `services.domain.json_text`.
@@ -33,9 +34,47 @@ def duplicate_keys(obj: Mapping[str, Any]) -> tuple[str, ...]:
 def read_documents(text: str | bytes, source: str) -> list[object]:
     """The catalog's campaign documents, in file order (one for a file that is a single
     campaign); CatalogError when the text is not a JSON list or object."""
+    return read_sections(text, source)[0]
+
+
+def read_sections(text: str | bytes, source: str) -> tuple[list[object], object]:
+    """The campaign documents, as `read_documents` gives them, and the catalog's
+    `groups` value (None when the file has none)."""
     doc = _decode(text, source)
+    if isinstance(doc, Mapping) and any(key in doc for key in CATALOG_SECTIONS):
+        return catalog_sections(doc, source)
     if isinstance(doc, Mapping):
-        return [doc]
+        return [doc], None
+    if isinstance(doc, list):
+        return doc, None
+    raise CatalogError(
+        [f"{source}: must be a JSON list of campaigns or one campaign object, got {kind(doc)}"]
+    )
+
+
+# The keys of a catalog object: `campaigns` required, the rest optional.
+CATALOG_SECTIONS = ("campaigns", "groups")
+
+
+def catalog_sections(doc: Mapping[str, Any], source: str) -> tuple[list[object], object]:
+    """A catalog object's campaign documents and its `groups` value; CatalogError for
+    a missing or malformed `campaigns` and for top-level keys it does not know."""
+    problems = [f"{source}: {key}: is written more than once" for key in duplicate_keys(doc)]
+    unknown = [key for key in doc if key not in CATALOG_SECTIONS]
+    if unknown:
+        problems.append(
+            f"{source}: unknown top-level field{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))} (expected: {', '.join(CATALOG_SECTIONS)})"
+        )
+    campaigns = doc.get("campaigns")
+    if "campaigns" not in doc:
+        problems.append(f"{source}: campaigns: is required (a list of campaigns)")
+    elif not isinstance(campaigns, list):
+        problems.append(f"{source}: campaigns: must be a list of campaigns, got {kind(campaigns)}")
+    if problems:
+        raise CatalogError(problems)
+    assert isinstance(campaigns, list)
+    return campaigns, doc.get("groups")
     if isinstance(doc, list):
         return doc
     raise CatalogError(
@@ -105,6 +144,8 @@ def _too_deep_problem(text: str, source: str) -> str:
     line = text.count("\n", 0, offset) + 1
     column = offset - text.rfind("\n", 0, offset)
     position = f"(line {line} column {column})"
-    # A list of campaigns, or a file that is one campaign.
+    # A list of campaigns, a file that is one campaign, or a catalog object's campaigns.
+    if steps[0] == "campaigns" and len(steps) > 1 and isinstance(steps[1], int):
+        steps = steps[1:]
     index, field = (steps[0], steps[1:]) if isinstance(steps[0], int) else (0, steps)
     return f"{source}: campaign #{index + 1}: {format_path(field)}: {problem} {position}"

@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from services.campaigns.experiment_documents import experiment_fields, groups_document
 from services.domain.campaign import Campaign
+from services.domain.experiment import Group
 from services.domain.timefmt import format_timestamp
 
 
@@ -39,22 +41,30 @@ def campaign_to_document(c: Campaign) -> dict[str, Any]:
     }
     if c.last_updated is not None:
         doc["last_updated"] = format_timestamp(c.last_updated)
+    doc.update(experiment_fields(c))
     return doc
 
 
-def catalog_to_json(campaigns: Iterable[Campaign]) -> str:
-    """Catalog file text for `campaigns`, readable by `catalog_file.parse_catalog`."""
-    return json.dumps([campaign_to_document(c) for c in campaigns], indent=4) + "\n"
+def catalog_to_json(campaigns: Iterable[Campaign], groups: Iterable[Group] = ()) -> str:
+    """Catalog file text for `campaigns`, readable by `catalog_file.parse_catalog`: a
+    list of campaigns, or with groups the catalog object."""
+    documents = [campaign_to_document(c) for c in campaigns]
+    groups_doc = groups_document(groups)
+    if groups_doc:
+        return json.dumps({"groups": groups_doc, "campaigns": documents}, indent=4) + "\n"
+    return json.dumps(documents, indent=4) + "\n"
 
 
-def write_catalog_file(path: Path, campaigns: Iterable[Campaign]) -> Path:
+def write_catalog_file(
+    path: Path, campaigns: Iterable[Campaign], groups: Iterable[Group] = ()
+) -> Path:
     """Writes `campaigns` to `path` as a catalog file and returns `path`.
 
     The file is replaced in one rename, so a server already following `path` never
     reads it half-written.
     """
     path = Path(path)
-    text = catalog_to_json(campaigns)
+    text = catalog_to_json(campaigns, groups)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from services.campaigns.catalog import build_catalog
-from services.campaigns.catalog_file import load_catalog_file
+from services.campaigns.catalog_file import load_catalog_parts
 from services.campaigns.errors import CatalogError
 from services.campaigns.served_catalog import ServedCatalog
 
@@ -116,7 +116,7 @@ class CatalogFileWatcher:
         self._seen = signature
         self._unsettled = self._is_recent(signature)
         try:
-            campaigns = load_catalog_file(self._path)
+            campaigns, groups = load_catalog_parts(self._path)
         except CatalogError as exc:
             self._observed("error")
             # Logged once per distinct set of problems, not on every poll of a file
@@ -131,7 +131,7 @@ class CatalogFileWatcher:
             self._last_problems = exc.problems
             return
         self._last_problems = None
-        catalog = build_catalog(campaigns)
+        catalog = build_catalog(campaigns, groups)
         replaced = self._served.replace(catalog)
         self._observed("ok" if replaced else "unchanged")
         if replaced:
