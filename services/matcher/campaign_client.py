@@ -10,11 +10,12 @@ from profilematcher.campaigns.v1 import (
     campaign_pb2,
     campaign_service_pb2,
     campaign_service_pb2_grpc,
+    experiment_pb2,
 )
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.transport.auth import bearer_metadata
-from services.transport.campaign_messages import campaign_from_message
+from services.transport.campaign_messages import campaign_from_message, group_from_message
 
 
 class CatalogStream:
@@ -31,7 +32,7 @@ class CatalogStream:
     def __iter__(self) -> Iterator[Catalog]:
         try:
             for message in self._call:
-                yield _catalog(message.version, message.campaigns)
+                yield _catalog(message.version, message.campaigns, message.groups)
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.CANCELLED:
                 raise _dependency_error(exc, self._on_unavailable) from None
@@ -68,7 +69,7 @@ class CampaignClient:
             raise _dependency_error(exc, self._on_unavailable) from None
         if response.unchanged:
             return None
-        return _catalog(response.version, response.campaigns)
+        return _catalog(response.version, response.campaigns, response.groups)
 
     def watch(self) -> CatalogStream:
         return CatalogStream(
@@ -79,8 +80,16 @@ class CampaignClient:
         )
 
 
-def _catalog(version: str, campaigns: Iterable[campaign_pb2.Campaign]) -> Catalog:
-    return Catalog(version=version, campaigns=tuple(campaign_from_message(c) for c in campaigns))
+def _catalog(
+    version: str,
+    campaigns: Iterable[campaign_pb2.Campaign],
+    groups: Iterable[experiment_pb2.Group] = (),
+) -> Catalog:
+    return Catalog(
+        version=version,
+        campaigns=tuple(campaign_from_message(c) for c in campaigns),
+        groups=tuple(group_from_message(g) for g in groups),
+    )
 
 
 def _dependency_error(

@@ -26,6 +26,7 @@ from services.domain.profile import Profile
 from services.domain.profile_json import validate_player_id
 from services.domain.profile_message import match_fields
 from services.matching.compiled import CompiledCatalog
+from services.matching.experiments import Assignment
 from services.matching.explain import Explanation, explain
 from services.storage.base import ProfileStore
 
@@ -45,6 +46,17 @@ class DryRun:
     active_campaigns: tuple[str, ...]
     explanations: list[Explanation]
     catalog_version: str
+    # One per active campaign, in its order.
+    assignments: tuple[Assignment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """A player's client config: the profile, and one assignment per campaign of its
+    active_campaigns, in that order (computed, never stored)."""
+
+    profile: profile_pb2.Profile
+    assignments: tuple[Assignment, ...]
 
 
 class ClientConfigs:
@@ -58,6 +70,12 @@ class ClientConfigs:
     def get(
         self, player_id: str, game: str | None, *, timeout: float | None = None
     ) -> profile_pb2.Profile:
+        return self.get_config(player_id, game, timeout=timeout).profile
+
+    def get_config(
+        self, player_id: str, game: str | None, *, timeout: float | None = None
+    ) -> ClientConfig:
+        """The profile, as `get` answers it, with its assignments."""
         validate_player_id(player_id)
         result = self._get_checked([player_id], game, timeout)[0]
         if isinstance(result, DomainError):
@@ -67,6 +85,14 @@ class ClientConfigs:
     def get_many(
         self, player_ids: Sequence[str], game: str | None, *, timeout: float | None = None
     ) -> list[profile_pb2.Profile | DomainError]:
+        return [
+            r if isinstance(r, DomainError) else r.profile
+            for r in self.get_many_configs(player_ids, game, timeout=timeout)
+        ]
+
+    def get_many_configs(
+        self, player_ids: Sequence[str], game: str | None, *, timeout: float | None = None
+    ) -> list[ClientConfig | DomainError]:
         """Results in request order: the up-to-date profile, ProfileNotFound, or
         StoredProfileCorrupt (that player's record cannot be read as a profile).
 
@@ -79,23 +105,23 @@ class ClientConfigs:
 
     def _get_checked(
         self, player_ids: Sequence[str], game: str | None, timeout: float | None
-    ) -> list[profile_pb2.Profile | DomainError]:
+    ) -> list[ClientConfig | DomainError]:
         started = time.monotonic()
         # The catalog first: if there is none, fail before touching the store.
         catalog = self._catalogs.current(timeout=timeout)
         now = self._clock()
         stored = self._store.get_many_messages(player_ids, timeout=timeout)
         changed: dict[str, tuple[str, ...]] = {}
-        results: list[profile_pb2.Profile | DomainError] = []
+        results: list[ClientConfig | DomainError] = []
         for player_id in player_ids:
             profile = stored.get(player_id)
             if profile is None or isinstance(profile, StoredProfileCorrupt):
                 results.append(profile or ProfileNotFound(player_id))
                 continue
-            full = _refresh(profile, catalog, now, game)
+            full, assignments = _refresh(profile, catalog, now, game)
             if full is not None:
                 changed[player_id] = full
-            results.append(profile)
+            results.append(ClientConfig(profile, assignments))
         if changed:
             # What is left of the caller's time, not all of it again.
             left = None if timeout is None else timeout - (time.monotonic() - started)
@@ -112,17 +138,26 @@ class ClientConfigs:
     ) -> DryRun:
         catalog = self._catalogs.current(timeout=timeout)
         now = at or self._clock()
+        _, answer, assignments = catalog.evaluate(profile, now, game or None)
         return DryRun(
-            active_campaigns=catalog.match(profile, now, game or None),
-            explanations=explain(profile, catalog.catalog.campaigns, now, game or None),
+            active_campaigns=answer,
+            explanations=explain(
+                profile,
+                catalog.catalog.campaigns,
+                now,
+                game or None,
+                groups=catalog.catalog.groups,
+            ),
             catalog_version=catalog.version,
+            assignments=assignments,
         )
 
 
 def _refresh(
     profile: profile_pb2.Profile, catalog: CompiledCatalog, now: datetime, game: str | None
-) -> tuple[str, ...] | None:
-    """Sets the answer's active_campaigns; returns the full list to store if it changed.
+) -> tuple[tuple[str, ...] | None, tuple[Assignment, ...]]:
+    """Sets the answer's active_campaigns; returns the full list to store if it changed,
+    and the answer's assignments.
 
     What is stored is always the full list across all games: a `game` filter narrows
     only the answer. A game the catalog does not know (a typo, say) answers an empty
@@ -130,15 +165,14 @@ def _refresh(
     change: the store made it for this call.
     """
     stored = tuple(profile.active_campaigns)
-    if not game:
-        full = answer = catalog.match(match_fields(profile), now)
-    elif catalog.has_game(game):
-        full, answer = catalog.match_with_game(match_fields(profile), now, game)
+    assignments: tuple[Assignment, ...] = ()
+    if not game or catalog.has_game(game):
+        full, answer, assignments = catalog.evaluate(match_fields(profile), now, game or None)
     else:
         full, answer = stored, ()
     if answer != stored:
         profile.active_campaigns[:] = answer
-    return None if full == stored else full
+    return (None if full == stored else full), assignments
 
 
 def _validate_batch(player_ids: Sequence[str]) -> None:

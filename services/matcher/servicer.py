@@ -8,6 +8,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.domain.errors import DomainError
 from services.domain.profile_message import datetime_from_timestamp, profile_from_message
+from services.matcher.assignment_messages import assignment_to_message
 from services.matcher.client_config import ClientConfigs
 from services.matching.explain import Explanation, Outcome
 from services.transport.status import client_message, mapped_errors, status_for, time_left
@@ -27,16 +28,20 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     def GetClientConfig(
         self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetClientConfigResponse:
-        profile = self._configs.get(request.player_id, request.game, timeout=time_left(context))
-        response = pb.GetClientConfigResponse()
-        response.profile.CopyFrom(profile)
+        config = self._configs.get_config(
+            request.player_id, request.game, timeout=time_left(context)
+        )
+        response = pb.GetClientConfigResponse(
+            assignments=[assignment_to_message(a) for a in config.assignments]
+        )
+        response.profile.CopyFrom(config.profile)
         return response
 
     @mapped_errors
     def BatchGetClientConfig(
         self, request: pb.BatchGetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.BatchGetClientConfigResponse:
-        results = self._configs.get_many(
+        results = self._configs.get_many_configs(
             list(request.player_ids), request.game, timeout=time_left(context)
         )
         response = pb.BatchGetClientConfigResponse()
@@ -49,7 +54,10 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
                     ),
                 )
             else:
-                response.results.add(player_id=player_id).profile.CopyFrom(result)
+                response.results.add(
+                    player_id=player_id,
+                    assignments=[assignment_to_message(a) for a in result.assignments],
+                ).profile.CopyFrom(result.profile)
         return response
 
     @mapped_errors
@@ -63,6 +71,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
             active_campaigns=dry_run.active_campaigns,
             explanations=[_explanation_message(e) for e in dry_run.explanations],
             catalog_version=dry_run.catalog_version,
+            assignments=[assignment_to_message(a) for a in dry_run.assignments],
         )
 
 
@@ -75,4 +84,7 @@ def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:
         expected=explanation.expected,
         actual=explanation.actual,
         reason=explanation.reason,
+        rollout_bucket=explanation.rollout_bucket,
+        variant_bucket=explanation.variant_bucket,
+        variant=explanation.variant,
     )

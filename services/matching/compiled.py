@@ -356,7 +356,15 @@ class CompiledCatalog:
     `renew_at` says when compiling again (`recompiled`) is worth it.
     """
 
-    __slots__ = ("_all", "_at", "_by_game", "_catalog", "_whole_catalog_games", "_windows")
+    __slots__ = (
+        "_all",
+        "_at",
+        "_by_game",
+        "_catalog",
+        "_renew_at",
+        "_whole_catalog_games",
+        "_windows",
+    )
 
     def __init__(self, catalog: Catalog, *, at: datetime | None = None) -> None:
         self._catalog = catalog
@@ -372,6 +380,7 @@ class CompiledCatalog:
             game: _Index(campaigns, groups, windows) for game, campaigns in games.items()
         }
         self._whole_catalog_games = _games_sharing_groups(catalog.campaigns)
+        self._renew_at = None if windows is None else windows.until - RENEW_BEFORE
 
     @property
     def version(self) -> str:
@@ -420,7 +429,7 @@ class CompiledCatalog:
     def renew_at(self) -> datetime | None:
         """When the schedules' horizon is near its end and a `recompiled` catalog would
         serve faster; None when no campaign has a schedule."""
-        return None if self._windows is None else self._windows.until - RENEW_BEFORE
+        return self._renew_at
 
     def recompiled(self, at: datetime) -> CompiledCatalog:
         """The same catalog compiled with its horizon around `at`."""
