@@ -83,7 +83,8 @@ def schedule_clocks(draw: st.DrawFn, campaigns: list[Campaign]) -> datetime:
     scheduled = [c for c in campaigns if c.schedule is not None]
     # Inside the middle windows, as the rule tests' clocks mostly are.
     moment = draw(st.sampled_from(INSTANTS[1:-1])) + timedelta(minutes=draw(st.integers(0, 59)))
-    if scheduled and draw(st.booleans()):
+    on_an_edge: bool = draw(st.booleans())
+    if scheduled and on_an_edge:
         chosen = draw(st.sampled_from(scheduled))
         assert chosen.schedule is not None
         intervals, _ = live_intervals(
