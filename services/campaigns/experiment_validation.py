@@ -153,6 +153,7 @@ def _variants(check: Checker, value: object) -> tuple[Variant, ...]:
         return ()
     variants: list[Variant] = []
     seen: set[str] = set()
+    weighed = True  # every weight read; only then is a sum worth a word
     for index, item in enumerate(value):
         field = f"variants[{index}]"
         doc = check.obj(item, field)
@@ -169,12 +170,13 @@ def _variants(check: Checker, value: object) -> tuple[Variant, ...]:
         weight = check.integer(doc["weight"], f"{field}.weight") if "weight" in doc else None
         if weight is not None and weight < 0:
             check.problem(f"{field}.weight", f"must not be negative, got {weight}")
+        weighed = weighed and weight is not None and weight >= 0
         payload = None
         if doc.get("payload") is not None:
             payload = payload_from_value(check, doc["payload"], f"{field}.payload")
         variants.append(Variant(name, max(weight or 0, 0), payload))
     total = sum(v.weight for v in variants)
-    if len(variants) == len(value) and total == 0:
+    if weighed and len(variants) == len(value) and total == 0:
         check.problem("variants", "the weights are all zero; at least one must be positive")
     if total > MAX_TOTAL_WEIGHT:
         check.problem(
@@ -197,9 +199,9 @@ def _schedule(check: Checker, value: object) -> Schedule | None:
     timezone = DEFAULT_TIMEZONE
     if doc.get("timezone") is not None:
         timezone = check.string(doc["timezone"], "schedule.timezone")
-    complete = True
+    complete = bool(cron.strip())
     for field, test in (
-        ("schedule.cron", lambda: check_cron(cron)),
+        ("schedule.cron", lambda: check_cron(cron) if cron.strip() else None),
         ("schedule.timezone", lambda: zone(timezone)),
     ):
         try:
