@@ -35,7 +35,7 @@ from services.campaigns.settings import CampaignSettings
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.domain.profile_message import match_fields, profile_to_message
-from services.matcher.assignment_messages import assignment_to_message
+from services.matcher.assignment_messages import AssignmentEncoder, assignment_to_message
 from services.matcher.bootstrap import SERVICE_NAMES, MatcherServer, match_pool, start_matcher
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_cache import CatalogCache
@@ -112,6 +112,7 @@ class FloorServicer(_SingleCallServicer):
         self._cache = cache
         self._read_seconds = metrics.store_seconds.labels(operation="get_many")
         self._local = threading.local()
+        self._assignments = AssignmentEncoder()
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -136,7 +137,7 @@ class FloorServicer(_SingleCallServicer):
         stored.ParseFromString(wire)
         _, answer, assignments = catalog.evaluate(match_fields(stored), now, request.game or None)
         stored.active_campaigns[:] = answer
-        response.assignments.extend(assignment_to_message(a) for a in assignments)
+        response.MergeFromString(self._assignments.field(2, assignments))
         return response
 
 

@@ -8,10 +8,15 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.domain.errors import DomainError
 from services.domain.profile_message import datetime_from_timestamp, profile_from_message
-from services.matcher.assignment_messages import assignment_to_message
+from services.matcher.assignment_messages import AssignmentEncoder
 from services.matcher.client_config import ClientConfigs
 from services.matching.explain import Explanation, Outcome
 from services.transport.status import client_message, mapped_errors, status_for, time_left
+
+# The `assignments` field numbers of the responses, for AssignmentEncoder.
+_CONFIG_ASSIGNMENTS = pb.GetClientConfigResponse.ASSIGNMENTS_FIELD_NUMBER
+_RESULT_ASSIGNMENTS = pb.ClientConfigResult.ASSIGNMENTS_FIELD_NUMBER
+_DRY_RUN_ASSIGNMENTS = pb.MatchProfileResponse.ASSIGNMENTS_FIELD_NUMBER
 
 _OUTCOMES = {
     Outcome.MATCHED: pb.OUTCOME_MATCHED,
@@ -23,6 +28,7 @@ _OUTCOMES = {
 class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
     def __init__(self, configs: ClientConfigs) -> None:
         self._configs = configs
+        self._assignments = AssignmentEncoder()
 
     @mapped_errors
     def GetClientConfig(
@@ -31,10 +37,9 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
         config = self._configs.get_config(
             request.player_id, request.game, timeout=time_left(context)
         )
-        response = pb.GetClientConfigResponse(
-            assignments=[assignment_to_message(a) for a in config.assignments]
-        )
+        response = pb.GetClientConfigResponse()
         response.profile.CopyFrom(config.profile)
+        response.MergeFromString(self._assignments.field(_CONFIG_ASSIGNMENTS, config.assignments))
         return response
 
     @mapped_errors
@@ -54,10 +59,11 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
                     ),
                 )
             else:
-                response.results.add(
-                    player_id=player_id,
-                    assignments=[assignment_to_message(a) for a in result.assignments],
-                ).profile.CopyFrom(result.profile)
+                added = response.results.add(player_id=player_id)
+                added.profile.CopyFrom(result.profile)
+                added.MergeFromString(
+                    self._assignments.field(_RESULT_ASSIGNMENTS, result.assignments)
+                )
         return response
 
     @mapped_errors
@@ -67,12 +73,13 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
         profile = profile_from_message(request.profile, require_player_id=False)
         at = datetime_from_timestamp(request.at, "at") if request.HasField("at") else None
         dry_run = self._configs.dry_run(profile, request.game, at, timeout=time_left(context))
-        return pb.MatchProfileResponse(
+        response = pb.MatchProfileResponse(
             active_campaigns=dry_run.active_campaigns,
             explanations=[_explanation_message(e) for e in dry_run.explanations],
             catalog_version=dry_run.catalog_version,
-            assignments=[assignment_to_message(a) for a in dry_run.assignments],
         )
+        response.MergeFromString(self._assignments.field(_DRY_RUN_ASSIGNMENTS, dry_run.assignments))
+        return response
 
 
 def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:

@@ -32,14 +32,12 @@ How each rule is indexed:
 - game: one index per game beside the index over the whole catalog, so a filtered request
   works on masks no wider than that game's campaigns. The whole catalog's index also keeps
   each game's mask, so that one match gives both a player's full list (what is stored)
-  and one game's share of it (what a filtered client config answers). A game whose
-  campaigns share a group with another game's is answered from the whole catalog's
-  index: group limits count the player's campaigns of every game.
-- schedules: a scheduled campaign's live intervals over a horizon around compile time
-  (schedule_windows.py) are toggles in the time index like any window; outside the
-  horizon scheduled campaigns are checked one by one.
-- experiments (rollouts, group holdouts and limits): a post-stage on the matched mask
-  (compiled_experiments.py), skipped with one AND when no matched campaign has one.
+  and one game's share of it (what a filtered client config answers). A game sharing a
+  group with another is answered from the whole index: group limits count every game.
+- schedules: live intervals over a horizon around compile time (schedule_windows.py)
+  are toggles in the time index; outside it scheduled campaigns are checked one by one.
+- rollouts, group holdouts and limits: a post-stage on the matched mask
+  (compiled_experiments.py), skipped with one AND when no matched campaign has any.
 
 Instances are never modified after construction, so any number of threads can share one.
 """
@@ -55,10 +53,16 @@ from typing import TypeVar
 from services.domain.campaign import Campaign, Catalog
 from services.domain.experiment import Group
 from services.domain.profile import Matchable
-from services.matching.compiled_experiments import ExperimentStage
+from services.matching.compiled_experiments import ExperimentStage, games_sharing_groups
 from services.matching.experiments import Assignment, groups_by_name
 from services.matching.reference import rank_key, require_aware
-from services.matching.schedule_windows import RENEW_BEFORE, ScheduleWindows, schedule_windows
+from services.matching.schedule_windows import (
+    RENEW_BEFORE,
+    ScheduleWindows,
+    schedule_toggles,
+    schedule_windows,
+    scheduled_live,
+)
 
 K = TypeVar("K", datetime, int)
 
@@ -207,7 +211,7 @@ class _Index:
         """Sets up the schedules and the experiment stage; returns `time_toggles` with
         the scheduled campaigns' intervals added."""
         self._windows = windows
-        self._scheduled, self._direct = _schedule_toggles(ordered, windows, time_toggles)
+        self._scheduled, self._direct = schedule_toggles(ordered, windows, time_toggles)
         self._stage = ExperimentStage(ordered, groups)
         self._experimental = self._stage.mask
         return time_toggles
@@ -224,8 +228,7 @@ class _Index:
     def evaluate(
         self, profile: Matchable, now: datetime, game: str | None
     ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Assignment, ...]]:
-        """The full list, the answer (`game`'s share of it, or all of it without a
-        game) and the answer's assignments, from one match."""
+        """CompiledCatalog.evaluate, from one match."""
         matched = self._matched(profile, now)
         answer = matched & self._game_masks.get(game, 0) if game else matched
         full = self._names(matched)
@@ -239,7 +242,7 @@ class _Index:
         """The mask of the campaigns matching `profile` at `now`, experiments applied."""
         candidates = self._live[bisect_right(self._time_bounds, now)]
         if self._scheduled:
-            candidates |= self._scheduled_live(now)
+            candidates |= scheduled_live(self._windows, self._scheduled, self._direct, now)
         if not candidates:
             return 0
 
@@ -266,17 +269,6 @@ class _Index:
         if candidates & self._experimental:
             candidates = self._stage.apply(candidates, profile.player_id)
         return candidates
-
-    def _scheduled_live(self, now: datetime) -> int:
-        """The scheduled campaigns live at `now` that the time index cannot tell: all
-        of them outside the horizon, those too frequent to list inside it."""
-        windows = self._windows
-        checked = self._direct if windows is not None and windows.covers(now) else self._scheduled
-        live = 0
-        for bit, campaign in checked:
-            if campaign.is_live(now):
-                live |= bit
-        return live
 
     def _rejected_by_items(self, inventory: Mapping[str, int]) -> int:
         """Campaigns that forbid a held item or require an item that is not held."""
@@ -311,38 +303,6 @@ class _Index:
         return tuple(out)
 
 
-def _schedule_toggles(
-    ordered: Sequence[Campaign], windows: ScheduleWindows | None, time_toggles: dict[datetime, int]
-) -> tuple[tuple[tuple[int, Campaign], ...], tuple[tuple[int, Campaign], ...]]:
-    """Adds the scheduled campaigns' listed intervals to `time_toggles`; returns the
-    (bit, campaign) pairs of all scheduled campaigns (checked one by one outside the
-    horizon) and of those checked so even inside it."""
-    size = len(ordered)
-    scheduled: list[tuple[int, Campaign]] = []
-    direct: list[tuple[int, Campaign]] = []
-    for rank, campaign in enumerate(ordered):
-        if campaign.schedule is None:
-            continue
-        bit = 1 << (size - 1 - rank)
-        scheduled.append((bit, campaign))
-        if windows is None or id(campaign) in windows.direct:
-            direct.append((bit, campaign))
-            continue
-        for on, off in windows.intervals.get(id(campaign), ()):
-            time_toggles[on] = time_toggles.get(on, 0) ^ bit
-            time_toggles[off] = time_toggles.get(off, 0) ^ bit
-    return tuple(scheduled), tuple(direct)
-
-
-def _games_sharing_groups(campaigns: Iterable[Campaign]) -> frozenset[str]:
-    """The games with a campaign in a group that another game's campaign is in too."""
-    games_of: dict[str, set[str]] = {}
-    for campaign in campaigns:
-        if campaign.group:
-            games_of.setdefault(campaign.group, set()).add(campaign.game)
-    return frozenset(game for games in games_of.values() if len(games) > 1 for game in games)
-
-
 # b"0" -> 0 and b"1" -> 1, so the bytes of a binary string read as flags.
 _FLAG_BYTES = bytes.maketrans(b"01", b"\x00\x01")
 
@@ -358,7 +318,6 @@ class CompiledCatalog:
 
     __slots__ = (
         "_all",
-        "_at",
         "_by_game",
         "_catalog",
         "_renew_at",
@@ -368,7 +327,7 @@ class CompiledCatalog:
 
     def __init__(self, catalog: Catalog, *, at: datetime | None = None) -> None:
         self._catalog = catalog
-        self._at = at = datetime.now(UTC) if at is None else at
+        at = datetime.now(UTC) if at is None else at
         require_aware(at)
         groups = groups_by_name(catalog.groups)
         self._windows = windows = schedule_windows(catalog.campaigns, at)
@@ -379,7 +338,7 @@ class CompiledCatalog:
         self._by_game = {
             game: _Index(campaigns, groups, windows) for game, campaigns in games.items()
         }
-        self._whole_catalog_games = _games_sharing_groups(catalog.campaigns)
+        self._whole_catalog_games = games_sharing_groups(catalog.campaigns)
         self._renew_at = None if windows is None else windows.until - RENEW_BEFORE
 
     @property
@@ -418,10 +377,9 @@ class CompiledCatalog:
     def evaluate(
         self, profile: Matchable, now: datetime, game: str | None = None
     ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Assignment, ...]]:
-        """`(full, answer, assignments)`: the player's full list across games (what is
-        stored), the answer (`game`'s share of it; all of it without a game) and one
-        assignment per campaign of the answer, in its order. `profile.player_id` is
-        the player that rollouts, holdouts and variants hash."""
+        """`(full, answer, assignments)`: the full list across games (what is stored),
+        the answer (`game`'s share of it, or all of it) and one assignment per campaign
+        of the answer. Rollouts, holdouts and variants hash `profile.player_id`."""
         require_aware(now)
         return self._all.evaluate(profile, now, game)
 

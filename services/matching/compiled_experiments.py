@@ -10,13 +10,13 @@ cost one hash.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
 
 import mmh3
 
 from services.domain.campaign import Campaign
-from services.domain.experiment import BUCKETS, Group, JSONObject
+from services.domain.experiment import BUCKETS, Group
 from services.matching.bucketing import holdout_salt, rollout_salt, variant_salt
 from services.matching.experiments import Assignment
 
@@ -24,8 +24,9 @@ from services.matching.experiments import Assignment
 _Entry = tuple[str | None, int, int]
 # Per group: (holdout salt or None, holdout threshold, max_active or 0 for no limit).
 _GroupRule = tuple[str | None, int, int]
-# Per campaign with variants: (game, name, salt, total weight, cumulative weights, variants).
-_Split = tuple[str, str, str, int, tuple[int, ...], tuple[tuple[str, JSONObject | None], ...]]
+# Per campaign with variants: (salt, total weight, cumulative weights, one assignment per
+# variant). Assignments are made once, so that every request shares the same objects.
+_Split = tuple[str, int, tuple[int, ...], tuple[Assignment, ...]]
 
 
 class ExperimentStage:
@@ -63,12 +64,13 @@ class ExperimentStage:
             total = sum(v.weight for v in campaign.variants)
             if total > 0:
                 splits[position] = (
-                    campaign.game,
-                    campaign.name,
                     variant_salt(campaign.game, campaign.name),
                     total,
                     tuple(accumulate(v.weight for v in campaign.variants)),
-                    tuple((v.name, v.payload) for v in campaign.variants),
+                    tuple(
+                        Assignment(campaign.game, campaign.name, v.name, v.payload)
+                        for v in campaign.variants
+                    ),
                 )
             else:
                 fixed[position] = Assignment(campaign.game, campaign.name, "", campaign.payload)
@@ -130,9 +132,18 @@ class ExperimentStage:
         return tuple(out)
 
     def _split(self, position: int, player_id: str) -> Assignment:
-        game, name, salt, total, bounds, variants = self._splits[position]
+        salt, total, bounds, assignments = self._splits[position]
         at = (mmh3.hash(salt + player_id, 0, signed=False) * total) >> 32
-        for bound, (variant, payload) in zip(bounds, variants, strict=True):
+        for bound, assignment in zip(bounds, assignments, strict=True):
             if at < bound:
-                return Assignment(game, name, variant, payload)
+                return assignment
         raise AssertionError("a point below the total weight falls in some variant")
+
+
+def games_sharing_groups(campaigns: Iterable[Campaign]) -> frozenset[str]:
+    """The games with a campaign in a group that another game's campaign is in too."""
+    games_of: dict[str, set[str]] = {}
+    for campaign in campaigns:
+        if campaign.group:
+            games_of.setdefault(campaign.group, set()).add(campaign.game)
+    return frozenset(game for games in games_of.values() if len(games) > 1 for game in games)

@@ -15,7 +15,7 @@ by one on each request: exact, and only that campaign pays.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,3 +70,42 @@ def schedule_windows(campaigns: Iterable[Campaign], at: datetime) -> ScheduleWin
             (max(start, low), min(end, high)) for start, end in listed if start < high and end > low
         )
     return ScheduleWindows(since, until, intervals, frozenset(direct))
+
+
+def schedule_toggles(
+    ordered: Sequence[Campaign], windows: ScheduleWindows | None, time_toggles: dict[datetime, int]
+) -> tuple[tuple[tuple[int, Campaign], ...], tuple[tuple[int, Campaign], ...]]:
+    """Adds the scheduled campaigns' listed intervals to `time_toggles`; returns the
+    (bit, campaign) pairs of all scheduled campaigns (checked one by one outside the
+    horizon) and of those checked so even inside it."""
+    size = len(ordered)
+    scheduled: list[tuple[int, Campaign]] = []
+    direct: list[tuple[int, Campaign]] = []
+    for rank, campaign in enumerate(ordered):
+        if campaign.schedule is None:
+            continue
+        bit = 1 << (size - 1 - rank)
+        scheduled.append((bit, campaign))
+        if windows is None or id(campaign) in windows.direct:
+            direct.append((bit, campaign))
+            continue
+        for on, off in windows.intervals.get(id(campaign), ()):
+            time_toggles[on] = time_toggles.get(on, 0) ^ bit
+            time_toggles[off] = time_toggles.get(off, 0) ^ bit
+    return tuple(scheduled), tuple(direct)
+
+
+def scheduled_live(
+    windows: ScheduleWindows | None,
+    scheduled: Sequence[tuple[int, Campaign]],
+    direct: Sequence[tuple[int, Campaign]],
+    now: datetime,
+) -> int:
+    """The bits of the scheduled campaigns live at `now` that the time index cannot
+    tell: all of them outside the horizon, those too frequent to list inside it."""
+    checked = direct if windows is not None and windows.covers(now) else scheduled
+    live = 0
+    for bit, campaign in checked:
+        if campaign.is_live(now):
+            live |= bit
+    return live

@@ -10,6 +10,8 @@ from services.domain.profile_message import set_json_value
 
 
 def set_struct(msg: struct_pb2.Struct, payload: JSONObject) -> None:
+    """Fills `msg` (a field of a message) with `payload`; an empty object is still set."""
+    msg.SetInParent()
     for key, value in payload.items():
         set_json_value(msg.fields[key], value)
 

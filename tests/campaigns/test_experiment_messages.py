@@ -49,6 +49,8 @@ def test_every_experiment_field_round_trips() -> None:
     assert campaign_from_message(campaign_to_message(campaign)) == campaign
     with_payload = plain(payload={"discount": 20, "nested": {"a": [{"b": "c"}]}})
     assert campaign_from_message(campaign_to_message(with_payload)) == with_payload
+    empty = plain(payload={}, variants=())
+    assert campaign_from_message(campaign_to_message(empty)) == empty
 
 
 def test_a_campaign_without_experiments_stays_as_it_was() -> None:
