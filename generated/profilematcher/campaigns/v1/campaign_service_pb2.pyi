@@ -48,7 +48,8 @@ class ListCampaignsRequest(_message.Message):
     @_builtins.property
     def active_at(self) -> _timestamp_pb2.Timestamp:
         """Only campaigns that are enabled and live at this instant
-        (start_date <= active_at < end_date). Unset: no time filter.
+        (start_date <= active_at < end_date, and within one of the schedule's live
+        intervals for a scheduled campaign). Unset: no time filter.
         """
 
     def __init__(
