@@ -32,9 +32,9 @@ from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.campaigns.bootstrap import CampaignServer, start_campaign_server
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.settings import CampaignSettings
+from services.codecs.profile_message import profile_to_message, serving_record
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import match_fields, profile_to_message
 from services.matcher.assignment_messages import AssignmentEncoder, assignment_to_message
 from services.matcher.bootstrap import SERVICE_NAMES, MatcherServer, match_pool, start_matcher
 from services.matcher.campaign_client import CampaignClient
@@ -43,7 +43,7 @@ from services.matcher.settings import EMBEDDED_MATCH_WORKERS, MatcherSettings
 from services.matching.experiments import Assignment
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
-from services.storage.importing import import_profiles
+from services.profiles.import_profiles import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.grpc_server import (
     RunningServer,
@@ -135,7 +135,7 @@ class FloorServicer(_SingleCallServicer):
         response = pb.GetClientConfigResponse()
         stored = response.profile
         stored.ParseFromString(wire)
-        _, answer, assignments = catalog.evaluate(match_fields(stored), now, request.game or None)
+        _, answer, assignments = catalog.evaluate(serving_record(stored), now, request.game or None)
         stored.active_campaigns[:] = answer
         response.MergeFromString(self._assignments.field(2, assignments))
         return response

@@ -47,7 +47,7 @@ from services.demo.players import generate_players
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.matcher.bootstrap import start_matcher
 from services.matcher.settings import WAITING_STORE_MATCH_WORKERS, MatcherSettings
-from services.storage.importing import import_profiles
+from services.profiles.import_profiles import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
 from services.transport.grpc_server import ServerOptions
@@ -57,7 +57,7 @@ T = TypeVar("T")
 EXPECTED_WHILE_STORE_FAULTED = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 
 
-class FaultyStore(StoreWrapper):
+class FaultyStore(StoreWrapper[profile_pb2.Profile]):
     """The embedded store, with an outage switch: None, "hang" or "error"."""
 
     def __init__(self, inner: SQLiteProfileStore) -> None:

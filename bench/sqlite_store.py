@@ -23,7 +23,8 @@ from pathlib import Path
 
 from services.demo.players import sample_profile
 from services.domain.profile_json import profile_from_document
-from services.storage.sqlite_store import SELECT_ONE, SQLiteProfileStore
+from services.storage.sqlite_schema import SELECT_ONE
+from services.storage.sqlite_store import SQLiteProfileStore
 
 
 def player_id(i: int) -> str:
@@ -100,8 +101,8 @@ def main() -> None:
     )
     raw.close()
     report(
-        "get_many_messages(1 id), as GetClientConfig reads",
-        latencies(lambda k: store.get_many_messages([player_id(k)]), keys),
+        "read_for_serving(1 id), as GetClientConfig reads",
+        latencies(lambda k: store.read_for_serving([player_id(k)]), keys),
     )
     report("get() hit", latencies(lambda k: store.get(player_id(k)), keys))
     report("get() miss", latencies(lambda k: store.get(player_id(k)), missing))
@@ -114,9 +115,9 @@ def main() -> None:
         ),
     )
     report(
-        "get_many_messages(100 ids)",
+        "read_for_serving(100 ids)",
         latencies(
-            lambda g: store.get_many_messages([player_id(k) for k in groups[g]]),
+            lambda g: store.read_for_serving([player_id(k) for k in groups[g]]),
             list(range(len(groups))),
         ),
     )

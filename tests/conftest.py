@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from services.domain.profile_json import profile_from_document
+from services.storage.sqlite_store import SQLiteProfileStore
 
 # An autouse fixture: lets every test run the MongoDB store on mongomock.
 from tests.mongomock_compat import mongomock_bulk_compat
@@ -33,6 +37,15 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 def sample_profile_doc() -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((TEST_DATA / "profile.json").read_text())
     return doc
+
+
+@pytest.fixture
+def sample_store(sample_profile_doc: dict[str, Any]) -> Iterator[SQLiteProfileStore]:
+    """The embedded store in memory, holding the sample profile."""
+    store = SQLiteProfileStore.in_memory()
+    store.create(profile_from_document(sample_profile_doc))
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import pytest
 from google.protobuf import json_format
 
 from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import profile_from_message, profile_to_message
 from services.domain.errors import InvalidInput
 from services.domain.profile_json import (
     document_to_json,
     profile_from_document,
     profile_to_document,
 )
-from services.domain.profile_message import profile_from_message, profile_to_message
 
 
 def through_message(doc: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from services.campaigns.served_catalog import ServedCatalog
 from services.campaigns.servicer import SERVICE_NAME, CampaignServiceServicer
 from services.campaigns.settings import CampaignSettings
 from services.observability.campaign_metrics import CampaignMetrics
-from services.observability.http import MetricsServer, start_metrics_server
+from services.observability.http import MetricsServer, serve_metrics
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import new_registry
 from services.transport.auth import token_interceptors
@@ -38,11 +38,8 @@ def server_security(settings: CampaignSettings) -> ServerSecurity:
 
 @dataclass(slots=True)
 class CampaignServer(RunningServer):
-    """A running campaign server; `stop` also ends the watch streams and reloading.
-
-    It is a RunningServer so that `services.transport.grpc_server.wait_for_signal` stops
-    it like any other server, in the order that lets it stop quickly.
-    """
+    """A running campaign server, with the catalog it serves and the watcher of its
+    file; `stop` also ends the watch streams and the watching, so that it stops quickly."""
 
     served: ServedCatalog
     file_watcher: CatalogFileWatcher
@@ -88,6 +85,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
     pb_grpc.add_CampaignServiceServicer_to_server(servicer, server)
     try:
         running = start_server(server, options, [SERVICE_NAME], credentials=security.credentials)
+        metrics_server = serve_metrics(settings.metrics, metrics.registry)
     except BaseException:
         server.stop(None)
         raise
@@ -105,11 +103,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         served=served,
         file_watcher=file_watcher,
         servicer=servicer,
-        metrics_server=(
-            start_metrics_server(settings.metrics.port, metrics.registry, settings.metrics.host)
-            if settings.metrics.enabled
-            else None
-        ),
+        metrics_server=metrics_server,
         metrics=metrics,
     )
     campaign_server.set_serving(True)

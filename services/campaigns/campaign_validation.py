@@ -20,10 +20,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.campaigns.catalog_json import duplicate_keys, kind
+from services.campaigns.catalog_json import duplicate_keys
 from services.campaigns.errors import CatalogError
 from services.campaigns.experiment_validation import EXPERIMENT_FIELDS, experiment_from_document
 from services.domain.campaign import Campaign, LevelRange
+from services.domain.json_values import fits_int64, kind_of
 from services.domain.timefmt import format_timestamp, parse_timestamp
 
 # Document keys in the sample's order; problems are reported in it.
@@ -46,7 +47,6 @@ LEVEL_FIELDS = ("min", "max")
 HAS_FIELDS = ("country", "items")
 DOES_NOT_HAVE_FIELDS = ("items",)
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # Stands in for a time that failed to parse, so checking can go on; never returned.
 _NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -57,7 +57,7 @@ def campaign_from_document(doc: object, *, index: int = 0, source: str = "<input
     `index` is the campaign's position in the file, from 0; messages count from 1."""
     if not isinstance(doc, Mapping):
         raise CatalogError(
-            [f"{campaign_location(source, index, None)}: must be a JSON object, got {kind(doc)}"]
+            [f"{campaign_location(source, index, None)}: must be a JSON object, got {kind_of(doc)}"]
         )
     check = _Checker()
     check.keys(doc, CAMPAIGN_FIELDS, "")
@@ -228,7 +228,7 @@ class _Checker:
 
     def string(self, value: object, field: str) -> str:
         if not isinstance(value, str):
-            self.problem(field, f"must be a string, got {kind(value)}")
+            self.problem(field, f"must be a string, got {kind_of(value)}")
             return ""
         if not value.strip():
             self.problem(field, "must not be empty")
@@ -236,7 +236,7 @@ class _Checker:
 
     def number(self, value: object, field: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(field, f"must be a number, got {kind(value)}")
+            self.problem(field, f"must be a number, got {kind_of(value)}")
             return 0.0
         try:
             number = float(value)
@@ -257,20 +257,20 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, int):
             self.problem(field, f"must be a whole number, got {_describe(value)}")
             return None
-        if not _INT64_MIN <= value <= _INT64_MAX:
+        if not fits_int64(value):
             self.problem(field, f"is out of the 64-bit range, got {value}")
             return None
         return value
 
     def boolean(self, value: object, field: str) -> bool:
         if not isinstance(value, bool):
-            self.problem(field, f"must be true or false, got {kind(value)}")
+            self.problem(field, f"must be true or false, got {kind_of(value)}")
             return False
         return value
 
     def time(self, value: object, field: str) -> datetime:
         if not isinstance(value, str):
-            self.problem(field, f"must be a timestamp string, got {kind(value)}")
+            self.problem(field, f"must be a timestamp string, got {kind_of(value)}")
             return _NO_TIME
         try:
             return parse_timestamp(value)
@@ -280,7 +280,7 @@ class _Checker:
 
     def obj(self, value: object, field: str) -> Mapping[str, Any] | None:
         if not isinstance(value, Mapping):
-            self.problem(field, f"must be an object, got {kind(value)}")
+            self.problem(field, f"must be an object, got {kind_of(value)}")
             return None
         return value
 
@@ -288,11 +288,11 @@ class _Checker:
         if value is None:
             return ()
         if not isinstance(value, list):
-            self.problem(field, f"must be a list of strings, got {kind(value)}")
+            self.problem(field, f"must be a list of strings, got {kind_of(value)}")
             return ()
         for i, item in enumerate(value):
             if not isinstance(item, str):
-                self.problem(f"{field}[{i}]", f"must be a string, got {kind(item)}")
+                self.problem(f"{field}[{i}]", f"must be a string, got {kind_of(item)}")
             elif not item.strip():
                 self.problem(f"{field}[{i}]", "must not be empty")
         return tuple(value)
@@ -306,4 +306,4 @@ def _describe(value: object) -> str:
     """The kind of a value, or the value itself for a number of the wrong sort (1.5)."""
     if isinstance(value, float):
         return repr(value)
-    return kind(value)
+    return kind_of(value)

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.campaigns.errors import CatalogError
 from services.domain.json_text import MAX_NESTING, format_path, parse_int_literal, too_deep
+from services.domain.json_values import kind_of
 
 
 class _DuplicateKeysObject(dict[str, Any]):
@@ -48,7 +49,7 @@ def read_sections(text: str | bytes, source: str) -> tuple[list[object], object]
     if isinstance(doc, list):
         return doc, None
     raise CatalogError(
-        [f"{source}: must be a JSON list of campaigns or one campaign object, got {kind(doc)}"]
+        [f"{source}: must be a JSON list of campaigns or one campaign object, got {kind_of(doc)}"]
     )
 
 
@@ -70,31 +71,13 @@ def catalog_sections(doc: Mapping[str, Any], source: str) -> tuple[list[object],
     if "campaigns" not in doc:
         problems.append(f"{source}: campaigns: is required (a list of campaigns)")
     elif not isinstance(campaigns, list):
-        problems.append(f"{source}: campaigns: must be a list of campaigns, got {kind(campaigns)}")
+        problems.append(
+            f"{source}: campaigns: must be a list of campaigns, got {kind_of(campaigns)}"
+        )
     if problems:
         raise CatalogError(problems)
     assert isinstance(campaigns, list)
     return campaigns, doc.get("groups")
-    if isinstance(doc, list):
-        return doc
-    raise CatalogError(
-        [f"{source}: must be a JSON list of campaigns or one campaign object, got {kind(doc)}"]
-    )
-
-
-def kind(value: object) -> str:
-    """What a JSON value is, as messages name it: "a string", "null", "an object"."""
-    kinds: Mapping[type, str] = {
-        type(None): "null",
-        bool: "a boolean",
-        str: "a string",
-        list: "a list",
-    }
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return "a number"
-    return kinds.get(type(value), type(value).__name__)
 
 
 def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.campaigns.catalog_json import kind
 from services.domain.experiment import (
     MAX_TOTAL_WEIGHT,
     PAYLOAD_MAX_BYTES,
@@ -24,6 +23,7 @@ from services.domain.experiment import (
     Variant,
     percent_threshold,
 )
+from services.domain.json_values import kind_of
 from services.domain.schedule import Schedule, check_cron, parse_duration, zone
 
 EXPERIMENT_FIELDS = ("rollout", "variants", "payload", "group", "schedule")
@@ -79,7 +79,7 @@ def payload_from_value(check: Checker, value: object, field: str) -> JSONObject 
     """A payload: a JSON object of at most PAYLOAD_MAX_BYTES of compact JSON, finite
     numbers, integers within +-2**53, nested at most PAYLOAD_MAX_DEPTH levels."""
     if not isinstance(value, Mapping):
-        check.problem(field, f"must be a JSON object, got {kind(value)}")
+        check.problem(field, f"must be a JSON object, got {kind_of(value)}")
         return None
     problem = _payload_problem(value, field, 1)
     if problem is not None:
@@ -97,7 +97,7 @@ def payload_from_value(check: Checker, value: object, field: str) -> JSONObject 
 def percent(check: Checker, value: object, field: str) -> int | None:
     """A percentage (0 to 100, at most 3 decimals) as thousandths of a percent."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        check.problem(field, f"must be a number, got {kind(value)}")
+        check.problem(field, f"must be a number, got {kind_of(value)}")
         return None
     try:
         return percent_threshold(value)
@@ -146,7 +146,7 @@ def _variants(check: Checker, value: object) -> tuple[Variant, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        check.problem("variants", f"must be a list of variants, got {kind(value)}")
+        check.problem("variants", f"must be a list of variants, got {kind_of(value)}")
         return ()
     if not value:
         check.problem("variants", "must list at least one variant (leave it out for none)")
@@ -213,7 +213,7 @@ def _schedule(check: Checker, value: object) -> Schedule | None:
     if "duration" in doc:
         text = doc["duration"]
         if not isinstance(text, str):
-            check.problem("schedule.duration", f"must be a string like '54h', got {kind(text)}")
+            check.problem("schedule.duration", f"must be a string like '54h', got {kind_of(text)}")
         else:
             try:
                 duration = parse_duration(text)

@@ -86,7 +86,7 @@ class CatalogFileWatcher:
         self._last_problems: list[str] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, name=f"catalog-reloader:{path.name}", daemon=True
+            target=self._run, name=f"catalog-file-watcher:{path.name}", daemon=True
         )
 
     def start(self) -> None:

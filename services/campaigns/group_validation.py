@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from services.campaigns.campaign_validation import campaign_location
-from services.campaigns.catalog_json import duplicate_keys, kind
+from services.campaigns.catalog_json import duplicate_keys
 from services.campaigns.errors import CatalogError
 from services.domain.experiment import Group, percent_threshold
+from services.domain.json_values import kind_of
 
 GROUP_FIELDS = ("max_active", "holdout_percent")
 _INT32_MAX = 2**31 - 1
@@ -30,7 +31,7 @@ def groups_from_value(value: object, source: str) -> tuple[Group, ...]:
         return ()
     if not isinstance(value, Mapping):
         raise CatalogError(
-            [f"{source}: groups: must be an object of group name to group, got {kind(value)}"]
+            [f"{source}: groups: must be an object of group name to group, got {kind_of(value)}"]
         )
     problems = [
         f"{source}: groups.{key}: is written more than once" for key in duplicate_keys(value)
@@ -69,7 +70,7 @@ def unknown_group_problems(
 
 def _group(name: str, doc: object) -> tuple[list[str], Group | None]:
     if not isinstance(doc, Mapping):
-        return [f"must be an object, got {kind(doc)}"], None
+        return [f"must be an object, got {kind_of(doc)}"], None
     problems = [f"{key}: is written more than once" for key in duplicate_keys(doc)]
     problems += [
         f"{key}: unknown field (expected one of: {', '.join(GROUP_FIELDS)})"
@@ -82,7 +83,7 @@ def _group(name: str, doc: object) -> tuple[list[str], Group | None]:
         if isinstance(limit, float) and limit.is_integer():
             limit = int(limit)
         if isinstance(limit, bool) or not isinstance(limit, int):
-            problems.append(f"max_active: must be a whole number, got {kind(limit)}")
+            problems.append(f"max_active: must be a whole number, got {kind_of(limit)}")
         elif not 1 <= limit <= _INT32_MAX:
             problems.append(
                 f"max_active: must be at least 1 (leave it out for no limit), got {limit}"
@@ -93,7 +94,7 @@ def _group(name: str, doc: object) -> tuple[list[str], Group | None]:
     percent = doc.get("holdout_percent")
     if percent is not None:
         if isinstance(percent, bool) or not isinstance(percent, int | float):
-            problems.append(f"holdout_percent: must be a number, got {kind(percent)}")
+            problems.append(f"holdout_percent: must be a number, got {kind_of(percent)}")
         else:
             try:
                 holdout = percent_threshold(percent)

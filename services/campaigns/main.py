@@ -8,7 +8,7 @@ import sys
 
 from services.campaigns.bootstrap import start_campaign_server
 from services.campaigns.errors import CatalogError
-from services.campaigns.settings import CampaignSettings, SettingsError, add_flags
+from services.campaigns.settings import CampaignSettings, add_flags
 from services.transport.grpc_server import wait_for_signal
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = CampaignSettings.from_args(args)
         server = start_campaign_server(settings)
-    except (SettingsError, ValueError) as exc:
+    except ValueError as exc:  # SettingsError too
         print(f"profile-matcher campaigns: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     except CatalogError as exc:

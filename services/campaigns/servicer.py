@@ -13,7 +13,7 @@ from profilematcher.campaigns.v1 import campaign_service_pb2_grpc as pb_grpc
 from services.campaigns.errors import TooManyWatchers
 from services.campaigns.listing import list_page
 from services.campaigns.served_catalog import LoadedCatalog, ServedCatalog
-from services.domain.profile_message import datetime_from_timestamp, timestamp_from_datetime
+from services.codecs.timestamps import datetime_from_timestamp, timestamp_from_datetime
 from services.transport.campaign_messages import campaign_to_message, group_to_message
 from services.transport.status import mapped_errors, mapped_stream_errors
 

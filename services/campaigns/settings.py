@@ -7,9 +7,10 @@ import argparse
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from services.campaigns.file_watcher import DEFAULT_POLL_INTERVAL
 from services.config import add_flag
@@ -26,6 +27,8 @@ from services.server_flags import (
 from services.transport.tls import TLSSettings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_HOST = "[::]"
 DEFAULT_PORT = 50052
@@ -94,23 +97,12 @@ class CampaignSettings:
         catalog_path = catalog if catalog is not None else env.get(ENV_CATALOG) or None
         if catalog_path is None:
             raise SettingsError(f"no catalog file: pass --catalog FILE or set {ENV_CATALOG}")
-        if port is None and env.get(ENV_PORT):
-            try:
-                port = int(env[ENV_PORT])
-            except ValueError:
-                raise SettingsError(
-                    f"{ENV_PORT} must be a port number, got {env[ENV_PORT]!r}"
-                ) from None
+        if port is None:
+            port = _from_env(env, ENV_PORT, int, "a port number")
         if host is None:
             host = env.get(ENV_HOST) or None
-        if poll_interval is None and env.get(ENV_POLL_INTERVAL):
-            try:
-                poll_interval = float(env[ENV_POLL_INTERVAL])
-            except ValueError:
-                raise SettingsError(
-                    f"{ENV_POLL_INTERVAL} must be a number of seconds,"
-                    f" got {env[ENV_POLL_INTERVAL]!r}"
-                ) from None
+        if poll_interval is None:
+            poll_interval = _from_env(env, ENV_POLL_INTERVAL, float, "a number of seconds")
         return cls(
             catalog=Path(catalog_path),
             port=DEFAULT_PORT if port is None else port,
@@ -137,6 +129,19 @@ class CampaignSettings:
         if settings.auth_token and not settings.tls.enabled:
             log.warning("an auth token is set but TLS is off: the token travels in clear text")
         return settings
+
+
+def _from_env(
+    env: Mapping[str, str], name: str, convert: Callable[[str], T], what: str
+) -> T | None:
+    """$name converted, None when it is unset or empty."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        return convert(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 from services.config import add_flag
 from services.domain.errors import DependencyUnavailable, DomainError
 from services.domain.json_text import printable
+from services.profiles.import_file import iter_profile_documents
+from services.profiles.import_profiles import import_profiles
 from services.storage.factory import describe_store, open_store
-from services.storage.importing import import_profiles, iter_profile_documents
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

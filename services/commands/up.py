@@ -25,9 +25,10 @@ from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.bootstrap import start_matcher
 from services.matcher.settings import MatcherSettings, default_match_workers
+from services.profiles.import_file import iter_profile_documents
+from services.profiles.import_profiles import ImportReport, import_profiles
 from services.storage.base import ProfileStore
 from services.storage.factory import open_store
-from services.storage.importing import ImportReport, import_profiles, iter_profile_documents
 from services.transport.grpc_server import ServerOptions, wait_for_signal
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from profilematcher.matcher.v1 import assignment_pb2
+from services.codecs.payload_struct import set_struct
 from services.matching.experiments import Assignment
-from services.transport.payload_struct import set_struct
 
 # Far more than a catalog's assignments; bounds what old catalog versions leave behind.
 CACHE_LIMIT = 20_000

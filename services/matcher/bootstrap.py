@@ -13,21 +13,22 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
-from profilematcher.profiles.v1 import profile_service_pb2, profile_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2, profile_service_pb2_grpc
 from services.domain.errors import DependencyUnavailable
 from services.matcher.access import server_security
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_cache import CatalogCache
 from services.matcher.catalog_subscription import CAMPAIGN_CHANNEL_OPTIONS, CatalogSubscription
-from services.matcher.client_config import ClientConfigs
-from services.matcher.profile_servicer import ProfileServicer
+from services.matcher.client_config import ServeClientConfig
+from services.matcher.dry_run import MatchDryRun
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matcher.settings import MatcherSettings
-from services.observability.http import MetricsServer, start_metrics_server
+from services.observability.http import MetricsServer, serve_metrics
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
-from services.storage.base import ProfileStore
+from services.profiles.servicer import ProfileServicer
+from services.storage.base import ServingStore
 from services.transport.grpc_server import RunningServer, create_server, start_server
 from services.transport.pools import DedicatedPool
 from services.transport.tls import open_channel
@@ -83,7 +84,7 @@ class MatcherServer:
     running: RunningServer
     cache: CatalogCache
     channel: grpc.Channel
-    watcher: CatalogSubscription | None
+    subscription: CatalogSubscription | None
     metrics: Metrics
     metrics_server: MetricsServer | None
     _stop_monitor: threading.Event
@@ -109,8 +110,8 @@ class MatcherServer:
 
     def stop(self, grace: float | None = None) -> None:
         self._stop_health_monitor()
-        if self.watcher is not None:
-            self.watcher.stop()
+        if self.subscription is not None:
+            self.subscription.stop()
         self.running.stop(grace)
         for pool in self._pools:
             pool.shutdown()
@@ -121,7 +122,7 @@ class MatcherServer:
 
 def start_matcher(
     settings: MatcherSettings,
-    store: ProfileStore,
+    store: ServingStore[profile_pb2.Profile],
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     timer: Callable[[], float] = time.monotonic,
@@ -157,18 +158,15 @@ def start_matcher(
     interceptors = [*pools, MetricsInterceptor(metrics), *security.interceptors]
     server = create_server(settings.server, interceptors)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        ProfileMatcherServicer(ClientConfigs(store, cache, clock)), server
+        ProfileMatcherServicer(ServeClientConfig(store, cache, clock), MatchDryRun(cache, clock)),
+        server,
     )
     profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)
     try:
         running = start_server(
             server, settings.server, SERVICE_NAMES, credentials=security.credentials
         )
-        metrics_server = (
-            start_metrics_server(settings.metrics.port, metrics.registry, settings.metrics.host)
-            if settings.metrics.enabled
-            else None
-        )
+        metrics_server = serve_metrics(settings.metrics, metrics.registry)
     except BaseException:
         # Nothing half-started may outlive a failed start (the caller closes the store).
         server.stop(None)
@@ -180,21 +178,23 @@ def start_matcher(
         cache.current(timeout=settings.campaigns_timeout)
     except DependencyUnavailable as exc:
         log.warning("no campaign catalog yet (NOT_SERVING until there is one): %s", exc)
-    watcher = None
+    subscription = None
     if settings.watch_campaigns:
-        watcher = CatalogSubscription(client.watch, cache, backoff_cap=settings.watch_reconnect_cap)
-        watcher.start()
+        subscription = CatalogSubscription(
+            client.watch, cache, backoff_cap=settings.watch_reconnect_cap
+        )
+        subscription.start()
     stop_monitor = threading.Event()
-    serving = _update_health(cache, running, None)
+    health = _update_health(cache, running, None)
     monitor = threading.Thread(
         target=_monitor_health,
-        args=(cache, running, settings.health_interval, stop_monitor, serving),
+        args=(cache, running, settings.health_interval, stop_monitor, health),
         name="health-monitor",
         daemon=True,
     )
     monitor.start()
     return MatcherServer(
-        running, cache, channel, watcher, metrics, metrics_server, stop_monitor, monitor, pools
+        running, cache, channel, subscription, metrics, metrics_server, stop_monitor, monitor, pools
     )
 
 
@@ -203,12 +203,13 @@ def _monitor_health(
     running: RunningServer,
     interval: float,
     stop: threading.Event,
-    serving: tuple[bool, bool],
+    health: tuple[bool, bool],
 ) -> None:
-    """`serving` is what health was last set to, so no change in between is missed."""
+    """`health` is what it was last set to, (serving, stale), so that no change made
+    in between is missed."""
     while not stop.wait(interval):
         cache.poke()  # an idle matcher still refreshes, so its catalog does not age out
-        serving = _update_health(cache, running, serving)
+        health = _update_health(cache, running, health)
 
 
 def _update_health(

@@ -1,4 +1,4 @@
-"""ProfileMatcherService: translates messages, calls ClientConfigs, maps errors."""
+"""ProfileMatcherService: translates messages, calls the matcher's use cases, maps errors."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import profile_from_message
+from services.codecs.timestamps import datetime_from_timestamp
 from services.domain.errors import DomainError
-from services.domain.profile_message import datetime_from_timestamp, profile_from_message
 from services.matcher.assignment_messages import AssignmentEncoder
-from services.matcher.client_config import ClientConfigs
+from services.matcher.client_config import ClientConfig, ServeClientConfig
+from services.matcher.dry_run import MatchDryRun
 from services.matching.explain import Explanation, Outcome
 from services.transport.status import client_message, mapped_errors, status_for, time_left
 
@@ -26,27 +29,27 @@ _OUTCOMES = {
 
 
 class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
-    def __init__(self, configs: ClientConfigs) -> None:
+    def __init__(
+        self, configs: ServeClientConfig[profile_pb2.Profile], dry_runs: MatchDryRun
+    ) -> None:
         self._configs = configs
+        self._dry_runs = dry_runs
         self._assignments = AssignmentEncoder()
 
     @mapped_errors
     def GetClientConfig(
         self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetClientConfigResponse:
-        config = self._configs.get_config(
-            request.player_id, request.game, timeout=time_left(context)
-        )
+        config = self._configs.get(request.player_id, request.game, timeout=time_left(context))
         response = pb.GetClientConfigResponse()
-        response.profile.CopyFrom(config.profile)
-        response.MergeFromString(self._assignments.field(_CONFIG_ASSIGNMENTS, config.assignments))
+        self._fill(response, _CONFIG_ASSIGNMENTS, config)
         return response
 
     @mapped_errors
     def BatchGetClientConfig(
         self, request: pb.BatchGetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.BatchGetClientConfigResponse:
-        results = self._configs.get_many_configs(
+        results = self._configs.get_many(
             list(request.player_ids), request.game, timeout=time_left(context)
         )
         response = pb.BatchGetClientConfigResponse()
@@ -59,11 +62,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
                     ),
                 )
             else:
-                added = response.results.add(player_id=player_id)
-                added.profile.CopyFrom(result.profile)
-                added.MergeFromString(
-                    self._assignments.field(_RESULT_ASSIGNMENTS, result.assignments)
-                )
+                self._fill(response.results.add(player_id=player_id), _RESULT_ASSIGNMENTS, result)
         return response
 
     @mapped_errors
@@ -72,7 +71,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     ) -> pb.MatchProfileResponse:
         profile = profile_from_message(request.profile, require_player_id=False)
         at = datetime_from_timestamp(request.at, "at") if request.HasField("at") else None
-        dry_run = self._configs.dry_run(profile, request.game, at, timeout=time_left(context))
+        dry_run = self._dry_runs.run(profile, request.game, at, timeout=time_left(context))
         response = pb.MatchProfileResponse(
             active_campaigns=dry_run.active_campaigns,
             explanations=[_explanation_message(e) for e in dry_run.explanations],
@@ -80,6 +79,22 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
         )
         response.MergeFromString(self._assignments.field(_DRY_RUN_ASSIGNMENTS, dry_run.assignments))
         return response
+
+    def _fill(
+        self,
+        response: pb.GetClientConfigResponse | pb.ClientConfigResult,
+        assignments_field: int,
+        config: ClientConfig[profile_pb2.Profile],
+    ) -> None:
+        """The response's profile, one copy of the stored message with the campaigns
+        answered when they are not its own list, and the assignments, each encoded
+        once (AssignmentEncoder) and merged in as bytes."""
+        stored, active_campaigns, assignments = config
+        response.profile.CopyFrom(stored)
+        if active_campaigns is not None:
+            response.profile.active_campaigns[:] = active_campaigns
+        if assignments:
+            response.MergeFromString(self._assignments.field(assignments_field, assignments))
 
 
 def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:

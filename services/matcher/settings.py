@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from services.config import add_flag
 from services.matcher.catalog_subscription import RECONNECT_CAP
-from services.matcher.profile_servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
 from services.matcher.security_flags import (
     add_security_flags,
     campaigns_client_token_from_args,
@@ -18,6 +17,7 @@ from services.matcher.security_flags import (
     token_from_args,
 )
 from services.observability.http import MetricsSettings
+from services.profiles.servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
 from services.server_flags import add_metrics_flags, metrics_settings_from, tls_from_args
 from services.storage.mongo_store import DEFAULT_INDEX_BUILD_TIMEOUT
 from services.transport.grpc_server import ServerOptions

@@ -60,3 +60,10 @@ class MetricsSettings:
     @property
     def enabled(self) -> bool:
         return self.port != 0
+
+
+def serve_metrics(settings: MetricsSettings, registry: CollectorRegistry) -> MetricsServer | None:
+    """The endpoint `settings` ask for, serving `registry`; None when they ask for none."""
+    if not settings.enabled:
+        return None
+    return start_metrics_server(settings.port, registry, settings.host)

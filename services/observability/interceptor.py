@@ -24,6 +24,7 @@ import grpc
 from prometheus_client import Counter, Histogram
 
 from services.observability.metrics import GRPC_CODE_LABELS, RpcMetrics
+from services.transport.handlers import Behaviour, behaviour_of, rebuilt
 
 _TRequest = TypeVar("_TRequest")
 _TResponse = TypeVar("_TResponse")
@@ -31,8 +32,6 @@ _TResponse = TypeVar("_TResponse")
 # Core ends the call on its own clock, Python reads the wall clock: a call cancelled
 # this close to its deadline was ended by the deadline.
 _DEADLINE_SLACK = 0.05
-
-_Behaviour = Callable[..., Any]
 
 
 def _split_method(full_method: str) -> tuple[str, str]:
@@ -183,17 +182,7 @@ def _observed_handler(
     method: _MethodMetrics,
     timer: Callable[[], float],
 ) -> grpc.RpcMethodHandler[_TRequest, _TResponse]:
-    behaviour: _Behaviour | None
-    make: Callable[..., grpc.RpcMethodHandler[_TRequest, _TResponse]]
-    match handler.request_streaming, handler.response_streaming:
-        case False, False:
-            behaviour, make = handler.unary_unary, grpc.unary_unary_rpc_method_handler
-        case True, False:
-            behaviour, make = handler.stream_unary, grpc.stream_unary_rpc_method_handler
-        case False, True:
-            behaviour, make = handler.unary_stream, grpc.unary_stream_rpc_method_handler
-        case _:
-            behaviour, make = handler.stream_stream, grpc.stream_stream_rpc_method_handler
+    behaviour = behaviour_of(handler)
     if behaviour is None:  # a malformed handler: leave grpc to report it
         return handler
     if not handler.response_streaming:
@@ -202,20 +191,12 @@ def _observed_handler(
         wrapped = _non_blocking_stream(behaviour, method, timer)
     else:
         wrapped = _response_stream(behaviour, method, timer)
-    _keep_server_hints(behaviour, wrapped)
-    return make(wrapped, handler.request_deserializer, handler.response_serializer)
-
-
-def _keep_server_hints(original: object, wrapped: Any) -> None:
-    """grpc reads these off the behaviour itself (health's Watch sets the first)."""
-    for hint in ("experimental_non_blocking", "experimental_thread_pool"):
-        if hasattr(original, hint):
-            setattr(wrapped, hint, getattr(original, hint))
+    return rebuilt(handler, wrapped, handler.request_deserializer, stands_in_for=behaviour)
 
 
 def _single_response(
-    behaviour: _Behaviour, method: _MethodMetrics, timer: Callable[[], float]
-) -> _Behaviour:
+    behaviour: Behaviour, method: _MethodMetrics, timer: Callable[[], float]
+) -> Behaviour:
     def observed(request: Any, context: grpc.ServicerContext) -> Any:
         call = _Call(method, context, timer)
         try:
@@ -230,8 +211,8 @@ def _single_response(
 
 
 def _response_stream(
-    behaviour: _Behaviour, method: _MethodMetrics, timer: Callable[[], float]
-) -> _Behaviour:
+    behaviour: Behaviour, method: _MethodMetrics, timer: Callable[[], float]
+) -> Behaviour:
     def observed(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         call = _Call(method, context, timer)
         try:
@@ -255,8 +236,8 @@ def _until_the_end(responses: Iterator[Any], call: _Call) -> Iterator[Any]:
 
 
 def _non_blocking_stream(
-    behaviour: _Behaviour, method: _MethodMetrics, timer: Callable[[], float]
-) -> _Behaviour:
+    behaviour: Behaviour, method: _MethodMetrics, timer: Callable[[], float]
+) -> Behaviour:
     """A behaviour that returns at once and streams through a callback; None ends it."""
 
     def observed(request: Any, context: grpc.ServicerContext, send: Callable[[Any], None]) -> None:

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from services.observability.metrics import Metrics
-from services.storage.base import BatchProfileStore, ProfileStore
-from services.storage.wrapper import BatchStoreWrapper, StoreWrapper
+from services.storage.base import BatchProfileStore, ServingStore
+from services.storage.wrapper import BatchStoreWrapper, StoreWrapper, as_batch_store
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 OPERATIONS = (
     "get",
@@ -27,8 +28,8 @@ OPERATIONS = (
 
 
 def instrument_store(
-    store: ProfileStore, metrics: Metrics, *, timer: Callable[[], float] = time.perf_counter
-) -> ProfileStore:
+    store: ServingStore[R], metrics: Metrics, *, timer: Callable[[], float] = time.perf_counter
+) -> ServingStore[R]:
     """`store`, instrumented; still a BatchProfileStore when `store` is one, so bulk
     imports keep their batched writes."""
     if isinstance(store, BatchProfileStore):
@@ -36,14 +37,14 @@ def instrument_store(
     return InstrumentedStore(store, metrics, timer=timer)
 
 
-class InstrumentedStore(StoreWrapper):
+class InstrumentedStore(StoreWrapper[R]):
     """Wraps a ProfileStore: every call goes into profilematcher_store_operation_seconds,
     every exception into profilematcher_store_errors_total by class name, and is then
     re-raised as it was, so callers map it to a status code as before."""
 
     def __init__(
         self,
-        inner: ProfileStore,
+        inner: ServingStore[R],
         metrics: Metrics,
         *,
         timer: Callable[[], float] = time.perf_counter,
@@ -64,15 +65,15 @@ class InstrumentedStore(StoreWrapper):
             self._seconds[operation].observe(self._timer() - start)
 
 
-class InstrumentedBatchStore(BatchStoreWrapper, InstrumentedStore):
+class InstrumentedBatchStore(BatchStoreWrapper[R], InstrumentedStore[R]):
     """The same over a BatchProfileStore, keeping `upsert_many`."""
 
     def __init__(
         self,
-        inner: BatchProfileStore,
+        inner: ServingStore[R],
         metrics: Metrics,
         *,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         InstrumentedStore.__init__(self, inner, metrics, timer=timer)
-        self._batch_inner = inner
+        self._batch_inner = as_batch_store(inner)

@@ -1,4 +1,10 @@
-"""The profile store contract. One class per backend implements it.
+"""The profile store's ports. One class per backend implements them all.
+
+`ProfileStore` speaks the domain's Profile. `ServingReads` is the read model of the
+calls that answer a caller with a stored profile as it is (GetClientConfig, its
+batch, GetProfile): it hands out records in the backend's serving form, whatever
+that is (each backend here serves the API's Profile message, which the embedded
+store keeps as is), with the fields matching reads beside them.
 
 Every method takes `timeout`: the seconds left of the caller's deadline (None:
 the store's own default). A backend that cannot be reached raises
@@ -9,11 +15,12 @@ never leaves a partial write behind.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import StoredProfileCorrupt
-from services.domain.profile import Profile
+from services.domain.profile import Profile, ServingRecord
+
+R_co = TypeVar("R_co", covariant=True)
 
 
 class ProfileStore(Protocol):
@@ -27,24 +34,6 @@ class ProfileStore(Protocol):
         """The stored profiles among `player_ids`, in one round trip; unknown ids are
         absent. A stored profile that fails validation comes back as the error, in its
         own entry, so one bad record does not fail the others."""
-        ...
-
-    def get_many_messages(
-        self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
-        """`get_many` as Profile messages, the API's form, for callers that answer with
-        them; each message is new and the caller's to change. The embedded store keeps
-        profiles in this form and hands them out without building a domain Profile."""
-        ...
-
-    def set_active_campaigns(
-        self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None
-    ) -> None:
-        """Sets only the `active_campaigns` field of each player in one batched write.
-
-        Other fields are not read or written, so a concurrent change to any of them
-        is never lost. Players that no longer exist are skipped.
-        """
         ...
 
     def create(self, profile: Profile, *, timeout: float | None = None) -> None:
@@ -77,6 +66,33 @@ class ProfileStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class ServingReads(Protocol[R_co]):
+    def read_for_serving(
+        self, player_ids: Sequence[str], *, timeout: float | None = None
+    ) -> Mapping[str, ServingRecord[R_co] | StoredProfileCorrupt]:
+        """The stored profiles among `player_ids` in one round trip, as records to
+        answer with (each new, the caller's to change); unknown ids are absent. A
+        record is checked as far as answering with it needs (each backend says how
+        far); one that fails comes back as the error, in its own entry.
+
+        As a read, it is the same operation as `get_many` (metrics name it so)."""
+        ...
+
+    def set_active_campaigns(
+        self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None
+    ) -> None:
+        """Sets only the `active_campaigns` field of each player in one batched write.
+
+        Other fields are not read or written, so a concurrent change to any of them
+        is never lost. Players that no longer exist are skipped.
+        """
+        ...
+
+
+class ServingStore(ProfileStore, ServingReads[R_co], Protocol[R_co]):
+    """Both ports, as every backend provides them: what the matcher is given."""
 
 
 @runtime_checkable

@@ -12,7 +12,8 @@ import re
 
 from pymongo.errors import ConfigurationError, InvalidName
 
-from services.storage.base import ProfileStore
+from profilematcher.profiles.v1 import profile_pb2
+from services.storage.base import ServingStore
 from services.storage.mongo_store import (
     DEFAULT_COLLECTION,
     DEFAULT_DATABASE,
@@ -34,7 +35,7 @@ def open_store(
     *,
     timeout: float = 2.0,
     index_build_timeout: float = DEFAULT_INDEX_BUILD_TIMEOUT,
-) -> ProfileStore:
+) -> ServingStore[profile_pb2.Profile]:
     """The store for `uri`, ready to serve.
 
     `timeout` (seconds) bounds how long MongoDB may take to be found and the default

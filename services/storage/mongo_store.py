@@ -1,77 +1,49 @@
 """The MongoDB profile store, on pymongo's synchronous client.
 
-One document per player in one collection, exactly profile_to_document's output
-(times as BSON dates) plus MongoDB's own `_id`, which is never read back. Players
-are found through a unique index on player_id: call `ensure_indexes()` once at
-start-up (open_store does), before serving.
+One document per player in one collection (mongo_documents says what a document
+holds and how filters are built). Players are found through a unique index on
+player_id: call `ensure_indexes()` once at start-up (open_store does), before
+serving. MongoDB stores times with millisecond precision: microseconds are truncated.
 
-Every player id and field name reaching a query has been validated as a plain
-string first; filters are always built here as `{"player_id": <str>}`, never taken
-from a caller's dict, so no operator can be smuggled in.
-
-MongoDB stores times with millisecond precision: microseconds are truncated.
-
-Other writers may put BSON types JSON has no word for (ObjectId, Decimal128, dates,
-Binary, Timestamp, Regex...) in custom fields. They are read as MongoDB's relaxed
-Extended JSON, as bson.json_util writes it: `{"$oid": "..."}`, `{"$date":
-"2021-01-10T13:37:17Z"}`, `{"$numberDecimal": "1.10"}`, a 64-bit integer as a plain
-number. The documents themselves are never rewritten: an update sets only the fields
-it names, so those values stay what they are in the database.
+The documents are never rewritten by a read: an update sets only the fields it
+names, so values other writers stored (ObjectId, Decimal128...) stay what they are.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import re
 import time
 from collections.abc import Collection as CollectionABC
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import Any
 
 import pymongo
-from bson import json_util
 from bson.codec_options import DatetimeConversion
-from bson.errors import InvalidDocument
 from pymongo import MongoClient, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import (
-    BulkWriteError,
-    ConfigurationError,
-    ConnectionFailure,
-    DuplicateKeyError,
-    OperationFailure,
-    PyMongoError,
-    ServerSelectionTimeoutError,
-)
+from pymongo.errors import DuplicateKeyError
 
 from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import (
     DependencyTimeout,
-    DependencyUnavailable,
-    InvalidInput,
     ProfileAlreadyExists,
     ProfileNotFound,
     StoredProfileCorrupt,
 )
-from services.domain.profile import Profile
-from services.domain.profile_json import (
-    profile_to_document,
-    validate_player_id,
+from services.domain.profile import Profile, ServingRecord
+from services.domain.profile_json import stored_profile, stored_profile_or_error
+from services.domain.profile_update import plan_field_update
+from services.storage.arguments import checked_campaigns, checked_ids, last_per_player
+from services.storage.mongo_documents import (
+    NO_ID,
+    Document,
+    by_id,
+    document,
+    readable,
+    serving_record,
 )
-from services.domain.profile_message import profile_to_message
-from services.storage._documents import (
-    checked_campaigns,
-    checked_ids,
-    last_per_player,
-    plan_field_update,
-    stored_profile,
-    stored_profile_or_error,
-)
-
-Document: TypeAlias = dict[str, Any]
+from services.storage.mongo_errors import mongo_errors
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +54,6 @@ _PLAYER_ID_KEY = {"player_id": pymongo.ASCENDING}
 # Building the unique index reads the whole collection: minutes for millions of
 # profiles, so it has a limit of its own rather than an operation's.
 DEFAULT_INDEX_BUILD_TIMEOUT = 600.0
-# Never read MongoDB's `_id`: it is not a profile field and would fail validation.
-NO_ID = {"_id": 0}
 
 
 def mongo_client(
@@ -218,10 +188,10 @@ class MongoProfileStore:
                     yield
 
     def get(self, player_id: str, *, timeout: float | None = None) -> Profile | None:
-        query = _by_id(player_id)
+        query = by_id(player_id)
         with self._call("read a profile", timeout):
             doc = self._collection.find_one(query, NO_ID)
-        return None if doc is None else stored_profile(_json_custom_fields(doc))
+        return None if doc is None else stored_profile(readable(doc))
 
     def get_many(
         self, player_ids: Sequence[str], *, timeout: float | None = None
@@ -231,10 +201,7 @@ class MongoProfileStore:
             return {}
         with self._call("read profiles", timeout):
             docs = self._find(keys)
-        return {
-            str(doc.get("player_id")): stored_profile_or_error(_json_custom_fields(doc))
-            for doc in docs
-        }
+        return {str(doc.get("player_id")): stored_profile_or_error(readable(doc)) for doc in docs}
 
     def _find(self, keys: list[str]) -> list[Document]:
         """The players' documents in one round trip.
@@ -253,12 +220,13 @@ class MongoProfileStore:
             )
         )
 
-    def get_many_messages(
+    def read_for_serving(
         self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
-        # Documents come from other writers too, so each is validated on the way.
+    ) -> dict[str, ServingRecord[profile_pb2.Profile] | StoredProfileCorrupt]:
+        # Documents come from other writers too, so each is validated on the way:
+        # document -> Profile -> message.
         return {
-            player_id: p if isinstance(p, StoredProfileCorrupt) else profile_to_message(p)
+            player_id: p if isinstance(p, StoredProfileCorrupt) else serving_record(p)
             for player_id, p in self.get_many(player_ids, timeout=timeout).items()
         }
 
@@ -266,7 +234,7 @@ class MongoProfileStore:
         self, updates: Mapping[str, Sequence[str]], *, timeout: float | None = None
     ) -> None:
         operations = [
-            UpdateOne(_by_id(pid), {"$set": {"active_campaigns": checked_campaigns(pid, names)}})
+            UpdateOne(by_id(pid), {"$set": {"active_campaigns": checked_campaigns(pid, names)}})
             for pid, names in updates.items()
         ]
         if not operations:
@@ -277,7 +245,7 @@ class MongoProfileStore:
             self._collection.bulk_write(operations, ordered=False)
 
     def create(self, profile: Profile, *, timeout: float | None = None) -> None:
-        doc = _document(profile)
+        doc = document(profile)
         with self._call("create a profile", timeout):
             try:
                 self._collection.insert_one(doc)
@@ -285,16 +253,16 @@ class MongoProfileStore:
                 raise ProfileAlreadyExists(profile.player_id) from None
 
     def upsert(self, profile: Profile, *, timeout: float | None = None) -> bool:
-        doc = _document(profile)
+        doc = document(profile)
         with self._call("store a profile", timeout):
-            result = self._collection.replace_one(_by_id(profile.player_id), doc, upsert=True)
+            result = self._collection.replace_one(by_id(profile.player_id), doc, upsert=True)
         return result.upserted_id is not None
 
     def upsert_many(self, profiles: Sequence[Profile], *, timeout: float | None = None) -> int:
         """One unordered bulk write; repeated ids are reduced to their last profile first,
         so the unordered writes never race each other on the same player."""
         operations = [
-            ReplaceOne(_by_id(p.player_id), _document(p), upsert=True)
+            ReplaceOne(by_id(p.player_id), document(p), upsert=True)
             for p in last_per_player(profiles)
         ]
         if not operations:
@@ -311,13 +279,13 @@ class MongoProfileStore:
         *,
         timeout: float | None = None,
     ) -> Profile:
-        query = _by_id(player_id)
+        query = by_id(player_id)
         # One deadline for both round trips.
         with self._call("update a profile", timeout):
             current = self._collection.find_one(query, NO_ID)
             if current is None:
                 raise ProfileNotFound(player_id)
-            current = _json_custom_fields(current)
+            current = readable(current)
             # Validated against the stored profile in memory first, so an invalid value
             # is refused with nothing written. The write itself touches only the named
             # fields, which each validate on their own, so a concurrent change to another
@@ -335,10 +303,10 @@ class MongoProfileStore:
             )
         if after is None:
             raise ProfileNotFound(player_id)
-        return stored_profile(_json_custom_fields(after))
+        return stored_profile(readable(after))
 
     def delete(self, player_id: str, *, timeout: float | None = None) -> bool:
-        query = _by_id(player_id)
+        query = by_id(player_id)
         with self._call("delete a profile", timeout):
             result = self._collection.delete_one(query)
         return result.deleted_count > 0
@@ -355,15 +323,6 @@ class MongoProfileStore:
         return f"MongoProfileStore({self._collection.full_name})"
 
 
-def _by_id(player_id: str) -> Document:
-    return {"player_id": validate_player_id(player_id)}
-
-
-def _document(profile: Profile) -> Document:
-    validate_player_id(profile.player_id)
-    return profile_to_document(profile)
-
-
 def _is_player_id_index(index: Mapping[str, Any]) -> bool:
     """The index ensure_indexes makes, under any name: unique on all of player_id, with
     the default (binary) string comparison."""
@@ -373,100 +332,3 @@ def _is_player_id_index(index: Mapping[str, Any]) -> bool:
         and "partialFilterExpression" not in index
         and "collation" not in index
     )
-
-
-_JSON_SCALARS = (str, int, bool, type(None))
-
-
-def _json_custom_fields(doc: Document) -> Document:
-    """`doc` with every custom value in relaxed Extended JSON (see the module's doc);
-    the same dict when they all are plain JSON already, as the store writes them."""
-    changed = {k: _json(v) for k, v in doc.items() if k[:1] == "_" and not _plain_scalar(v)}
-    return {**doc, **changed} if changed else doc
-
-
-def _plain_scalar(value: Any) -> bool:
-    kind = type(value)
-    return kind in _JSON_SCALARS or (kind is float and math.isfinite(value))
-
-
-def _json(value: Any) -> Any:
-    if _plain_scalar(value):
-        return value
-    if type(value) is dict:
-        return {k: _json(v) for k, v in value.items()}
-    if type(value) is list:
-        return [_json(v) for v in value]
-    # Int64 (a plain number), NaN, ObjectId, Decimal128, datetime, Binary, Regex...
-    return json.loads(json_util.dumps(value, json_options=json_util.RELAXED_JSON_OPTIONS))
-
-
-_MAX_DETAIL = 300
-# `scheme://user:password@` as it may appear inside a driver message.
-_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
-
-
-def _detail(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    text = _USERINFO.sub("***@", text)
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
-
-
-@contextmanager
-def mongo_errors(action: str) -> Iterator[None]:
-    """Maps pymongo's errors to the domain's: the one place that knows them.
-
-    `action` says what was being attempted ("read a profile"); it and a trimmed driver
-    message, with any `user:password@` removed, make the error's text: the detail, for
-    the log. A client is told only the action and how the store failed.
-    """
-    # What a client is told; the detail (hosts, the driver's words) goes to the log.
-    unreachable = f"could not {action}: the profile store is unreachable"
-    refused = f"could not {action}: the profile store refused it"
-    failed = f"could not {action}: the profile store failed"
-    try:
-        yield
-    except (InvalidDocument, OverflowError) as exc:
-        # BSON cannot hold the value (e.g. an integer beyond 64 bits in a custom field).
-        raise InvalidInput("profile", f"cannot be stored in MongoDB: {_detail(exc)}") from exc
-    except ServerSelectionTimeoutError as exc:
-        # Its `timeout` is True too, but no server being reachable is an outage, not a
-        # slow answer: report it as unavailable.
-        raise DependencyUnavailable(
-            f"MongoDB unreachable, could not {action}: {_detail(exc)}", public=unreachable
-        ) from exc
-    except PyMongoError as exc:
-        if exc.timeout:
-            raise DependencyTimeout(
-                f"MongoDB did not answer in time, could not {action}: {_detail(exc)}",
-                public=f"could not {action}: the profile store did not answer in time",
-            ) from exc
-        if isinstance(exc, BulkWriteError):
-            errors = exc.details.get("writeErrors") or [{}]
-            first = errors[0]
-            raise DependencyUnavailable(
-                f"MongoDB refused to {action}: {first.get('errmsg', 'bulk write failed')}"
-                f" (code {first.get('code')}, {len(errors)} failed)",
-                public=refused,
-            ) from exc
-        if isinstance(exc, OperationFailure):
-            # The server's own errmsg, without pymongo's ", full error: {...}" dump.
-            message = (exc.details or {}).get("errmsg") or _detail(exc)
-            raise DependencyUnavailable(
-                f"MongoDB refused to {action}: {_USERINFO.sub('***@', str(message))}"
-                f" (code {exc.code})",
-                public=refused,
-            ) from exc
-        if isinstance(exc, ConnectionFailure):
-            raise DependencyUnavailable(
-                f"MongoDB connection failed, could not {action}: {_detail(exc)}",
-                public=unreachable,
-            ) from exc
-        if isinstance(exc, ConfigurationError):
-            raise DependencyUnavailable(
-                f"MongoDB cannot be used, could not {action}: {_detail(exc)}",
-                public=failed,
-            ) from exc
-        raise DependencyUnavailable(
-            f"MongoDB error, could not {action}: {_detail(exc)}", public=failed
-        ) from exc

@@ -1,24 +1,24 @@
-"""A ProfileStore that forwards every call to another one through a single hook.
+"""A store that forwards every call of both ports to another one through a single hook.
 
 Wrappers (metrics, fault injection in tests and soaks) override `_around` instead of
-re-implementing every method of the contract.
+re-implementing every method of the ports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import StoredProfileCorrupt
-from services.domain.profile import Profile
-from services.storage.base import BatchProfileStore, ProfileStore
+from services.domain.profile import Profile, ServingRecord
+from services.storage.base import BatchProfileStore, ServingStore
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
-class StoreWrapper:
-    def __init__(self, inner: ProfileStore) -> None:
+class StoreWrapper(Generic[R]):
+    def __init__(self, inner: ServingStore[R]) -> None:
         self.inner = inner
 
     def _around(self, operation: str, call: Callable[[], T]) -> T:
@@ -33,12 +33,12 @@ class StoreWrapper:
     ) -> dict[str, Profile | StoredProfileCorrupt]:
         return self._around("get_many", lambda: self.inner.get_many(player_ids, timeout=timeout))
 
-    def get_many_messages(
+    def read_for_serving(
         self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
+    ) -> Mapping[str, ServingRecord[R] | StoredProfileCorrupt]:
         # The same read as get_many, in another form: timed, counted and faulted as one.
         return self._around(
-            "get_many", lambda: self.inner.get_many_messages(player_ids, timeout=timeout)
+            "get_many", lambda: self.inner.read_for_serving(player_ids, timeout=timeout)
         )
 
     def set_active_campaigns(
@@ -81,14 +81,22 @@ class StoreWrapper:
         return f"{type(self).__name__}({self.inner!r})"
 
 
-class BatchStoreWrapper(StoreWrapper):
-    """The same over a BatchProfileStore, keeping `upsert_many` (batched imports)."""
+class BatchStoreWrapper(StoreWrapper[R]):
+    """The same over a store that is also a BatchProfileStore, keeping `upsert_many`
+    (batched imports)."""
 
-    def __init__(self, inner: BatchProfileStore) -> None:
+    def __init__(self, inner: ServingStore[R]) -> None:
         super().__init__(inner)
-        self._batch_inner = inner
+        self._batch_inner = as_batch_store(inner)
 
     def upsert_many(self, profiles: Sequence[Profile], *, timeout: float | None = None) -> int:
         return self._around(
             "upsert_many", lambda: self._batch_inner.upsert_many(profiles, timeout=timeout)
         )
+
+
+def as_batch_store(store: object) -> BatchProfileStore:
+    """`store`, which must have upsert_many (TypeError otherwise)."""
+    if not isinstance(store, BatchProfileStore):
+        raise TypeError(f"{store!r} has no upsert_many")
+    return store

@@ -15,16 +15,15 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn
 
 import grpc
 from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
-log = logging.getLogger(__name__)
+from services.transport.handlers import Continuation, Handler, rebuilt
 
-_TRequest = TypeVar("_TRequest")
-_TResponse = TypeVar("_TResponse")
+log = logging.getLogger(__name__)
 
 AUTHORIZATION = "authorization"
 Metadata = tuple[tuple[str, str], ...]
@@ -85,11 +84,9 @@ class _MethodGate(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], grpc.RpcMethodHandler[_TRequest, _TResponse] | None
-        ],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[_TRequest, _TResponse] | None:
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or not self._protected(method):
@@ -163,22 +160,12 @@ class WritesClosedInterceptor(_MethodGate):
         return grpc.StatusCode.UNAUTHENTICATED, self._reason
 
 
-def _refusing_handler(
-    handler: grpc.RpcMethodHandler[Any, Any], method: str, code: grpc.StatusCode, reason: str
-) -> grpc.RpcMethodHandler[Any, Any]:
+def _refusing_handler(handler: Handler, method: str, code: grpc.StatusCode, reason: str) -> Handler:
     def refuse(_request: object, context: grpc.ServicerContext) -> NoReturn:
         # Logged here rather than in the interceptor: only the context knows the peer.
         log.warning("refused %s from %s: %s", method, context.peer(), reason)
         context.abort(code, reason)
 
-    # Same shape as the real handler, so grpc drives the call the same way; no
+    # Same kind as the real handler, so grpc drives the call the same way; no
     # deserializer, so an unauthenticated request body is never parsed.
-    match handler.request_streaming, handler.response_streaming:
-        case False, False:
-            return grpc.unary_unary_rpc_method_handler(refuse)
-        case True, False:
-            return grpc.stream_unary_rpc_method_handler(refuse)
-        case False, True:
-            return grpc.unary_stream_rpc_method_handler(refuse)
-        case _:
-            return grpc.stream_stream_rpc_method_handler(refuse)
+    return rebuilt(handler, refuse, None)

@@ -1,7 +1,7 @@
 """Translation between campaign messages and domain campaigns (with their experiment
 fields and the catalog's groups); nothing else.
 
-Profiles have their own codec, `services.domain.profile_message`, which the
+Profiles have their own codec, `services.codecs.profile_message`, which the
 embedded store shares.
 """
 
@@ -11,15 +11,15 @@ from dataclasses import replace
 from datetime import timedelta
 
 from profilematcher.campaigns.v1 import campaign_pb2, experiment_pb2
-from services.domain.campaign import Campaign, LevelRange
-from services.domain.experiment import PER_PERCENT, Group, Rollout, Variant
-from services.domain.profile_message import (
+from services.codecs.payload_struct import set_struct, struct_payload
+from services.codecs.timestamps import (
     datetime_from_timestamp,
     set_timestamp,
     timestamp_from_datetime,
 )
+from services.domain.campaign import Campaign, LevelRange
+from services.domain.experiment import PER_PERCENT, Group, Rollout, Variant
 from services.domain.schedule import Schedule
-from services.transport.payload_struct import set_struct, struct_payload
 
 
 def campaign_to_message(campaign: Campaign) -> campaign_pb2.Campaign:

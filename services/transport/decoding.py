@@ -9,14 +9,13 @@ interceptor has the deserializer hand the failure over, and refuses it as invali
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any, TypeAlias
+from collections.abc import Iterator
+from typing import Any
 
 import grpc
 
 from services.domain.errors import InvalidInput
-
-_Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+from services.transport.handlers import Behaviour, Continuation, Handler, behaviour_of, rebuilt
 
 
 class _Undecodable:
@@ -31,18 +30,20 @@ class _Undecodable:
 class RequestDecodingInterceptor(grpc.ServerInterceptor):
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], _Handler | None],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> _Handler | None:
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
-        if handler is None or handler.request_deserializer is None:
-            return handler
-        return _decoding_handler(handler)
+        return None if handler is None else _decoding_handler(handler)
 
 
-def _decoding_handler(handler: _Handler) -> _Handler:
+def _decoding_handler(handler: Handler) -> Handler:
+    behaviour = behaviour_of(handler)
     deserializer = handler.request_deserializer
-    assert deserializer is not None
+    # Nothing to parse (raw bytes), or a malformed handler that grpc reports.
+    if deserializer is None or behaviour is None:
+        return handler
+    inner: Behaviour = behaviour
 
     def decode(data: bytes) -> Any:
         try:
@@ -50,33 +51,20 @@ def _decoding_handler(handler: _Handler) -> _Handler:
         except Exception as exc:  # whatever the parser raises, the bytes are at fault
             return _Undecodable(f"not a valid request message ({exc})")
 
-    match handler.request_streaming, handler.response_streaming:
-        case False, False:
-            behaviour, make = handler.unary_unary, grpc.unary_unary_rpc_method_handler
-        case False, True:
-            behaviour, make = handler.unary_stream, grpc.unary_stream_rpc_method_handler
-        case True, False:
-            behaviour, make = handler.stream_unary, grpc.stream_unary_rpc_method_handler
-        case _:
-            behaviour, make = handler.stream_stream, grpc.stream_stream_rpc_method_handler
-    if behaviour is None:  # a malformed handler: leave grpc to report it
-        return handler
-    inner: Callable[..., Any] = behaviour
+    wrapper: Behaviour
+    if handler.request_streaming:
 
-    def stream_in(requests: Iterator[Any], context: grpc.ServicerContext, *rest: Any) -> Any:
-        return inner(_checked(requests), context, *rest)
+        def wrapper(requests: Iterator[Any], context: grpc.ServicerContext, *rest: Any) -> Any:
+            return inner(_checked(requests), context, *rest)
 
-    def single_in(request: Any, context: grpc.ServicerContext, *rest: Any) -> Any:
-        if isinstance(request, _Undecodable):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request: {request.problem}")
-        return inner(request, context, *rest)
+    else:
 
-    wrapped = stream_in if handler.request_streaming else single_in
-    for hint in ("experimental_non_blocking", "experimental_thread_pool"):
-        if hasattr(inner, hint):
-            setattr(wrapped, hint, getattr(inner, hint))
-    result: _Handler = make(wrapped, decode, handler.response_serializer)
-    return result
+        def wrapper(request: Any, context: grpc.ServicerContext, *rest: Any) -> Any:
+            if isinstance(request, _Undecodable):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request: {request.problem}")
+            return inner(request, context, *rest)
+
+    return rebuilt(handler, wrapper, decode, stands_in_for=inner)
 
 
 def _checked(requests: Iterator[Any]) -> Iterator[Any]:

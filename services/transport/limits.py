@@ -28,8 +28,14 @@ from typing import Any, NoReturn
 import grpc
 
 from services.domain.errors import Overloaded
-
-_Behaviour = Callable[..., Any]
+from services.transport.handlers import (
+    Behaviour,
+    Continuation,
+    Deserializer,
+    Handler,
+    behaviour_of,
+    rebuilt,
+)
 
 
 def grpc_receive_limit(max_message_bytes: int) -> int:
@@ -91,7 +97,7 @@ class CallLimits(grpc.ServerInterceptor):
         self._max_bytes = max_message_bytes
         self._lock = threading.Lock()
         self._in_flight = 0
-        self._deserializers: dict[Callable[[bytes], Any] | None, Callable[[bytes], Any]] = {}
+        self._deserializers: dict[Deserializer | None, Deserializer] = {}
         self._check_request = functools.partial(_checked_request, limit=max_message_bytes)
         self._check_stream = functools.partial(_checked_stream, limit=max_message_bytes)
         self._refusals = futures.ThreadPoolExecutor(
@@ -105,9 +111,9 @@ class CallLimits(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None
@@ -123,7 +129,7 @@ class CallLimits(grpc.ServerInterceptor):
         with self._lock:
             self._in_flight -= 1
 
-    def _refusal(self, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+    def _refusal(self, handler: Handler) -> Handler:
         limit = self._max_concurrent
 
         def refuse(_request: Any, context: grpc.ServicerContext) -> NoReturn:
@@ -133,12 +139,11 @@ class CallLimits(grpc.ServerInterceptor):
             )
 
         refuse.experimental_thread_pool = self._refusals  # type: ignore[attr-defined]
-        return _rebuilt(handler, refuse, handler.request_deserializer)
+        return rebuilt(handler, refuse, handler.request_deserializer)
 
-    def _limited(
-        self, handler: grpc.RpcMethodHandler[Any, Any], slot: _Slot
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        behaviour = _behaviour_of(handler)
+    def _limited(self, handler: Handler, slot: _Slot) -> Handler:
+        behaviour = behaviour_of(handler)
+        assert behaviour is not None, "a registered method has a behaviour"
         arguments = self._check_stream if handler.request_streaming else self._check_request
         if getattr(behaviour, "experimental_non_blocking", False):
             wrapped = _non_blocking(behaviour, arguments, slot)
@@ -146,12 +151,10 @@ class CallLimits(grpc.ServerInterceptor):
             wrapped = _response_stream(behaviour, arguments, slot)
         else:
             wrapped = _single_response(behaviour, arguments, slot)
-        for hint in ("experimental_non_blocking", "experimental_thread_pool"):
-            if hasattr(behaviour, hint):
-                setattr(wrapped, hint, getattr(behaviour, hint))
-        return _rebuilt(handler, wrapped, self._deserializer(handler.request_deserializer))
+        deserializer = self._deserializer(handler.request_deserializer)
+        return rebuilt(handler, wrapped, deserializer, stands_in_for=behaviour)
 
-    def _deserializer(self, inner: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+    def _deserializer(self, inner: Deserializer | None) -> Deserializer:
         """`inner` with the size check; made once per method rather than per call."""
         checked = self._deserializers.get(inner)
         if checked is None:
@@ -160,7 +163,7 @@ class CallLimits(grpc.ServerInterceptor):
         return checked
 
 
-def _single_response(behaviour: _Behaviour, arguments: _Behaviour, slot: _Slot) -> _Behaviour:
+def _single_response(behaviour: Behaviour, arguments: Behaviour, slot: _Slot) -> Behaviour:
     def limited(request: Any, context: grpc.ServicerContext) -> Any:
         try:
             return _too_large_aborts(behaviour, arguments(request, context), context)
@@ -170,7 +173,7 @@ def _single_response(behaviour: _Behaviour, arguments: _Behaviour, slot: _Slot) 
     return limited
 
 
-def _response_stream(behaviour: _Behaviour, arguments: _Behaviour, slot: _Slot) -> _Behaviour:
+def _response_stream(behaviour: Behaviour, arguments: Behaviour, slot: _Slot) -> Behaviour:
     def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         try:
             responses = _too_large_aborts(behaviour, arguments(request, context), context)
@@ -194,7 +197,7 @@ def _until_the_end(
         slot.release()
 
 
-def _non_blocking(behaviour: _Behaviour, arguments: _Behaviour, slot: _Slot) -> _Behaviour:
+def _non_blocking(behaviour: Behaviour, arguments: Behaviour, slot: _Slot) -> Behaviour:
     """A behaviour that returns at once and streams through a callback: like grpcio's
     own limit, it holds its slot only while it runs."""
 
@@ -207,7 +210,7 @@ def _non_blocking(behaviour: _Behaviour, arguments: _Behaviour, slot: _Slot) -> 
     return limited
 
 
-def _too_large_aborts(behaviour: _Behaviour, argument: Any, context: grpc.ServicerContext) -> Any:
+def _too_large_aborts(behaviour: Behaviour, argument: Any, context: grpc.ServicerContext) -> Any:
     """Calls the handler; a RequestTooLarge it let through (one that no error mapping
     caught, as in grpc's reflection) still ends the call with RESOURCE_EXHAUSTED."""
     try:
@@ -231,10 +234,8 @@ def _checked_stream(
         yield request
 
 
-def _size_checked(
-    deserializer: Callable[[bytes], Any] | None, limit: int
-) -> Callable[[bytes], Any]:
-    parse: Callable[[bytes], Any] = (lambda data: data) if deserializer is None else deserializer
+def _size_checked(deserializer: Deserializer | None, limit: int) -> Deserializer:
+    parse: Deserializer = (lambda data: data) if deserializer is None else deserializer
 
     def deserialize(data: bytes) -> Any:
         if len(data) > limit:
@@ -242,30 +243,3 @@ def _size_checked(
         return parse(data)
 
     return deserialize
-
-
-def _behaviour_of(handler: grpc.RpcMethodHandler[Any, Any]) -> _Behaviour:
-    behaviour = (
-        handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
-    )
-    assert behaviour is not None, "a registered method has a behaviour"
-    return behaviour
-
-
-def _rebuilt(
-    handler: grpc.RpcMethodHandler[Any, Any],
-    behaviour: _Behaviour,
-    deserializer: Callable[[bytes], Any] | None,
-) -> grpc.RpcMethodHandler[Any, Any]:
-    """A handler of the same kind as `handler`, running `behaviour`."""
-    make: Callable[..., grpc.RpcMethodHandler[Any, Any]]
-    match handler.request_streaming, handler.response_streaming:
-        case False, False:
-            make = grpc.unary_unary_rpc_method_handler
-        case True, False:
-            make = grpc.stream_unary_rpc_method_handler
-        case False, True:
-            make = grpc.unary_stream_rpc_method_handler
-        case _:
-            make = grpc.stream_stream_rpc_method_handler
-    return make(behaviour, deserializer, handler.response_serializer)

@@ -15,13 +15,12 @@ reflection, which a single-threaded server would block.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
 import grpc
 
-_Behaviour = Callable[[Any, grpc.ServicerContext], Any]
+from services.transport.handlers import Behaviour, Continuation, Handler, rebuilt
 
 
 class DedicatedPool(grpc.ServerInterceptor):
@@ -41,9 +40,9 @@ class DedicatedPool(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         if (
             handler is None
@@ -54,13 +53,9 @@ class DedicatedPool(grpc.ServerInterceptor):
             or getattr(handler.unary_unary, "experimental_thread_pool", None) is not None
         ):
             return handler
-        return grpc.unary_unary_rpc_method_handler(
-            self._on_pool(handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return rebuilt(handler, self._on_pool(handler.unary_unary), handler.request_deserializer)
 
-    def _on_pool(self, behaviour: _Behaviour) -> _Behaviour:
+    def _on_pool(self, behaviour: Behaviour) -> Behaviour:
         def run(request: Any, context: grpc.ServicerContext) -> Any:
             return behaviour(request, context)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -15,6 +16,7 @@ import grpc
 import pytest
 
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
+from services.campaigns import main
 from services.campaigns.bootstrap import CampaignServer, start_campaign_server
 from services.campaigns.settings import CampaignSettings
 
@@ -23,6 +25,13 @@ POLL_INTERVAL = 0.02
 WAIT_SECONDS = 5.0
 
 Doc = dict[str, Any]
+
+
+def parse_args(*argv: str) -> argparse.Namespace:
+    """`argv` as `profile-matcher campaigns` parses its command line."""
+    parser = argparse.ArgumentParser(prog="profile-matcher campaigns")
+    main.configure(parser)
+    return parser.parse_args(argv)
 
 
 def write_atomically(path: Path, content: str | list[Doc] | Doc) -> None:
@@ -44,7 +53,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = WAIT_SECONDS) -> 
 @pytest.fixture(autouse=True)
 def _no_file_watcher_outlives_its_test() -> Iterator[None]:
     yield
-    leaked = [t.name for t in threading.enumerate() if t.name.startswith("catalog-reloader")]
+    leaked = [t.name for t in threading.enumerate() if t.name.startswith("catalog-file-watcher")]
     assert not leaked, f"threads left running: {leaked}"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 from collections.abc import Callable, Iterator
@@ -19,16 +18,16 @@ from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
 from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
 from services.campaigns import main
-from services.campaigns.bootstrap import CampaignServer, start_campaign_server
+from services.campaigns.bootstrap import CampaignServer
 from services.campaigns.servicer import SERVICE_NAME
 from services.campaigns.settings import CampaignSettings, campaign_service_token_from_args
-from services.domain.profile_json import profile_from_document
 from services.matcher.bootstrap import MatcherServer, start_matcher
 from services.matcher.settings import MatcherSettings
 from services.server_flags import CAMPAIGNS_TOKEN_ENV
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.grpc_server import ServerOptions
-from tests.campaigns.conftest import wait_until, write_atomically
+from tests.campaigns.conftest import parse_args, wait_until, write_atomically
+from tests.rpc import bearer, code_of
 
 TOKEN = "0123456789abcdef-campaigns-token"
 WRONG = "0123456789abcdef-wrong-token"
@@ -38,30 +37,10 @@ Stub = campaign_service_pb2_grpc.CampaignServiceStub
 MID_2022 = datetime(2022, 6, 1, tzinfo=UTC)
 
 
-def bearer(token: str) -> Metadata:
-    return (("authorization", f"Bearer {token}"),)
-
-
 @pytest.fixture
-def guarded(settings: CampaignSettings) -> Iterator[CampaignServer]:
-    running = start_campaign_server(dataclasses.replace(settings, auth_token=TOKEN))
-    try:
-        yield running
-    finally:
-        running.stop(grace=0)
-
-
-@pytest.fixture
-def channel(guarded: CampaignServer) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(f"127.0.0.1:{guarded.port}") as ch:
-        yield ch
-
-
-def code_of(call: Callable[[], object]) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    code: grpc.StatusCode = info.value.code()
-    return code
+def settings(settings: CampaignSettings) -> CampaignSettings:
+    """The conftest's server (and its channel) wants the token."""
+    return dataclasses.replace(settings, auth_token=TOKEN)
 
 
 def list_campaigns(stub: Stub, metadata: Metadata) -> str:
@@ -78,12 +57,12 @@ def first_watched(stub: Stub, metadata: Metadata) -> str:
 
 @pytest.mark.parametrize("rpc", [list_campaigns, first_watched])
 def test_a_token_guards_list_and_watch(
-    rpc: Callable[[Stub, Metadata], str], channel: grpc.Channel, guarded: CampaignServer
+    rpc: Callable[[Stub, Metadata], str], channel: grpc.Channel, server: CampaignServer
 ) -> None:
     stub = Stub(channel)
     assert code_of(lambda: rpc(stub, ())) == grpc.StatusCode.UNAUTHENTICATED
     assert code_of(lambda: rpc(stub, bearer(WRONG))) == grpc.StatusCode.PERMISSION_DENIED
-    assert rpc(stub, bearer(TOKEN)) == guarded.served.current.catalog.version
+    assert rpc(stub, bearer(TOKEN)) == server.served.current.catalog.version
 
 
 def test_a_token_leaves_health_and_reflection_open(channel: grpc.Channel) -> None:
@@ -99,16 +78,8 @@ def test_a_token_leaves_health_and_reflection_open(channel: grpc.Channel) -> Non
 
 
 @pytest.fixture
-def store(sample_profile_doc: dict[str, Any]) -> Iterator[SQLiteProfileStore]:
-    store = SQLiteProfileStore.in_memory()
-    store.create(profile_from_document(sample_profile_doc))
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def start(
-    guarded: CampaignServer, store: SQLiteProfileStore
+    server: CampaignServer, sample_store: SQLiteProfileStore
 ) -> Iterator[Callable[..., MatcherServer]]:
     started: list[MatcherServer] = []
 
@@ -116,13 +87,13 @@ def start(
         matcher = start_matcher(
             MatcherSettings(
                 server=ServerOptions(host="127.0.0.1", port=0, grace_seconds=0),
-                campaigns_target=f"127.0.0.1:{guarded.port}",
+                campaigns_target=f"127.0.0.1:{server.port}",
                 # Only the watch stream can bring a new catalog within the test.
                 catalog_ttl=3600.0,
                 campaigns_timeout=5.0,
                 **settings,
             ),
-            store,
+            sample_store,
             clock=lambda: MID_2022,
         )
         started.append(matcher)
@@ -188,21 +159,15 @@ def _no_token_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(f"{CAMPAIGNS_TOKEN_ENV}_FILE", raising=False)
 
 
-def _parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="profile-matcher campaigns")
-    main.configure(parser)
-    return parser.parse_args(argv)
-
-
 def test_token_flags_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert campaign_service_token_from_args(_parse()) is None
-    assert campaign_service_token_from_args(_parse("--auth-token", TOKEN)) == TOKEN
+    assert campaign_service_token_from_args(parse_args()) is None
+    assert campaign_service_token_from_args(parse_args("--auth-token", TOKEN)) == TOKEN
     token_file = tmp_path / "token"
     token_file.write_text(f"{TOKEN}\n")
-    args = _parse("--auth-token-file", str(token_file))
+    args = parse_args("--auth-token-file", str(token_file))
     assert campaign_service_token_from_args(args) == TOKEN
     monkeypatch.setenv(CAMPAIGNS_TOKEN_ENV, TOKEN)
-    assert campaign_service_token_from_args(_parse()) == TOKEN
+    assert campaign_service_token_from_args(parse_args()) == TOKEN
 
 
 def test_run_with_an_empty_token_file_exits_2(
@@ -210,7 +175,9 @@ def test_run_with_an_empty_token_file_exits_2(
 ) -> None:
     empty = tmp_path / "empty"
     empty.write_text("\n")
-    args = _parse("--catalog", str(catalog_path), "--port", "0", "--auth-token-file", str(empty))
+    args = parse_args(
+        "--catalog", str(catalog_path), "--port", "0", "--auth-token-file", str(empty)
+    )
     assert main.run(args) == 2
     assert capsys.readouterr().err == (
         f"profile-matcher campaigns: auth token file {empty} is empty\n"

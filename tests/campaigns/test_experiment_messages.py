@@ -8,6 +8,7 @@ from google.protobuf import struct_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.codecs.payload_struct import set_struct, struct_payload
 from services.domain.campaign import Campaign
 from services.domain.experiment import Group, JSONObject, Rollout, Variant
 from services.domain.schedule import Schedule
@@ -19,7 +20,6 @@ from services.transport.campaign_messages import (
     group_from_message,
     group_to_message,
 )
-from services.transport.payload_struct import set_struct, struct_payload
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import signal
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +22,8 @@ from services.campaigns.settings import (
     CampaignSettings,
     SettingsError,
 )
-from tests.campaigns.conftest import write_atomically
-
-
-def _parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="profile-matcher campaigns")
-    main.configure(parser)
-    return parser.parse_args(argv)
+from tests.campaigns.conftest import parse_args, write_atomically
+from tests.ports import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -40,10 +33,12 @@ def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_flags_parse() -> None:
-    args = _parse("--catalog", "c.json", "--port", "7", "--host", "::1", "--poll-interval", "0.5")
+    args = parse_args(
+        "--catalog", "c.json", "--port", "7", "--host", "::1", "--poll-interval", "0.5"
+    )
 
     assert (args.catalog, args.port, args.host, args.poll_interval) == ("c.json", 7, "::1", 0.5)
-    defaults = vars(_parse())
+    defaults = vars(parse_args())
     assert {k: defaults[k] for k in ("catalog", "port", "host", "poll_interval")} == dict.fromkeys(
         ("catalog", "port", "host", "poll_interval")
     )
@@ -99,7 +94,7 @@ def test_bad_settings(kwargs: dict[str, object], message: str) -> None:
 
 
 def test_run_without_a_catalog_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main.run(_parse()) == 2
+    assert main.run(parse_args()) == 2
     assert capsys.readouterr().err == (
         f"profile-matcher campaigns: no catalog file: pass --catalog FILE or set {ENV_CATALOG}\n"
     )
@@ -111,7 +106,7 @@ def test_run_with_a_bad_catalog_prints_every_problem_and_exits_2(
     path = tmp_path / "catalog.json"
     write_atomically(path, [{"game": "g", "name": "a"}])
 
-    assert main.run(_parse("--catalog", str(path), "--port", "0")) == 2
+    assert main.run(parse_args("--catalog", str(path), "--port", "0")) == 2
 
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "profile-matcher campaigns: the catalog cannot be served (5 problems):"
@@ -126,20 +121,13 @@ def test_run_with_a_taken_port_exits_1(
 ) -> None:
     running = start_campaign_server(settings)
     try:
-        args = _parse(
+        args = parse_args(
             "--catalog", str(settings.catalog), "--host", "127.0.0.1", "--port", str(running.port)
         )
         assert main.run(args) == 1
     finally:
         running.stop(grace=0)
     assert f"cannot bind 127.0.0.1:{running.port}" in capsys.readouterr().err
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -160,8 +148,8 @@ def sigterm_ignored() -> Iterator[None]:
 def test_run_serves_until_sigterm_then_ends_streams(
     catalog_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = _free_port()
-    args = _parse(
+    port = free_port()
+    args = parse_args(
         "--catalog", str(catalog_path), "--host", "127.0.0.1", "--port", str(port),
         "--poll-interval", "0.02",
     )  # fmt: skip

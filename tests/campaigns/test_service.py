@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import queue
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from services.campaigns.catalog_file import load_catalog_file
 from services.campaigns.errors import CatalogError
 from services.campaigns.servicer import SERVICE_NAME
 from services.campaigns.settings import CampaignSettings
+from services.observability.http import MetricsSettings
 from tests.campaigns.conftest import wait_until, write_atomically
 
 Doc = dict[str, Any]
@@ -264,23 +267,32 @@ def test_a_rewritten_file_is_served_without_restart(
     assert _names(_list(stub)) == ALL_IN_ORDER[3:]
 
 
+def _rewrite_is_refused(
+    stub: Stub, catalog_path: Path, bad: list[Doc], caplog: pytest.LogCaptureFixture
+) -> campaign_service_pb2.ListCampaignsResponse:
+    """Writes `bad` over the catalog file, waits for the watcher to refuse it, and
+    checks that the catalog and its version stayed; the catalog listed before."""
+    before = _list(stub)
+    with caplog.at_level(logging.ERROR, logger="services.campaigns.file_watcher"):
+        write_atomically(catalog_path, bad)
+        wait_until(lambda: "not reloaded" in caplog.text)
+    after = _list(stub)
+    assert after.version == before.version
+    assert _names(after) == ALL_IN_ORDER
+    return before
+
+
 def test_an_invalid_rewrite_keeps_the_catalog_and_its_version(
     stub: Stub,
     catalog_path: Path,
     catalog_docs: list[Doc],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    before = _list(stub)
     bad = copy.deepcopy(catalog_docs)
     bad[0]["end_date"] = "2021-01-01 00:00:00Z"
 
-    with caplog.at_level(logging.ERROR, logger="services.campaigns.file_watcher"):
-        write_atomically(catalog_path, bad)
-        wait_until(lambda: "not reloaded" in caplog.text)
-    after = _list(stub)
+    before = _rewrite_is_refused(stub, catalog_path, bad, caplog)
 
-    assert after.version == before.version
-    assert _names(after) == ALL_IN_ORDER
     assert f"{catalog_path}: campaign #1 'mycampaign': end_date:" in caplog.text
     assert _list(stub, known_version=before.version).unchanged
 
@@ -291,17 +303,11 @@ def test_a_rewrite_reusing_a_name_in_another_game_keeps_the_catalog(
     catalog_docs: list[Doc],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    before = _list(stub)
     bad = copy.deepcopy(catalog_docs)
     bad[3]["name"] = "mycampaign"  # othergame's 'alpha' renamed after mygame's #0
 
-    with caplog.at_level(logging.ERROR, logger="services.campaigns.file_watcher"):
-        write_atomically(catalog_path, bad)
-        wait_until(lambda: "not reloaded" in caplog.text)
-    after = _list(stub)
+    _rewrite_is_refused(stub, catalog_path, bad, caplog)
 
-    assert after.version == before.version
-    assert _names(after) == ALL_IN_ORDER
     assert (
         f"{catalog_path}: campaign #4 'mycampaign': name: 'mycampaign' is already used by "
         "campaign #1 of game 'mygame'"
@@ -431,3 +437,17 @@ def test_a_bad_catalog_starts_nothing(settings: CampaignSettings, catalog_path: 
         start_campaign_server(settings)
 
     assert set(threading.enumerate()) <= threads_before
+
+
+def test_a_metrics_port_in_use_leaves_nothing_running(settings: CampaignSettings) -> None:
+    threads_before = set(threading.enumerate())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics = MetricsSettings(port=taken.getsockname()[1], host="127.0.0.1")
+
+        with pytest.raises(OSError, match="cannot bind metrics endpoint"):
+            start_campaign_server(dataclasses.replace(settings, metrics=metrics))
+
+    # Neither the file watcher nor the gRPC server outlives the failed start.
+    wait_until(lambda: set(threading.enumerate()) <= threads_before)

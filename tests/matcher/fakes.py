@@ -13,9 +13,10 @@ import grpc
 
 from profilematcher.campaigns.v1 import campaign_service_pb2 as pb
 from profilematcher.campaigns.v1 import campaign_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2
 from services.domain.campaign import Campaign, LevelRange
 from services.domain.errors import DependencyUnavailable
-from services.storage.base import ProfileStore
+from services.storage.base import ServingStore
 from services.storage.mongo_store import MongoProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
@@ -114,11 +115,11 @@ class CampaignServer:
             self._server = None
 
 
-class SpyStore(StoreWrapper):
+class SpyStore(StoreWrapper[profile_pb2.Profile]):
     """Wraps a real store: records active_campaigns writes, can fail on demand, and runs
     hooks before reads and before the write-back (to race another writer)."""
 
-    def __init__(self, inner: ProfileStore) -> None:
+    def __init__(self, inner: ServingStore[profile_pb2.Profile]) -> None:
         super().__init__(inner)
         self.active_writes: list[dict[str, tuple[str, ...]]] = []
         self.down = False
@@ -143,7 +144,7 @@ class SpyStore(StoreWrapper):
         assert isinstance(self.inner, SQLiteProfileStore)
         # The message column cannot hold a string in an integer field; the column of
         # custom fields can hold a known field's name, which no valid row has.
-        with self.inner._write("corrupt", None) as conn:
+        with self.inner._db.write("corrupt", None) as conn:
             conn.execute(
                 "UPDATE profiles SET custom = json_set(coalesce(custom, '{}'), ?, ?)"
                 " WHERE player_id = ?",

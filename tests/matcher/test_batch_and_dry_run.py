@@ -11,8 +11,9 @@ from google.protobuf import timestamp_pb2
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import profile_to_message
+from services.codecs.timestamps import timestamp_from_datetime
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message, timestamp_from_datetime
 from services.matcher.client_config import BATCH_LIMIT
 from tests.matcher.fakes import NOW, SpyStore
 

@@ -4,7 +4,6 @@ driver said: the path, URI, host:port and driver text go to the server's log, on
 from __future__ import annotations
 
 import logging
-import socket
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,32 +22,17 @@ from services.storage.mongo_store import MongoProfileStore, mongo_client
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.status import RepeatLimitedLog
 from tests.matcher.conftest import start
-from tests.matcher.fakes import CampaignServer, FakeCampaignService, SpyStore, sample_campaign
+from tests.matcher.fakes import CampaignServer, FakeCampaignService, SpyStore
+from tests.ports import free_port
 
 PLAYER = "97983be2-98b7-11e7-90cf-082e5f28d836"
 STATUS_LOG = "services.transport.status"
-
-
-def free_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def refusal(method: Callable[..., Any], request: Any) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as info:
         method(request, timeout=10)
     return info.value
-
-
-@pytest.fixture
-def campaigns() -> Iterator[CampaignServer]:
-    server = CampaignServer(FakeCampaignService([sample_campaign()]))
-    server.start()
-    yield server
-    server.stop()
 
 
 @contextmanager

@@ -14,9 +14,9 @@ import pytest
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import profile_to_message
 from services.domain.campaign import LevelRange
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from tests.matcher.fakes import CampaignServer, FakeCampaignService, SpyStore, sample_campaign
 
 Stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub

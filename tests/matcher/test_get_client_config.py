@@ -15,6 +15,7 @@ from services.domain.profile_json import profile_from_document
 from services.matcher.bootstrap import MatcherServer
 from tests.matcher.conftest import start
 from tests.matcher.fakes import NOW, CampaignServer, SpyStore, eventually, sample_campaign
+from tests.rpc import code_of
 
 Stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub
 
@@ -22,13 +23,6 @@ Stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub
 def get(stub: Stub, player_id: str, game: str = "") -> list[str]:
     response = stub.GetClientConfig(pb.GetClientConfigRequest(player_id=player_id, game=game))
     return list(response.profile.active_campaigns)
-
-
-def code_of(call: Any) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    code: grpc.StatusCode = info.value.code()
-    return code
 
 
 def test_sample_player_gets_the_live_sample_campaign(stub: Stub, sample_player: str) -> None:

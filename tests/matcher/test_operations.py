@@ -25,6 +25,7 @@ from services.transport.grpc_server import ServerOptions
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 from tests.observability.conftest import value
+from tests.rpc import bearer, code_of
 
 TOKEN = "a-long-enough-test-token-123"
 
@@ -33,28 +34,38 @@ def channel_to(server: Any) -> grpc.Channel:
     return grpc.insecure_channel(f"127.0.0.1:{server.port}")
 
 
+class HeldReads:
+    """Holds every read of `store` until `release`; `entered` counts the reads held."""
+
+    def __init__(self, store: SpyStore) -> None:
+        self.entered = threading.Semaphore(0)
+        self._released = threading.Event()
+        store.before_read.append(self._hold)
+
+    def _hold(self) -> None:
+        self.entered.release()
+        self._released.wait(10)
+
+    def release(self) -> None:
+        self._released.set()
+
+
 def test_overload_gets_resource_exhausted_at_once(
     store: SpyStore, campaigns: CampaignServer, sample_player: str
 ) -> None:
     options = ServerOptions(host="127.0.0.1", max_workers=4, max_concurrent_rpcs=2, grace_seconds=0)
     server = start(store, campaigns, server=options)
-    release, entered = threading.Event(), threading.Semaphore(0)
-
-    def block() -> None:
-        entered.release()
-        release.wait(10)
-
-    store.before_read.append(block)
+    reads = HeldReads(store)
     with channel_to(server) as channel:
         stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
         request = pb.GetClientConfigRequest(player_id=sample_player)
         held = [stub.GetClientConfig.future(request, timeout=10) for _ in range(2)]
-        assert entered.acquire(timeout=5)
-        assert entered.acquire(timeout=5)
+        assert reads.entered.acquire(timeout=5)
+        assert reads.entered.acquire(timeout=5)
         with pytest.raises(grpc.RpcError) as info:
             stub.GetClientConfig(request, timeout=10)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        release.set()
+        reads.release()
         assert [list(f.result().profile.active_campaigns) for f in held] == [["mycampaign"]] * 2
     server.stop(0)
     assert handled(server, "GetClientConfig", "ResourceExhausted") == 1
@@ -66,24 +77,18 @@ def test_a_refusal_does_not_queue_behind_the_match_pool(
 ) -> None:
     options = ServerOptions(host="127.0.0.1", max_concurrent_rpcs=1, grace_seconds=0)
     server = start(store, campaigns, server=options, match_workers=1)
-    release, entered = threading.Event(), threading.Event()
-
-    def block() -> None:
-        entered.set()
-        release.wait(10)
-
-    store.before_read.append(block)
+    reads = HeldReads(store)
     with channel_to(server) as channel:
         stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
         request = pb.GetClientConfigRequest(player_id=sample_player)
         held = stub.GetClientConfig.future(request, timeout=10)
-        assert entered.wait(5)
+        assert reads.entered.acquire(timeout=5)
         # The one match thread is busy: the refusal must come from elsewhere, before
         # the held call ends.
         with pytest.raises(grpc.RpcError) as info:
             stub.GetClientConfig(request, timeout=5)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        release.set()
+        reads.release()
         held.result()
     server.stop(0)
     assert handled(server, "GetClientConfig", "ResourceExhausted") == 1
@@ -121,14 +126,13 @@ def test_with_public_reads_writes_need_the_token_reads_do_not(
     create = ppb.CreateProfileRequest(profile=profile_pb2.Profile(player_id="new"))
     with channel_to(server) as channel:
         profiles = profile_service_pb2_grpc.ProfileServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as info:
-            profiles.CreateProfile(create, timeout=10)
-        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        with pytest.raises(grpc.RpcError) as info:
-            profiles.CreateProfile(create, timeout=10, metadata=(("authorization", "Bearer no"),))
-        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        unauthenticated = code_of(lambda: profiles.CreateProfile(create, timeout=10))
+        assert unauthenticated == grpc.StatusCode.UNAUTHENTICATED
+        wrong = bearer("no")
+        denied = code_of(lambda: profiles.CreateProfile(create, timeout=10, metadata=wrong))
+        assert denied == grpc.StatusCode.PERMISSION_DENIED
         assert store.inner.get("new") is None
-        profiles.CreateProfile(create, timeout=10, metadata=(("authorization", f"Bearer {TOKEN}"),))
+        profiles.CreateProfile(create, timeout=10, metadata=bearer(TOKEN))
         assert store.inner.get("new") is not None
         matcher = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
         response = matcher.GetClientConfig(pb.GetClientConfigRequest(player_id=sample_player))
@@ -143,11 +147,10 @@ def test_with_a_token_reads_need_it_too(
     request = pb.GetClientConfigRequest(player_id=sample_player)
     with channel_to(server) as channel:
         matcher = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as info:
-            matcher.GetClientConfig(request, timeout=10)
-        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        bearer = (("authorization", f"Bearer {TOKEN}"),)
-        response = matcher.GetClientConfig(request, timeout=10, metadata=bearer)
+        assert code_of(lambda: matcher.GetClientConfig(request, timeout=10)) == (
+            grpc.StatusCode.UNAUTHENTICATED
+        )
+        response = matcher.GetClientConfig(request, timeout=10, metadata=bearer(TOKEN))
         assert list(response.profile.active_campaigns) == ["mycampaign"]
     server.stop(0)
 

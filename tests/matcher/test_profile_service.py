@@ -12,8 +12,8 @@ from google.protobuf import field_mask_pb2, json_format
 
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
+from services.codecs.profile_message import profile_to_message
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.storage.mongo_store import MongoProfileStore
 from tests.matcher.fakes import SpyStore
 

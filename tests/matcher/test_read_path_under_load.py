@@ -17,7 +17,7 @@ from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from services.demo.players import generate_players
 from services.domain.profile_json import profile_from_document
-from services.storage.importing import import_profiles
+from services.profiles.import_profiles import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.grpc_server import ServerOptions
 from tests.matcher.conftest import start

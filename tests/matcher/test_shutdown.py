@@ -14,14 +14,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
-from profilematcher.profiles.v1 import profile_service_pb2_grpc
+from services.codecs.profile_message import profile_to_message
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.matcher.bootstrap import MatcherServer
 from services.matcher.settings import GRACE_MARGIN, MatcherSettings, add_flags
-from services.storage.base import ProfileStore
+from services.storage.base import ServingStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
 from services.transport.grpc_server import ServerOptions, shut_down
@@ -95,10 +95,10 @@ def test_during_the_drain_health_is_not_serving_and_calls_are_still_served(
         server.stop(0)
 
 
-class SlowCreate(StoreWrapper):
+class SlowCreate(StoreWrapper[profile_pb2.Profile]):
     """Holds `create` until released, then writes: a write that commits late."""
 
-    def __init__(self, inner: ProfileStore) -> None:
+    def __init__(self, inner: ServingStore[profile_pb2.Profile]) -> None:
         super().__init__(inner)
         self.entered = threading.Event()
         self.release = threading.Event()

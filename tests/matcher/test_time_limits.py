@@ -13,8 +13,8 @@ import pytest
 
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
+from services.codecs.profile_message import profile_to_message
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
@@ -54,7 +54,7 @@ def test_writes_against_a_locked_file_answer_within_the_limit_and_write_nothing(
             # No deadline of their own: only the matcher's limit can end these calls.
             calls = [_create(stub, sample_profile_doc, players[0])]
             # The others queue behind the first one, which waits for the file's lock.
-            eventually(lambda: _assert(sqlite._lock.locked()))
+            eventually(lambda: _assert(sqlite._db.write_lock.locked()))
             calls += [_create(stub, sample_profile_doc, player) for player in players[1:]]
             answered_by = time.monotonic() + ANSWERED_WITHIN
             for call in calls:

@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from profilematcher.profiles.v1 import profile_pb2
-from services.domain.profile_message import set_json_value
+from services.codecs.struct_value import set_json_value
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.workload import BENCH_NOW, GAMES, make_catalog, make_requests
+from services.codecs.profile_message import profile_to_message, serving_record
 from services.domain.campaign import Campaign, Catalog
-from services.domain.profile_message import match_fields, profile_to_message
 from services.matching import CompiledCatalog, match_reference
 from tests.matching.helpers import NOW, campaign, profile
 from tests.matching.strategies import GAMES as CAMPAIGN_GAMES
@@ -38,7 +38,7 @@ def test_compiled_equals_reference(
         expected = match_reference(player, campaigns, now, game)
         assert compiled.match(player, now, game) == expected
         # As the matcher reads a stored player: the fields of a Profile message.
-        assert compiled.match(match_fields(profile_to_message(player)), now, game) == expected
+        assert compiled.match(serving_record(profile_to_message(player)), now, game) == expected
 
 
 @given(data=st.data(), campaigns=campaign_lists, game=st.sampled_from((*CAMPAIGN_GAMES, "unknown")))

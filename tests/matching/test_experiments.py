@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.codecs.profile_message import profile_to_message, serving_record
 from services.domain.campaign import Campaign, Catalog
 from services.domain.experiment import Group, Rollout, Variant
-from services.domain.profile import MatchFields, Profile
+from services.domain.profile import Profile
 from services.matching import CompiledCatalog, match_reference
 from services.matching.experiments import assign, groups_by_name
 from services.matching.reference import active_reference
@@ -26,7 +27,7 @@ from tests.matching.experiment_strategies import (
     player_ids,
     schedule_clocks,
 )
-from tests.matching.helpers import NOW, campaign
+from tests.matching.helpers import NOW, campaign, serving_id
 from tests.matching.strategies import game_filters, profiles
 
 PLAYERS = [f"player-{i}" for i in range(2_000)]
@@ -56,7 +57,7 @@ def test_compiled_equals_reference_with_every_feature_mixed(
     assert full == match_reference(player, campaigns, now, groups=group_list)
     assert assignments == tuple(assign(c, player_id) for c in expected)
     # What the matcher reads of a stored profile gives the same answer.
-    fields = MatchFields(player.level, player.country, player.inventory, player_id)
+    fields = serving_record(profile_to_message(player))
     assert compiled.evaluate(fields, now, game) == (full, answer, assignments)
 
 
@@ -87,7 +88,7 @@ def test_rollout_is_monotonic(low: int, high: int, salt: str) -> None:
         compiled = CompiledCatalog(
             Catalog("v", (campaign("offer", rollout=Rollout(threshold, salt)),)), at=NOW
         )
-        return {p for p in PLAYERS if compiled.match(MatchFields(None, None, {}, p), NOW)}
+        return {p for p in PLAYERS if compiled.match(serving_id(p), NOW)}
 
     assert players_in(low) <= players_in(high)
 
@@ -100,7 +101,7 @@ def test_variants_do_not_depend_on_the_rollout(threshold: int) -> None:
         Catalog("v", (campaign("offer", variants=split, rollout=Rollout(threshold)),)), at=NOW
     )
     for player_id in PLAYERS[:300]:
-        fields = MatchFields(None, None, {}, player_id)
+        fields = serving_id(player_id)
         _, answer, assignments = rolled.evaluate(fields, NOW)
         if answer:
             assert assignments == plain.evaluate(fields, NOW)[2]
@@ -114,9 +115,7 @@ def test_variant_shares_inside_a_rollout_follow_the_weights() -> None:
     )
     compiled = CompiledCatalog(catalog, at=NOW)
     chosen = Counter(
-        a.variant
-        for i in range(40_000)
-        for a in compiled.evaluate(MatchFields(None, None, {}, f"id-{i}"), NOW)[2]
+        a.variant for i in range(40_000) for a in compiled.evaluate(serving_id(f"id-{i}"), NOW)[2]
     )
     total = chosen["a"] + chosen["b"]
     assert total / 40_000 * 100 == pytest.approx(25, abs=1)
@@ -129,7 +128,7 @@ def test_a_holdout_and_a_limit_of_one_in_answer_order() -> None:
     alone = campaign("alone", priority=5)
     limited = Catalog("v", (small, alone, big), (Group("popup", max_active=1),))
     held = Catalog("v", (small, alone, big), (Group("popup", holdout_threshold=100_000),))
-    player = MatchFields(None, None, {}, "p")
+    player = serving_id("p")
     assert CompiledCatalog(limited, at=NOW).match(player, NOW) == ("big", "alone")
     assert CompiledCatalog(held, at=NOW).match(player, NOW) == ("alone",)
 
@@ -138,9 +137,7 @@ def test_a_player_outside_the_rollout_frees_the_group_place() -> None:
     first = campaign("first", priority=9, group="popup", rollout=Rollout(0))
     second = campaign("second", priority=1, group="popup")
     catalog = Catalog("v", (first, second), (Group("popup", max_active=1),))
-    assert CompiledCatalog(catalog, at=NOW).match(MatchFields(None, None, {}, "p"), NOW) == (
-        "second",
-    )
+    assert CompiledCatalog(catalog, at=NOW).match(serving_id("p"), NOW) == ("second",)
 
 
 def test_group_limits_count_every_game_and_the_game_filter_narrows_after() -> None:
@@ -177,7 +174,7 @@ def test_assignments_carry_variant_payloads_or_the_campaign_payload() -> None:
     )
     fixed = campaign("fixed", payload={"discount": 20})
     compiled = CompiledCatalog(Catalog("v", (fixed, split)), at=NOW)
-    _, _, assignments = compiled.evaluate(MatchFields(None, None, {}, "p"), NOW)
+    _, _, assignments = compiled.evaluate(serving_id("p"), NOW)
     assert [(a.campaign, a.variant, a.payload) for a in assignments] == [
         ("split", "a", {"price": 1}),
         ("fixed", "", {"discount": 20}),

@@ -7,10 +7,10 @@ import pytest
 
 from services.domain.campaign import Campaign, Catalog
 from services.domain.experiment import Group, Rollout, Variant
-from services.domain.profile import MatchFields, Profile
+from services.domain.profile import Profile
 from services.matching import CompiledCatalog, Outcome, explain, match_reference
 from services.matching.bucketing import bucket, holdout_salt, point, rollout_salt, variant_salt
-from tests.matching.helpers import NOW, campaign
+from tests.matching.helpers import NOW, campaign, serving_id
 
 PLAYER = Profile(player_id="player-7")
 ROLLED = bucket(rollout_salt("g", "offer"), "player-7")
@@ -20,7 +20,7 @@ HELD = bucket(holdout_salt("popup"), "player-7")
 def engines(campaigns: list[Campaign], groups: tuple[Group, ...] = ()) -> set[tuple[str, ...]]:
     """The answers of both engines for PLAYER (a set: one element when they agree)."""
     compiled = CompiledCatalog(Catalog("v", tuple(campaigns), groups), at=NOW)
-    fields = MatchFields(None, None, {}, PLAYER.player_id)
+    fields = serving_id(PLAYER.player_id)
     return {
         compiled.match(fields, NOW),
         match_reference(PLAYER, campaigns, NOW, groups=groups),

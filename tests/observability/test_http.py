@@ -9,9 +9,10 @@ import urllib.request
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.observability.http import MetricsSettings, start_metrics_server
+from services.observability.http import MetricsSettings, serve_metrics, start_metrics_server
 from services.observability.metrics import Metrics, new_registry
 from services.server_flags import add_metrics_flags, metrics_settings_from
+from tests.ports import free_port
 
 EXPECTED = (
     "grpc_server_started_total",
@@ -84,3 +85,15 @@ def test_flags_default_off_and_read_the_environment(monkeypatch: pytest.MonkeyPa
     settings = metrics_settings_from(parser.parse_args(["--metrics-host", "::"]))
     assert settings == MetricsSettings(port=9464, host="::")
     assert settings.enabled
+
+
+def test_the_endpoint_the_settings_ask_for(metrics: Metrics) -> None:
+    assert serve_metrics(MetricsSettings(), metrics.registry) is None  # port 0: none
+    port = free_port()
+    server = serve_metrics(MetricsSettings(port=port, host="127.0.0.1"), metrics.registry)
+    assert server is not None
+    try:
+        assert server.url == f"http://127.0.0.1:{port}/metrics"
+        assert "grpc_server_handled_total" in fetch(server.url)
+    finally:
+        server.close()

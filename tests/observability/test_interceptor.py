@@ -5,7 +5,7 @@ service whose handlers end every way a handler can."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -14,18 +14,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
+from services.codecs.profile_message import profile_to_message
 from services.domain.errors import StoredProfileCorrupt
+from services.domain.profile import ServingRecord
 from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.matcher.bootstrap import SERVICE_NAMES
-from services.matcher.profile_servicer import ProfileServicer
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import GRPC_CODE_LABELS, Metrics
 from services.observability.store import instrument_store
+from services.profiles.servicer import ProfileServicer
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.grpc_server import ServerOptions, create_server, start_server
 from tests.matcher.fakes import SpyStore, eventually
 from tests.observability.conftest import value
+from tests.rpc import code_of
 
 PROFILES = "profilematcher.profiles.v1.ProfileService"
 TEST = "test.v1.TestService"
@@ -36,12 +38,12 @@ Code = grpc.StatusCode
 class BuggyStore(SpyStore):
     """Has a bug for player "bug": an exception no domain error explains."""
 
-    def get_many_messages(
+    def read_for_serving(
         self, player_ids: Sequence[str], *, timeout: float | None = None
-    ) -> dict[str, profile_pb2.Profile | StoredProfileCorrupt]:
+    ) -> Mapping[str, ServingRecord[profile_pb2.Profile] | StoredProfileCorrupt]:
         if "bug" in player_ids:
             raise RuntimeError("a bug (test)")
-        return super().get_many_messages(player_ids, timeout=timeout)
+        return super().read_for_serving(player_ids, timeout=timeout)
 
 
 def _until_cancelled(context: grpc.ServicerContext) -> None:
@@ -164,13 +166,6 @@ def timed(metrics: Metrics, service: str, method: str) -> float:
         grpc_service=service,
         grpc_method=method,
     )
-
-
-def code_of(call: Callable[[], object]) -> Code:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    code: Code = info.value.code()
-    return code
 
 
 def unary(channel: grpc.Channel, method: str) -> grpc.UnaryUnaryMultiCallable[bytes, bytes]:

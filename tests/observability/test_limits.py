@@ -13,9 +13,9 @@ import pytest
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
 from services.matcher.bootstrap import SERVICE_NAMES
-from services.matcher.profile_servicer import ProfileServicer
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics
+from services.profiles.servicer import ProfileServicer
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.grpc_server import ServerOptions, create_server, start_server
 from tests.matcher.fakes import eventually
@@ -24,12 +24,12 @@ from tests.observability.test_interceptor import (
     TEST,
     Code,
     _test_service,
-    code_of,
     handled,
     server_stream,
     started,
     unary,
 )
+from tests.rpc import code_of
 
 LIMIT = 2
 MAX_BYTES = 1024

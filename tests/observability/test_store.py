@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from profilematcher.profiles.v1 import profile_pb2
 from services.domain.errors import DependencyUnavailable, ProfileAlreadyExists
 from services.domain.profile_json import profile_from_document
 from services.observability.metrics import Metrics
@@ -15,7 +16,7 @@ from services.observability.store import (
     InstrumentedStore,
     instrument_store,
 )
-from services.storage.base import BatchProfileStore, ProfileStore
+from services.storage.base import BatchProfileStore, ServingStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.matcher.fakes import SpyStore
 from tests.observability.conftest import value
@@ -83,7 +84,7 @@ def test_batch_stores_stay_batch_stores(
 
 def test_it_is_a_profile_store(metrics: Metrics, sqlite: SQLiteProfileStore) -> None:
     # Checked by mypy through the annotation; the call proves the delegation.
-    store: ProfileStore = InstrumentedStore(sqlite, metrics)
+    store: ServingStore[profile_pb2.Profile] = InstrumentedStore(sqlite, metrics)
     assert store.get_many(["a", "b"]) == {}
     store.set_active_campaigns({"a": ["x"]})
     assert store.delete("a") is False

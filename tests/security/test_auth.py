@@ -16,11 +16,10 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as matcher_pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
+from services.codecs.profile_message import profile_to_message
 from services.domain.campaign import Catalog
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
-from services.domain.profile_json import profile_from_document
-from services.domain.profile_message import profile_to_message
 from services.matcher.access import (
     PROFILE_WRITE_METHODS,
     WRITES_CLOSED,
@@ -28,10 +27,11 @@ from services.matcher.access import (
     write_methods_of_profile_service,
 )
 from services.matcher.bootstrap import SERVICE_NAMES
-from services.matcher.client_config import ClientConfigs
-from services.matcher.profile_servicer import ProfileServicer
+from services.matcher.client_config import ServeClientConfig
+from services.matcher.dry_run import MatchDryRun
 from services.matcher.servicer import ProfileMatcherServicer
 from services.matching.compiled import CompiledCatalog
+from services.profiles.servicer import ProfileServicer
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.transport.auth import (
     BearerTokenInterceptor,
@@ -41,6 +41,7 @@ from services.transport.auth import (
 )
 from services.transport.tls import ClientTLSSettings, TLSSettings, open_channel, server_credentials
 from tests.matcher.fakes import NOW, sample_campaign
+from tests.rpc import bearer, code_of
 from tests.security.conftest import Serve, target
 from tests.security.pki import PKI
 
@@ -54,12 +55,8 @@ UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
 
 
-def bearer(token: str) -> Metadata:
-    return (("authorization", f"Bearer {token}"),)
-
-
 class FixedCatalog:
-    """The CatalogSource of ClientConfigs, without a campaign service behind it."""
+    """The CatalogSource of the matcher's use cases, without a campaign service behind it."""
 
     def __init__(self) -> None:
         self._compiled = CompiledCatalog(Catalog(version="v1", campaigns=(sample_campaign(),)))
@@ -69,11 +66,8 @@ class FixedCatalog:
 
 
 @pytest.fixture
-def store(sample_profile_doc: dict[str, Any]) -> Iterator[SQLiteProfileStore]:
-    store = SQLiteProfileStore.in_memory()
-    store.create(profile_from_document(sample_profile_doc))
-    yield store
-    store.close()
+def store(sample_store: SQLiteProfileStore) -> SQLiteProfileStore:
+    return sample_store
 
 
 @pytest.fixture
@@ -91,9 +85,10 @@ def start_matcher_like(
     """Both of the matcher process's services, over the real servicers."""
 
     def register(server: grpc.Server) -> Sequence[str]:
-        configs = ClientConfigs(store, FixedCatalog(), lambda: NOW)
+        configs = ServeClientConfig(store, FixedCatalog(), lambda: NOW)
+        dry_runs = MatchDryRun(FixedCatalog(), lambda: NOW)
         matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-            ProfileMatcherServicer(configs), server
+            ProfileMatcherServicer(configs, dry_runs), server
         )
         profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(
             ProfileServicer(store), server
@@ -112,13 +107,6 @@ def channel(serve: Serve, store: SQLiteProfileStore) -> Iterator[grpc.Channel]:
 @pytest.fixture
 def profiles(channel: grpc.Channel) -> ProfileStub:
     return ProfileStub(channel)
-
-
-def code_of(call: Callable[[], object]) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    code: grpc.StatusCode = info.value.code()
-    return code
 
 
 def new_profile(sample: Profile) -> profile_pb2.Profile:

@@ -10,10 +10,12 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
+from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import profile_to_message
 from services.domain.errors import (
     DependencyTimeout,
     InvalidInput,
@@ -23,12 +25,15 @@ from services.domain.errors import (
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_from_document, profile_to_document
-from services.domain.profile_message import profile_to_message
-from services.storage.base import BatchProfileStore
+from services.storage.base import BatchProfileStore, ServingStore
 from tests.conftest import TEST_DATA
 
 SAMPLE = TEST_DATA / "profile.json"
 PLAYER = "97983be2-98b7-11e7-90cf-082e5f28d836"
+
+
+class Store(ServingStore[profile_pb2.Profile], BatchProfileStore, Protocol):
+    """Every port, as each backend provides them."""
 
 
 def sample() -> Profile:
@@ -48,7 +53,7 @@ def only_profiles(found: Mapping[str, Profile | StoredProfileCorrupt]) -> dict[s
 class ProfileStoreContract:
     # --- round trip -------------------------------------------------------------
 
-    def test_sample_profile_round_trips_verbatim(self, store: BatchProfileStore) -> None:
+    def test_sample_profile_round_trips_verbatim(self, store: Store) -> None:
         doc = json.loads(SAMPLE.read_text())
         store.create(profile_from_document(doc))
 
@@ -63,14 +68,14 @@ class ProfileStoreContract:
         assert got.inventory["item_55"] == 2
         assert profile_to_document(got) == profile_to_document(profile_from_document(doc))
 
-    def test_sparse_profile_keeps_unset_fields_unset(self, store: BatchProfileStore) -> None:
+    def test_sparse_profile_keeps_unset_fields_unset(self, store: Store) -> None:
         store.create(Profile(player_id="sparse"))
 
         got = store.get("sparse")
 
         assert got == Profile(player_id="sparse")
 
-    def test_custom_fields_keep_nested_json(self, store: BatchProfileStore) -> None:
+    def test_custom_fields_keep_nested_json(self, store: Store) -> None:
         custom = {"_prefs": {"sound": False, "tags": ["a", "b"], "ratio": 0.25, "none": None}}
         store.create(player("custom", custom_fields=custom))
 
@@ -79,15 +84,15 @@ class ProfileStoreContract:
         assert got is not None
         assert got.custom_fields == custom
 
-    def test_get_of_unknown_player_is_none(self, store: BatchProfileStore) -> None:
+    def test_get_of_unknown_player_is_none(self, store: Store) -> None:
         assert store.get("nobody") is None
 
-    def test_get_refuses_a_malformed_id(self, store: BatchProfileStore) -> None:
+    def test_get_refuses_a_malformed_id(self, store: Store) -> None:
         with pytest.raises(InvalidInput) as err:
             store.get("")
         assert err.value.field == "player_id"
 
-    def test_get_refuses_an_operator_in_place_of_an_id(self, store: BatchProfileStore) -> None:
+    def test_get_refuses_an_operator_in_place_of_an_id(self, store: Store) -> None:
         store.create(sample())
         smuggled: Any = {"$ne": ""}
 
@@ -96,9 +101,7 @@ class ProfileStoreContract:
 
     # --- create / upsert ----------------------------------------------------------
 
-    def test_create_of_a_taken_id_fails_and_keeps_the_original(
-        self, store: BatchProfileStore
-    ) -> None:
+    def test_create_of_a_taken_id_fails_and_keeps_the_original(self, store: Store) -> None:
         store.create(sample())
 
         with pytest.raises(ProfileAlreadyExists) as err:
@@ -109,7 +112,7 @@ class ProfileStoreContract:
         assert got is not None
         assert got.level == 3
 
-    def test_upsert_creates_then_replaces_wholly(self, store: BatchProfileStore) -> None:
+    def test_upsert_creates_then_replaces_wholly(self, store: Store) -> None:
         assert store.upsert(sample()) is True
 
         replacement = Profile(player_id=PLAYER, level=7, custom_fields={"_new": 1})
@@ -117,9 +120,7 @@ class ProfileStoreContract:
 
         assert store.get(PLAYER) == replacement
 
-    def test_upsert_many_counts_created_and_last_repeat_wins(
-        self, store: BatchProfileStore
-    ) -> None:
+    def test_upsert_many_counts_created_and_last_repeat_wins(self, store: Store) -> None:
         store.create(player("old", level=1))
 
         created = store.upsert_many(
@@ -133,7 +134,7 @@ class ProfileStoreContract:
 
     # --- get_many -------------------------------------------------------------------
 
-    def test_get_many_returns_known_ids_only(self, store: BatchProfileStore) -> None:
+    def test_get_many_returns_known_ids_only(self, store: Store) -> None:
         store.create(player("a", level=1))
         store.create(player("b", level=2))
 
@@ -145,9 +146,7 @@ class ProfileStoreContract:
         assert store.get_many([]) == {}
         assert store.get_many(["unknown"]) == {}
 
-    def test_get_many_beyond_sqlite_variable_limit_and_first_batch(
-        self, store: BatchProfileStore
-    ) -> None:
+    def test_get_many_beyond_sqlite_variable_limit_and_first_batch(self, store: Store) -> None:
         # More ids than SQLite's old 999-variable limit and MongoDB's 101-document
         # first batch.
         ids = [f"p{i:05d}" for i in range(1200)]
@@ -159,32 +158,41 @@ class ProfileStoreContract:
         assert found["p01199"].level == 1199
 
     @pytest.mark.parametrize("ids", [["a"], ["b", "unknown", "a"]])
-    def test_get_many_messages_gives_get_manys_profiles_as_messages(
-        self, store: BatchProfileStore, ids: list[str]
+    def test_read_for_serving_gives_get_manys_profiles_as_messages(
+        self, store: Store, ids: list[str]
     ) -> None:
         custom = {"_big": 2**62 + 1, "_nested": {"list": [1, "two", None, {}]}}
         store.create(player("a", level=1, custom_fields=custom))
         store.create(Profile(player_id="b"))
 
-        messages = store.get_many_messages(ids)
+        served = store.read_for_serving(ids)
         profiles = only_profiles(store.get_many(ids))
 
-        assert set(messages) == set(profiles)
-        for player_id, message in messages.items():
-            assert message == profile_to_message(profiles[player_id])
-        # Each message is the caller's: changing one changes nothing stored.
-        messages["a"].active_campaigns.append("changed")  # type: ignore[union-attr]
-        again = store.get_many_messages(["a"])["a"]
-        assert again == profile_to_message(player("a", level=1, custom_fields=custom))
+        assert set(served) == set(profiles)
+        for player_id, record in served.items():
+            assert not isinstance(record, StoredProfileCorrupt)
+            profile = profiles[player_id]
+            assert record.record == profile_to_message(profile)
+            # What matching reads, beside the record: the profile's own fields.
+            assert (record.level, record.country) == (profile.level, profile.country)
+            assert dict(record.inventory) == profile.inventory
+            assert record.active_campaigns == profile.active_campaigns
+        # Each record is the caller's: changing one changes nothing stored.
+        first = served["a"]
+        assert not isinstance(first, StoredProfileCorrupt)
+        first.record.active_campaigns.append("changed")
+        again = store.read_for_serving(["a"])["a"]
+        assert not isinstance(again, StoredProfileCorrupt)
+        assert again.record == profile_to_message(player("a", level=1, custom_fields=custom))
 
-    def test_an_empty_device_list_reads_back_as_none(self, store: BatchProfileStore) -> None:
+    def test_an_empty_device_list_reads_back_as_none(self, store: Store) -> None:
         # As a Profile message, the only form gRPC clients see, carries it.
         store.upsert_many([profile_from_document({"player_id": "d", "devices": []})])
         assert store.get("d") == Profile(player_id="d")
 
     # --- set_active_campaigns -------------------------------------------------------
 
-    def test_set_active_campaigns_sets_the_lists(self, store: BatchProfileStore) -> None:
+    def test_set_active_campaigns_sets_the_lists(self, store: Store) -> None:
         store.create(player("a"))
         store.create(player("b", active_campaigns=("old",)))
 
@@ -197,7 +205,7 @@ class ProfileStoreContract:
         store.set_active_campaigns({})
 
     def test_set_active_campaigns_keeps_a_concurrent_change_to_another_field(
-        self, store: BatchProfileStore
+        self, store: Store
     ) -> None:
         store.create(sample())
         read = store.get(PLAYER)  # the matcher reads the profile...
@@ -216,7 +224,7 @@ class ProfileStoreContract:
             got, active_campaigns=(), level=3, custom_fields={"_customfield": "mycustom"}
         ) == dataclasses.replace(read, active_campaigns=())
 
-    def test_set_active_campaigns_refuses_a_bare_string(self, store: BatchProfileStore) -> None:
+    def test_set_active_campaigns_refuses_a_bare_string(self, store: Store) -> None:
         store.create(sample())
         with pytest.raises(InvalidInput):
             store.set_active_campaigns({PLAYER: "spring-sale"})
@@ -226,7 +234,7 @@ class ProfileStoreContract:
 
     # --- update_fields --------------------------------------------------------------
 
-    def test_update_fields_sets_and_unsets(self, store: BatchProfileStore) -> None:
+    def test_update_fields_sets_and_unsets(self, store: Store) -> None:
         store.create(sample())
 
         after = store.update_fields(
@@ -242,9 +250,7 @@ class ProfileStoreContract:
         assert after.custom_fields == {"_extra": {"k": [1, 2]}}
         assert after.xp == 1000  # untouched
 
-    def test_update_fields_stores_times_given_as_text_as_times(
-        self, store: BatchProfileStore
-    ) -> None:
+    def test_update_fields_stores_times_given_as_text_as_times(self, store: Store) -> None:
         store.create(sample())
 
         after = store.update_fields(PLAYER, {"last_session": "2022-01-25 00:00:00Z"})
@@ -255,9 +261,7 @@ class ProfileStoreContract:
         assert got is not None
         assert got.last_session == expected
 
-    def test_update_fields_null_for_a_known_field_removes_it(
-        self, store: BatchProfileStore
-    ) -> None:
+    def test_update_fields_null_for_a_known_field_removes_it(self, store: Store) -> None:
         store.create(sample())
 
         after = store.update_fields(PLAYER, {"gender": None})
@@ -265,9 +269,7 @@ class ProfileStoreContract:
         assert after.gender is None
         assert store.get(PLAYER) == after
 
-    def test_update_fields_with_nothing_to_change_returns_the_profile(
-        self, store: BatchProfileStore
-    ) -> None:
+    def test_update_fields_with_nothing_to_change_returns_the_profile(self, store: Store) -> None:
         store.create(sample())
         assert store.update_fields(PLAYER, {}) == sample()
 
@@ -292,7 +294,7 @@ class ProfileStoreContract:
     )
     def test_invalid_update_changes_nothing(
         self,
-        store: BatchProfileStore,
+        store: Store,
         values: dict[str, Any],
         unset: tuple[str, ...],
         field: str,
@@ -305,13 +307,13 @@ class ProfileStoreContract:
         assert err.value.field == field
         assert store.get(PLAYER) == sample()
 
-    def test_update_fields_of_unknown_player(self, store: BatchProfileStore) -> None:
+    def test_update_fields_of_unknown_player(self, store: Store) -> None:
         with pytest.raises(ProfileNotFound):
             store.update_fields("nobody", {"level": 1})
 
     # --- delete, ping, deadlines ----------------------------------------------------
 
-    def test_delete(self, store: BatchProfileStore) -> None:
+    def test_delete(self, store: Store) -> None:
         store.create(sample())
         store.create(player("other"))
 
@@ -320,13 +322,11 @@ class ProfileStoreContract:
         assert store.get(PLAYER) is None
         assert store.get("other") is not None
 
-    def test_ping(self, store: BatchProfileStore) -> None:
+    def test_ping(self, store: Store) -> None:
         store.ping()
         store.ping(timeout=1.0)
 
-    def test_an_expired_deadline_is_a_timeout_with_nothing_written(
-        self, store: BatchProfileStore
-    ) -> None:
+    def test_an_expired_deadline_is_a_timeout_with_nothing_written(self, store: Store) -> None:
         with pytest.raises(DependencyTimeout):
             store.create(sample(), timeout=0)
         with pytest.raises(DependencyTimeout):

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from services.domain.profile_json import MAX_CUSTOM_NESTING
-from services.storage import importing
-from services.storage.importing import ImportReport, import_profiles, iter_profile_documents
+from services.profiles import import_file
+from services.profiles.import_file import iter_profile_documents
+from services.profiles.import_profiles import ImportReport, import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 
 HUGE = "1" + "0" * 4999  # 5,000 digits: past Python's limit for converting to int
@@ -177,7 +178,7 @@ def test_a_lone_surrogate_rejects_its_record_and_not_its_batch(
 def test_a_syntax_error_is_placed_by_line_and_column_across_chunks(
     monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(importing, "CHUNK_CHARS", chunk)
+    monkeypatch.setattr(import_file, "CHUNK_CHARS", chunk)
     # One long line (the window drops the start of it), then a second one.
     records = [valid(f"p{i}") for i in range(20)]
     text = "[" + ", ".join(records) + ",\n" + valid("x")[:-1] + ", oops}]"

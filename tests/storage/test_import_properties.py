@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.cli import main
-from services.storage.importing import import_profiles, iter_profile_documents
+from services.profiles.import_file import iter_profile_documents
+from services.profiles.import_profiles import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.conftest import TEST_DATA
 from tests.json_strategies import FRAGMENTS, TEXT, VALUES, to_text, with_field

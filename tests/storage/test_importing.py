@@ -12,14 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.domain.profile import Profile
-from services.storage import importing
+from services.profiles import import_file
+from services.profiles.import_file import iter_profile_documents
+from services.profiles.import_profiles import ImportReport, Rejection, import_profiles
 from services.storage.base import BatchProfileStore, ProfileStore
-from services.storage.importing import (
-    ImportReport,
-    Rejection,
-    import_profiles,
-    iter_profile_documents,
-)
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.storage.contract import PLAYER, SAMPLE, sample
 
@@ -169,8 +165,8 @@ def test_malformed_list_ends(text: str, reason: str) -> None:
 def test_a_record_that_never_ends_is_refused_at_the_size_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(importing, "MAX_RECORD_CHARS", 100)
-    monkeypatch.setattr(importing, "CHUNK_CHARS", 16)
+    monkeypatch.setattr(import_file, "MAX_RECORD_CHARS", 100)
+    monkeypatch.setattr(import_file, "CHUNK_CHARS", 16)
     text = json.dumps(doc("a")) + '\n{"player_id": "' + "x" * 500 + "\n" + json.dumps(doc("b"))
     stream = ChunkedOnly(iter([text]))
 
@@ -194,7 +190,7 @@ MIXED_LINES = [
 def test_any_chunk_size_reads_the_same_records(
     monkeypatch: pytest.MonkeyPatch, chunk: int, form: str
 ) -> None:
-    monkeypatch.setattr(importing, "CHUNK_CHARS", chunk)
+    monkeypatch.setattr(import_file, "CHUNK_CHARS", chunk)
     text = {
         "list": json.dumps(MIXED_LINES),
         "pretty-list": json.dumps(MIXED_LINES, indent=4),
@@ -234,12 +230,12 @@ def test_streamed_records_equal_json_loads(
         if as_list
         else "\n".join(json.dumps(o, indent=indent) for o in objects)
     )
-    original = importing.CHUNK_CHARS
-    importing.CHUNK_CHARS = chunk  # not monkeypatch: hypothesis reuses the test's fixtures
+    original = import_file.CHUNK_CHARS
+    import_file.CHUNK_CHARS = chunk  # not monkeypatch: hypothesis reuses the test's fixtures
     try:
         got = list(iter_profile_documents(ChunkedOnly(iter([text]))))
     finally:
-        importing.CHUNK_CHARS = original
+        import_file.CHUNK_CHARS = original
     assert got == [(i, o, None) for i, o in enumerate(objects)]
 
 
@@ -381,8 +377,8 @@ def test_large_file_streams_in_bounded_chunks(store: SQLiteProfileStore, form: s
     report = import_profiles(store, iter_profile_documents(stream))
 
     assert (report.created, report.updated, report.rejected) == (LARGE, 0, 0)
-    assert stream.largest_read == importing.CHUNK_CHARS
-    assert stream.total > 200 * importing.CHUNK_CHARS  # many chunks, never the whole file
+    assert stream.largest_read == import_file.CHUNK_CHARS
+    assert stream.total > 200 * import_file.CHUNK_CHARS  # many chunks, never the whole file
     assert store.count() == LARGE
     last = store.get(f"player-{LARGE - 1:06d}")
     assert last is not None

@@ -31,7 +31,8 @@ from services.domain.errors import (
     ProfileAlreadyExists,
 )
 from services.domain.profile_json import profile_to_document
-from services.storage.mongo_store import MongoProfileStore, mongo_errors
+from services.storage.mongo_errors import mongo_errors
+from services.storage.mongo_store import MongoProfileStore
 from tests.storage.conftest import mongomock_store
 from tests.storage.contract import PLAYER, player, sample
 

@@ -224,7 +224,7 @@ def test_reading_players_is_one_find_and_no_get_more(
     ids = [f"p{i}" for i in range(count)]
     scripted = ScriptedProfiles(server, [player_document(pid) for pid in ids])
 
-    found = store.get_many_messages(ids)
+    found = store.read_for_serving(ids)
 
     assert sorted(found) == sorted(ids)
     assert scripted.commands == ["find"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from profilematcher.profiles.v1 import profile_pb2
+from services.codecs.profile_message import profile_to_message
 from services.domain.errors import (
     DependencyTimeout,
     DependencyUnavailable,
@@ -21,8 +22,7 @@ from services.domain.errors import (
 )
 from services.domain.profile import Profile
 from services.domain.profile_json import document_to_json, profile_to_document
-from services.domain.profile_message import profile_to_message
-from services.storage import sqlite_store
+from services.storage import sqlite_schema
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.storage.contract import PLAYER, player, sample
 
@@ -41,14 +41,14 @@ def store(path: Path) -> Iterator[SQLiteProfileStore]:
 
 def _plan(sql: str, *params: object) -> str:
     conn = sqlite3.connect(":memory:")
-    conn.execute(sqlite_store.CREATE_TABLE)
+    conn.execute(sqlite_schema.CREATE_TABLE)
     rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
     conn.close()
     return " | ".join(row[3] for row in rows)
 
 
 def test_point_read_searches_the_player_id_index() -> None:
-    assert _plan(sqlite_store.SELECT_ONE, "p") == (
+    assert _plan(sqlite_schema.SELECT_ONE, "p") == (
         "SEARCH profiles USING INDEX sqlite_autoindex_profiles_1 (player_id=?)"
     )
 
@@ -56,12 +56,12 @@ def test_point_read_searches_the_player_id_index() -> None:
 @pytest.mark.parametrize(
     "sql",
     [
-        sqlite_store.SELECT_MANY,
-        sqlite_store.COUNT_EXISTING,
-        sqlite_store.SELECT_MESSAGE,
-        sqlite_store.SET_MESSAGE,
-        sqlite_store.REPLACE,
-        sqlite_store.DELETE,
+        sqlite_schema.SELECT_MANY,
+        sqlite_schema.COUNT_EXISTING,
+        sqlite_schema.SELECT_MESSAGE,
+        sqlite_schema.SET_MESSAGE,
+        sqlite_schema.REPLACE,
+        sqlite_schema.DELETE,
     ],
 )
 def test_no_statement_scans_the_table(sql: str) -> None:
@@ -118,14 +118,15 @@ def test_set_active_campaigns_leaves_every_other_field_as_it_was(
     store.set_active_campaigns({"p": ["a"]})
 
     assert store.get("p") == dataclasses.replace(before, active_campaigns=("a",))
-    (message,) = store.get_many_messages(["p"]).values()
-    assert isinstance(message, profile_pb2.Profile)
-    assert list(message.active_campaigns) == ["a"]
+    (served,) = store.read_for_serving(["p"]).values()
+    assert not isinstance(served, StoredProfileCorrupt)
+    assert list(served.record.active_campaigns) == ["a"]
+    assert served.active_campaigns == ("a",)
 
 
 def _overwrite(store: SQLiteProfileStore, player_id: str, wire: object, custom: object) -> None:
     """A hand edit of the file, behind the store's back."""
-    with store._write("corrupt", None) as conn:
+    with store._db.write("corrupt", None) as conn:
         conn.execute(
             "UPDATE profiles SET profile = ?, custom = ? WHERE player_id = ?",
             (wire, custom, player_id),
@@ -157,9 +158,9 @@ def test_a_damaged_row_is_corrupt_data_for_that_player_only(
         found = store.get_many(ids)
         assert isinstance(found["bad"], StoredProfileCorrupt)
         assert problem in str(found["bad"])
-        messages = store.get_many_messages(ids)
-        assert isinstance(messages["bad"], StoredProfileCorrupt)
-        assert problem in str(messages["bad"])
+        served = store.read_for_serving(ids)
+        assert isinstance(served["bad"], StoredProfileCorrupt)
+        assert problem in str(served["bad"])
     assert isinstance(store.get_many(["bad", "good"])["good"], Profile)
     with pytest.raises(StoredProfileCorrupt, match=re.escape(problem)):
         store.get("bad")
@@ -181,7 +182,9 @@ def test_a_readable_row_with_a_bad_field_is_corrupt_for_domain_reads() -> None:
 
     with pytest.raises(StoredProfileCorrupt, match=re.escape("inventory.sword")):
         store.get("bad")
-    assert isinstance(store.get_many_messages(["bad"])["bad"], profile_pb2.Profile)
+    served = store.read_for_serving(["bad"])["bad"]
+    assert not isinstance(served, StoredProfileCorrupt)
+    assert isinstance(served.record, profile_pb2.Profile)
     store.close()
 
 
@@ -290,13 +293,13 @@ def test_write_lock_held_by_another_process_is_a_timeout(
 def test_busy_writer_is_a_timeout_after_the_callers_deadline_and_reads_go_on() -> None:
     store = SQLiteProfileStore.in_memory()
     store.create(sample())
-    store._lock.acquire()  # another thread is mid-write
+    store._db.write_lock.acquire()  # another thread is mid-write
     try:
         with pytest.raises(DependencyTimeout):
             store.set_active_campaigns({PLAYER: ["x"]}, timeout=0.05)
         assert store.get(PLAYER) == sample()  # reads do not queue behind writes
     finally:
-        store._lock.release()
+        store._db.write_lock.release()
     store.set_active_campaigns({PLAYER: ["x"]})
     stored = store.get(PLAYER)
     assert stored is not None
@@ -334,7 +337,7 @@ def test_a_file_that_is_not_a_database_is_unavailable(tmp_path: Path) -> None:
 
 def test_a_newer_schema_is_refused(path: Path) -> None:
     conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {sqlite_store.SCHEMA_VERSION + 1}")
+    conn.execute(f"PRAGMA user_version = {sqlite_schema.SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(DependencyUnavailable, match="newer"):
         SQLiteProfileStore.open(path)
@@ -379,7 +382,7 @@ def test_a_version_1_file_is_upgraded_in_place(path: Path) -> None:
     finally:
         store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_schema.SCHEMA_VERSION
     tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     conn.close()
     assert tables == [("profiles",)]

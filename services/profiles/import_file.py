@@ -1,12 +1,13 @@
-"""Bulk import of profiles: `profile-matcher import FILE`, seeding, and ImportProfiles.
+"""The import file: profiles as `profile-matcher import FILE` and seeding read them.
 
 Files come as a JSON list of profiles, as JSON Lines (one profile per line), or as a
 single profile object (pretty-printed or not, like `data/profile.json`). They are
 read in fixed-size chunks and decoded one record at a time, so a file of millions of
 profiles needs memory for one chunk and one batch, not for the file.
 
-A record that is not a valid profile is rejected with its index and the reason, and
-the import carries on. A JSON syntax error rejects one line of a JSON Lines file; in
+Each record comes out as a document, or as the reason it is unusable; the import
+(`import_profiles`) validates the documents and rejects the bad ones with their
+index and reason, and carries on. A JSON syntax error rejects one line of a JSON Lines file; in
 a JSON list nothing after it can be trusted, so the import of that file stops there
 (every record before it is kept). So do the values Python's json module cannot
 read or no store can hold (see `json_text`): an integer too long to convert is out
@@ -17,11 +18,9 @@ escape, rejects the record.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any, Protocol, TypeAlias
 
-from services.domain.errors import InvalidInput
 from services.domain.json_text import (
     LONE_SURROGATE,
     MAX_NESTING,
@@ -31,15 +30,9 @@ from services.domain.json_text import (
     parse_int_literal,
     too_deep,
 )
-from services.domain.profile import Profile
-from services.domain.profile_json import profile_from_document
-from services.storage.base import BatchProfileStore, ProfileStore
 
 # (index of the record in the file, the document or None, why it is unusable or None)
 Record: TypeAlias = tuple[int, dict[str, Any] | None, str | None]
-# What import_profiles takes: the same, or a Profile already validated in place of
-# the document.
-ImportRecord: TypeAlias = tuple[int, dict[str, Any] | Profile | None, str | None]
 
 CHUNK_CHARS = 64 * 1024
 # A profile is around a kilobyte; a "record" that keeps growing past this is a broken
@@ -54,22 +47,6 @@ class TextSource(Protocol):
     """What the reader needs of a stream: any text file object (TextIO) has it."""
 
     def read(self, size: int, /) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    index: int
-    player_id: str | None
-    reason: str
-
-
-@dataclass(slots=True)
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    rejected: int = 0
-    # The first `max_rejections` rejections; `rejected` counts all of them.
-    rejections: list[Rejection] = field(default_factory=list)
 
 
 class _Reader:
@@ -315,67 +292,3 @@ def _record(reader: _Reader, index: int, value: Any) -> Record:
     else:
         kind = "a list"
     return index, None, f"a profile must be a JSON object, got {kind}"
-
-
-def import_profiles(
-    store: ProfileStore,
-    documents: Iterable[ImportRecord],
-    *,
-    batch_size: int = 500,
-    max_rejections: int = 1000,
-    timeout: float | None = None,
-) -> ImportReport:
-    """Validates each document and creates or replaces its profile (a Profile given in
-    place of a document was validated when it was made, so it goes in as it is).
-
-    Invalid records are counted and listed (up to `max_rejections`, so a file of
-    garbage cannot fill memory) and the rest go on. Valid profiles are written in
-    batches of `batch_size` when the store can (BatchProfileStore), one by one
-    otherwise. `timeout` applies to each write. A store error (DependencyUnavailable)
-    ends the import and propagates; what was written stays, and importing the same
-    file again is safe because every write is an upsert.
-    """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-    report = ImportReport()
-    batch: dict[str, Profile] = {}
-
-    def flush() -> None:
-        if not batch:
-            return
-        profiles = list(batch.values())
-        batch.clear()
-        if isinstance(store, BatchProfileStore):
-            created = store.upsert_many(profiles, timeout=timeout)
-        else:
-            created = sum(store.upsert(p, timeout=timeout) for p in profiles)
-        report.created += created
-        report.updated += len(profiles) - created
-
-    def reject(index: int, player_id: str | None, reason: str) -> None:
-        report.rejected += 1
-        if len(report.rejections) < max_rejections:
-            report.rejections.append(Rejection(index, player_id, reason))
-
-    for index, doc, error in documents:
-        if doc is None:
-            reject(index, None, error or "no document")
-            continue
-        if isinstance(doc, Profile):
-            profile = doc
-        else:
-            raw_id = doc.get("player_id")
-            try:
-                profile = profile_from_document(doc)
-            except InvalidInput as exc:
-                reject(index, raw_id if isinstance(raw_id, str) else None, str(exc))
-                continue
-        if profile.player_id in batch:
-            # The same player twice: write the first before the second replaces it, so
-            # the counts match what a record-by-record import would report.
-            flush()
-        batch[profile.player_id] = profile
-        if len(batch) >= batch_size:
-            flush()
-    flush()
-    return report

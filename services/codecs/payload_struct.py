@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from google.protobuf import struct_pb2
 
+from services.codecs.struct_value import set_json_value
 from services.domain.experiment import JSONObject
 from services.domain.profile import JSONValue
-from services.domain.profile_message import set_json_value
 
 
 def set_struct(msg: struct_pb2.Struct, payload: JSONObject) -> None:

@@ -1,31 +1,24 @@
-"""ProfileService: profile CRUD and bulk import over the ProfileStore."""
+"""ProfileService: decodes requests, calls the profile use cases, answers, maps errors."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import grpc
 
+from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
-from profilematcher.profiles.v1 import profile_service_pb2_grpc
-from services.domain.errors import (
-    InvalidInput,
-    ProfileNotFound,
-    StoredProfileCorrupt,
-    StreamIdle,
+from services.codecs.profile_message import profile_from_message, profile_to_message
+from services.domain.errors import InvalidInput, StreamIdle
+from services.profiles.import_profiles import ImportRecord, ImportReport, import_profiles
+from services.profiles.use_cases import (
+    create_profile,
+    delete_profile,
+    get_profile,
+    update_profile,
 )
-from services.domain.profile_json import (
-    KNOWN_FIELDS,
-    profile_to_document,
-    validate_custom_field_name,
-    validate_custom_value,
-    validate_player_id,
-)
-from services.domain.profile_message import profile_from_message, profile_to_message
-from services.storage.base import ProfileStore
-from services.storage.importing import ImportRecord, ImportReport, import_profiles
+from services.storage.base import ServingStore
 from services.transport.status import (
     DETAILS_BUDGET_BYTES,
     attach_details,
@@ -44,15 +37,11 @@ MAX_IMPORT_STREAMS = 2
 # cannot keep a slot and a thread forever.
 IMPORT_IDLE_TIMEOUT = 30.0
 
-# `custom_fields` in a mask sets every custom field the request carries (it is the
-# only way to name them in a JSON FieldMask, which cannot spell a leading "_").
-_MASKABLE = frozenset(KNOWN_FIELDS) - {"player_id"} | {"custom_fields"}
-
 
 class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     def __init__(
         self,
-        store: ProfileStore,
+        store: ServingStore[profile_pb2.Profile],
         *,
         max_import_streams: int = MAX_IMPORT_STREAMS,
         import_idle_timeout: float = IMPORT_IDLE_TIMEOUT,
@@ -68,37 +57,27 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request: pb.CreateProfileRequest, context: grpc.ServicerContext
     ) -> pb.CreateProfileResponse:
         profile = profile_from_message(request.profile)
-        self._store.create(profile, timeout=time_left(context))
+        create_profile(self._store, profile, timeout=time_left(context))
         return pb.CreateProfileResponse(profile=profile_to_message(profile))
 
     @mapped_errors
     def GetProfile(
         self, request: pb.GetProfileRequest, context: grpc.ServicerContext
     ) -> pb.GetProfileResponse:
-        player_id = validate_player_id(request.player_id)
-        # As a message, like GetClientConfig: the embedded store hands it over as
-        # stored, without building and validating a domain object (BENCHMARKS.md).
-        found = self._store.get_many_messages([player_id], timeout=time_left(context))
-        profile = found.get(player_id)
-        if profile is None:
-            raise ProfileNotFound(player_id)
-        if isinstance(profile, StoredProfileCorrupt):
-            raise profile
+        stored = get_profile(self._store, request.player_id, timeout=time_left(context))
         response = pb.GetProfileResponse()
-        response.profile.CopyFrom(profile)
+        response.profile.CopyFrom(stored)
         return response
 
     @mapped_errors
     def UpdateProfile(
         self, request: pb.UpdateProfileRequest, context: grpc.ServicerContext
     ) -> pb.UpdateProfileResponse:
-        # Nested custom keys are checked only in the fields the mask names, so a profile
-        # as GetProfile gave it (with MongoDB's `{"$oid": ...}` values) can be sent back.
+        # Nested custom keys are checked only in the fields the mask names (the use
+        # case does), so the profile is decoded without that rule.
         profile = profile_from_message(request.profile, strict_keys=False)
-        values, unset = _mask_to_changes(profile_to_document(profile), request.update_mask.paths)
-        _check_custom_values(values)
-        updated = self._store.update_fields(
-            profile.player_id, values, unset, timeout=time_left(context)
+        updated = update_profile(
+            self._store, profile, request.update_mask.paths, timeout=time_left(context)
         )
         return pb.UpdateProfileResponse(profile=profile_to_message(updated))
 
@@ -106,9 +85,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     def DeleteProfile(
         self, request: pb.DeleteProfileRequest, context: grpc.ServicerContext
     ) -> pb.DeleteProfileResponse:
-        player_id = validate_player_id(request.player_id)
-        if not self._store.delete(player_id, timeout=time_left(context)):
-            raise ProfileNotFound(player_id)
+        delete_profile(self._store, request.player_id, timeout=time_left(context))
         return pb.DeleteProfileResponse()
 
     @mapped_errors
@@ -178,45 +155,3 @@ def _records(requests: Iterable[pb.ImportProfilesRequest]) -> Iterator[ImportRec
             yield index, profile_from_message(request.profile), None
         except InvalidInput as exc:
             yield index, None, str(exc)
-
-
-def _check_custom_values(values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        if key.startswith("_"):
-            try:
-                validate_custom_value(value, key)
-            except InvalidInput as exc:
-                raise InvalidInput(f"profile.{exc.field}", exc.problem) from None
-
-
-def _mask_to_changes(
-    document: dict[str, Any], paths: Iterable[str]
-) -> tuple[dict[str, Any], set[str]]:
-    values: dict[str, Any] = {}
-    unset: set[str] = set()
-    paths = list(paths)
-    if not paths:
-        raise InvalidInput("update_mask", "must name the fields to update")
-    for path in paths:
-        if path == "player_id":
-            raise InvalidInput("update_mask", "player_id cannot be changed")
-        if path == "active_campaigns":
-            # The matcher owns it: the player's full list of matched campaigns, which
-            # it writes only when that list changes.
-            raise InvalidInput(
-                "update_mask",
-                "active_campaigns cannot be set: ProfileMatcherService maintains it",
-            )
-        if path == "custom_fields":
-            values.update((k, v) for k, v in document.items() if k.startswith("_"))
-            continue
-        if path not in _MASKABLE:
-            try:
-                validate_custom_field_name(path)
-            except InvalidInput:
-                raise InvalidInput("update_mask", f"unknown field {path!r}") from None
-        if path in document:
-            values[path] = document[path]
-        else:
-            unset.add(path)
-    return values, unset

@@ -1,0 +1,1 @@
+"""ProfileService: its use cases (create, get, update, delete, import) and its servicer."""
