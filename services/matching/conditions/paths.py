@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from services.domain.profile_json import KNOWN_FIELDS
+from services.domain.profile_fields import KNOWN_FIELDS
 from services.matching.conditions.errors import ConditionError
 
 Root = Literal["profile", "context", "element"]
