@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.engine import machine
-from services.matching.conditions import Condition, parse_condition
+from services.domain.conditions import Condition, parse_condition
 
 NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
 COUNTRIES = ("US", "CA", "GB", "DE", "FR", "BR", "JP", "RO")

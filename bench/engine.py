@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bench.engine_targeting import TargetedTiming, measure_targeted, render_targeted
 from bench.experiment_workload import with_experiments
 from bench.workload import BENCH_NOW, Request, make_catalog, make_requests
 from services.domain.campaign import Catalog
@@ -162,7 +163,13 @@ def machine() -> list[str]:
 
 
 def render(
-    builds: Sequence[Build], timings: Sequence[Timing], profiles: int, repeats: int, command: str
+    builds: Sequence[Build],
+    timings: Sequence[Timing],
+    profiles: int,
+    repeats: int,
+    command: str,
+    *,
+    targeted: Sequence[TargetedTiming] = (),
 ) -> str:
     lines = [
         f"Command: `{command}`",
@@ -195,6 +202,8 @@ def render(
         f"| {b.memory_kib:,.0f} |"
         for b in builds
     ]
+    if targeted:
+        lines += render_targeted(targeted)
     return "\n".join(lines)
 
 
@@ -214,16 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 5)
 
     requests = make_requests(profiles, seed=args.seed)
-    builds, timings = [], []
+    builds, timings, targeted = [], [], []
     for size in args.sizes:
         built, rows = measure(size, requests, repeats, args.seed)
         builds += built
         timings += rows
+        targeted += measure_targeted(size, requests, repeats, args.seed)
         print(f"measured {size} campaigns", file=sys.stderr)
     command = " ".join(
         ["uv run python -m bench.engine", *(argv if argv is not None else sys.argv[1:])]
     )
-    print(render(builds, timings, profiles, repeats, command))
+    print(render(builds, timings, profiles, repeats, command, targeted=targeted))
     return 0
 
 

@@ -47,7 +47,7 @@ def with_experiments(catalog: Catalog, *, seed: int = 0) -> Catalog:
         for game, _ in GAMES
     )
     campaigns = tuple(_experiment(rng, c) for c in catalog.campaigns)
-    return Catalog(f"{catalog.version}-experiments", campaigns, groups)
+    return Catalog(f"{catalog.version}-experiments", campaigns, groups=groups)
 
 
 def _experiment(rng: random.Random, campaign: Campaign) -> Campaign:

@@ -33,6 +33,8 @@ from services.campaigns.bootstrap import CampaignServer, start_campaign_server
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.settings import CampaignSettings
 from services.codecs.profile_message import profile_to_message, serving_record
+from services.codecs.profile_view import MessageView
+from services.codecs.struct_value import json_from_value
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
 from services.matcher.assignment_messages import AssignmentEncoder, assignment_to_message
@@ -135,7 +137,13 @@ class FloorServicer(_SingleCallServicer):
         response = pb.GetClientConfigResponse()
         stored = response.profile
         stored.ParseFromString(wire)
-        _, answer, assignments = catalog.evaluate(serving_record(stored), now, request.game or None)
+        _, answer, assignments = catalog.evaluate(
+            serving_record(stored),
+            now,
+            request.game or None,
+            context={key: json_from_value(value) for key, value in request.context.items()},
+            document=MessageView(stored),
+        )
         stored.active_campaigns[:] = answer
         response.MergeFromString(self._assignments.field(2, assignments))
         return response

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.campaigns.catalog_json import duplicate_keys
+from services.campaigns.catalog_segments import SegmentDefinitions, where_from_value
 from services.campaigns.errors import CatalogError
 from services.campaigns.experiment_validation import EXPERIMENT_FIELDS, experiment_from_document
 from services.domain.campaign import Campaign, LevelRange
@@ -42,7 +43,7 @@ CAMPAIGN_FIELDS = (
 REQUIRED_FIELDS = tuple(
     f for f in CAMPAIGN_FIELDS if f != "last_updated" and f not in EXPERIMENT_FIELDS
 )
-MATCHER_FIELDS = ("level", "has", "does_not_have")
+MATCHER_FIELDS = ("level", "has", "does_not_have", "where")
 LEVEL_FIELDS = ("min", "max")
 HAS_FIELDS = ("country", "items")
 DOES_NOT_HAVE_FIELDS = ("items",)
@@ -51,10 +52,17 @@ DOES_NOT_HAVE_FIELDS = ("items",)
 _NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def campaign_from_document(doc: object, *, index: int = 0, source: str = "<input>") -> Campaign:
+def campaign_from_document(
+    doc: object,
+    *,
+    index: int = 0,
+    source: str = "<input>",
+    segments: SegmentDefinitions | None = None,
+) -> Campaign:
     """The campaign of one catalog document; CatalogError lists every problem in it.
 
-    `index` is the campaign's position in the file, from 0; messages count from 1."""
+    `index` is the campaign's position in the file, from 0; messages count from 1.
+    `segments`: the catalog's, which `matchers.where` may use."""
     if not isinstance(doc, Mapping):
         raise CatalogError(
             [f"{campaign_location(source, index, None)}: must be a JSON object, got {kind_of(doc)}"]
@@ -84,6 +92,7 @@ def campaign_from_document(doc: object, *, index: int = 0, source: str = "<input
     countries: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
+    condition = None
     matchers = check.obj(doc["matchers"], "matchers") if "matchers" in doc else None
     if matchers is not None:
         check.keys(matchers, MATCHER_FIELDS, "matchers")
@@ -97,6 +106,9 @@ def campaign_from_document(doc: object, *, index: int = 0, source: str = "<input
         )
         if does_not_have is not None:
             forbidden = check.strings(does_not_have.get("items"), "matchers.does_not_have.items")
+        condition, where_problem = where_from_value(matchers.get("where"), segments or {})
+        if where_problem is not None:
+            check.problem(*where_problem)
 
     experiment = experiment_from_document(check, doc)
 
@@ -122,6 +134,7 @@ def campaign_from_document(doc: object, *, index: int = 0, source: str = "<input
         payload=experiment.payload,
         group=experiment.group,
         schedule=experiment.schedule,
+        where=condition,
     )
 
 

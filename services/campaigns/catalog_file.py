@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from services.campaigns.campaign_validation import (
     campaign_from_document,
@@ -17,22 +18,33 @@ from services.campaigns.campaign_validation import (
     duplicate_name_problems,
 )
 from services.campaigns.catalog_json import read_sections
+from services.campaigns.catalog_segments import segments_from_value
 from services.campaigns.errors import CatalogError
 from services.campaigns.group_validation import groups_from_value, unknown_group_problems
 from services.domain.campaign import Campaign
+from services.domain.conditions import Condition
 from services.domain.experiment import Group
 from services.domain.json_text import LONE_SURROGATE, lone_surrogate_path
 
 
+class CatalogParts(NamedTuple):
+    """What a catalog file holds; `build_catalog(*parts)` makes the catalog of it."""
+
+    campaigns: tuple[Campaign, ...]
+    # Its segments, in name order.
+    segments: tuple[Condition, ...] = ()
+    # Its groups, in name order.
+    groups: tuple[Group, ...] = ()
+
+
 def load_catalog_file(path: str | os.PathLike[str]) -> tuple[Campaign, ...]:
     """Reads and parses a catalog file; an unreadable file is a CatalogError too."""
-    return load_catalog_parts(path)[0]
+    return load_catalog_parts(path).campaigns
 
 
-def load_catalog_parts(
-    path: str | os.PathLike[str],
-) -> tuple[tuple[Campaign, ...], tuple[Group, ...]]:
-    """A catalog file's campaigns and groups (`build_catalog(*parts)` makes the catalog)."""
+def load_catalog_parts(path: str | os.PathLike[str]) -> CatalogParts:
+    """Reads and parses a catalog file, campaigns, segments and groups; an unreadable
+    file is a CatalogError too."""
     source = os.fspath(path)
     try:
         with open(source, "rb") as f:
@@ -44,18 +56,17 @@ def load_catalog_parts(
 
 def parse_catalog(text: str | bytes, source: str) -> tuple[Campaign, ...]:
     """Campaigns of a catalog file's text, in file order; CatalogError lists every problem."""
-    return parse_catalog_parts(text, source)[0]
+    return parse_catalog_parts(text, source).campaigns
 
 
-def parse_catalog_parts(
-    text: str | bytes, source: str
-) -> tuple[tuple[Campaign, ...], tuple[Group, ...]]:
-    """Campaigns (in file order) and groups (in name order) of a catalog file's text;
-    CatalogError lists every problem, the groups' first."""
-    docs, groups_value = read_sections(text, source)
+def parse_catalog_parts(text: str | bytes, source: str) -> CatalogParts:
+    """Campaigns (in file order), segments and groups (in name order) of a catalog
+    file's text; CatalogError lists every problem, the segments' then the groups' first."""
+    docs, sections = read_sections(text, source)
+    definitions, segments, segment_problems = segments_from_value(sections.get("segments"), source)
     group_problems: list[str] = []
     try:
-        groups = groups_from_value(groups_value, source)
+        groups = groups_from_value(sections.get("groups"), source)
     except CatalogError as exc:
         groups, group_problems = (), exc.problems
     # (campaign index, message): reported in file order, whichever check found them.
@@ -68,15 +79,19 @@ def parse_catalog_parts(
             problems.append((index, f"{where}: {path}: {LONE_SURROGATE}"))
             continue
         try:
-            campaigns.append(campaign_from_document(item, index=index, source=source))
+            campaigns.append(
+                campaign_from_document(item, index=index, source=source, segments=definitions)
+            )
         except CatalogError as exc:
             problems.extend((index, problem) for problem in exc.problems)
 
     problems.extend(duplicate_name_problems(docs, source))
     if not group_problems:
         problems.extend(unknown_group_problems(docs, groups, source))
-    if problems or group_problems:
+    if problems or segment_problems or group_problems:
         raise CatalogError(
-            group_problems + [problem for _, problem in sorted(problems, key=lambda p: p[0])]
+            segment_problems
+            + group_problems
+            + [problem for _, problem in sorted(problems, key=lambda p: p[0])]
         )
-    return tuple(campaigns), groups
+    return CatalogParts(tuple(campaigns), segments, groups)

@@ -1,10 +1,10 @@
 """A catalog file's text decoded into raw campaign documents, before any field is checked.
 
 The file is a JSON list of campaigns, one campaign object, or a catalog object
-(`catalog_sections`): `{"groups": {...}, "campaigns": [...]}`. Text json cannot read
-as it is (an integer of thousands of digits, nesting deeper than it can recurse,
-bytes that are not text in their encoding) is reported as a CatalogError naming the
-spot, with the help of `services.domain.json_text`.
+(`catalog_sections`): `{"segments": {...}, "groups": {...}, "campaigns": [...]}`.
+Text json cannot read as it is (an integer of thousands of digits, nesting deeper
+than it can recurse, bytes that are not text in their encoding) is reported as a
+CatalogError naming the spot, with the help of `services.domain.json_text`.
 
 Objects remember the keys the text wrote more than once (`duplicate_keys`), so that
 checking can refuse them rather than let the last one silently win.
@@ -38,27 +38,27 @@ def read_documents(text: str | bytes, source: str) -> list[object]:
     return read_sections(text, source)[0]
 
 
-def read_sections(text: str | bytes, source: str) -> tuple[list[object], object]:
-    """The campaign documents, as `read_documents` gives them, and the catalog's
-    `groups` value (None when the file has none)."""
+# The keys of a catalog object: `campaigns` is required, the others optional.
+CATALOG_SECTIONS = ("campaigns", "segments", "groups")
+
+
+def read_sections(text: str | bytes, source: str) -> tuple[list[object], dict[str, object]]:
+    """The campaign documents, as `read_documents` gives them, and the catalog object's
+    other sections by key (none for a list of campaigns or a single campaign)."""
     doc = _decode(text, source)
     if isinstance(doc, Mapping) and any(key in doc for key in CATALOG_SECTIONS):
         return catalog_sections(doc, source)
     if isinstance(doc, Mapping):
-        return [doc], None
+        return [doc], {}
     if isinstance(doc, list):
-        return doc, None
+        return doc, {}
     raise CatalogError(
         [f"{source}: must be a JSON list of campaigns or one campaign object, got {kind_of(doc)}"]
     )
 
 
-# The keys of a catalog object: `campaigns` required, the rest optional.
-CATALOG_SECTIONS = ("campaigns", "groups")
-
-
-def catalog_sections(doc: Mapping[str, Any], source: str) -> tuple[list[object], object]:
-    """A catalog object's campaign documents and its `groups` value; CatalogError for
+def catalog_sections(doc: Mapping[str, Any], source: str) -> tuple[list[object], dict[str, object]]:
+    """A catalog object's campaign documents and its other sections; CatalogError for
     a missing or malformed `campaigns` and for top-level keys it does not know."""
     problems = [f"{source}: {key}: is written more than once" for key in duplicate_keys(doc)]
     unknown = [key for key in doc if key not in CATALOG_SECTIONS]
@@ -77,7 +77,7 @@ def catalog_sections(doc: Mapping[str, Any], source: str) -> tuple[list[object],
     if problems:
         raise CatalogError(problems)
     assert isinstance(campaigns, list)
-    return campaigns, doc.get("groups")
+    return campaigns, {key: doc[key] for key in CATALOG_SECTIONS[1:] if key in doc}
 
 
 def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -130,5 +130,7 @@ def _too_deep_problem(text: str, source: str) -> str:
     # A list of campaigns, a file that is one campaign, or a catalog object's campaigns.
     if steps[0] == "campaigns" and len(steps) > 1 and isinstance(steps[1], int):
         steps = steps[1:]
+    elif steps[0] in ("segments", "groups"):
+        return f"{source}: {format_path(steps)}: {problem} {position}"
     index, field = (steps[0], steps[1:]) if isinstance(steps[0], int) else (0, steps)
     return f"{source}: campaign #{index + 1}: {format_path(field)}: {problem} {position}"

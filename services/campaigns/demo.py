@@ -1,28 +1,44 @@
 """A demo catalog whose windows are placed around `now`, so it always has live campaigns.
 
-It shows the experiments too: a 50% rollout split into two priced variants, a group
+It shows targeting (two campaigns with `where`, through segments and the request's
+context) and the experiments: a 50% rollout split into two priced variants, a group
+
 of pop-ups of which a player sees one (with a 5% holdout), and a daily happy hour
 scheduled in Paris time, placed so that it is on when the catalog is written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from services.campaigns.catalog_writer import write_catalog_file
 from services.domain.campaign import Campaign, LevelRange
+from services.domain.conditions import Condition, parse_condition, parse_segments
 from services.domain.experiment import Group, Rollout, Variant
 from services.domain.schedule import Schedule, zone
 
 DAY = timedelta(days=1)
 DEMO_GROUPS = (Group("popup", max_active=1, holdout_threshold=5_000),)
 HAPPY_HOUR_ZONE = "Europe/Paris"
+# Named conditions the demo's targeted campaigns use.
+DEMO_SEGMENTS: Mapping[str, object] = {
+    "spenders": {"total_spent": {"$gte": 100}},
+    "lapsed": {"last_session": {"$lt": {"$ago": "14d"}}},
+}
+
+
+def demo_segments() -> tuple[Condition, ...]:
+    segments = parse_segments(DEMO_SEGMENTS)
+    return tuple(segments[name] for name in sorted(segments))
 
 
 def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
-    """Two games; most campaigns live at `now`, one disabled, one expired, one not started."""
+    """Two games; most campaigns live at `now`, one disabled, one expired, one not
+    started; two targeted with `where` (segments and the request's context)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     now = now.replace(microsecond=0)
@@ -40,6 +56,7 @@ def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
         countries: tuple[str, ...] = (),
         has: tuple[str, ...] = (),
         not_has: tuple[str, ...] = (),
+        where: dict[str, Any] | None = None,
     ) -> Campaign:
         return Campaign(
             game=game,
@@ -53,6 +70,7 @@ def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
             required_items=has,
             forbidden_items=not_has,
             last_updated=edited,
+            where=None if where is None else parse_condition(where, segments=DEMO_SEGMENTS),
         )
 
     return (
@@ -81,6 +99,27 @@ def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
         campaign("spacegame", "europe_launch", 8, countries=("DE", "FR", "ES", "IT", "RO")),
         campaign("spacegame", "season_two", 30, (now + 7 * DAY, now + 60 * DAY), level=(5, 50)),
         campaign("spacegame", "miner_boost", 10, has=("mining_laser",), not_has=("auto_miner",)),
+        # Targeting: the sample player (lapsed since 2021, "mycustom", in a clan) gets
+        # this one when the game server sends an app_version of 2.3.0 or later.
+        campaign(
+            "mygame",
+            "come_back_offer",
+            30,
+            level=(1, 30),
+            countries=("CA", "US"),
+            where={
+                "$segment": "lapsed",
+                "_customfield": {"$in": ["mycustom", "vip"]},
+                "context.app_version": {"$vgte": "2.3.0"},
+                "$or": [{"clan.id": {"$exists": True}}, {"total_transactions": {"$gte": 3}}],
+            },
+        ),
+        campaign(
+            "mygame",
+            "ios_spender_deal",
+            18,
+            where={"$segment": "spenders", "context.platform": {"$in": ["ios", "ipados"]}},
+        ),
         *_experiments(
             campaign("mygame", "starter_pack", 40, not_has=("starter_pack",)),
             campaign("mygame", "daily_deal", 25),
@@ -118,4 +157,4 @@ def _experiments(
 def write_demo_catalog(path: Path, now: datetime) -> Path:
     """Writes the demo catalog to `path` in the users' file format, in one rename so a
     server already following `path` never reads it half-written; returns `path`."""
-    return write_catalog_file(path, demo_campaigns(now), DEMO_GROUPS)
+    return write_catalog_file(path, demo_campaigns(now), demo_segments(), DEMO_GROUPS)

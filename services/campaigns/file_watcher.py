@@ -116,7 +116,7 @@ class CatalogFileWatcher:
         self._seen = signature
         self._unsettled = self._is_recent(signature)
         try:
-            campaigns, groups = load_catalog_parts(self._path)
+            parts = load_catalog_parts(self._path)
         except CatalogError as exc:
             self._observed("error")
             # Logged once per distinct set of problems, not on every poll of a file
@@ -131,7 +131,7 @@ class CatalogFileWatcher:
             self._last_problems = exc.problems
             return
         self._last_problems = None
-        catalog = build_catalog(campaigns, groups)
+        catalog = build_catalog(*parts)
         replaced = self._served.replace(catalog)
         self._observed("ok" if replaced else "unchanged")
         if replaced:

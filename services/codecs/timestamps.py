@@ -35,4 +35,5 @@ def datetime_from_timestamp(ts: timestamp_pb2.Timestamp, field: str) -> datetime
     seconds, nanos = ts.seconds, ts.nanos
     if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000):
         raise InvalidInput(field, "timestamp out of range")
-    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+    # Positional (days, seconds, microseconds): keywords cost more, on every read.
+    return _EPOCH + timedelta(0, seconds, nanos // 1000)

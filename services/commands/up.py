@@ -113,7 +113,7 @@ Profile Matcher is up.
 
 Try (grpcurl uses server reflection, no proto files needed):
   grpcurl -plaintext {target} list
-  grpcurl -plaintext -d '{{"player_id": "{player}"}}' \\
+  grpcurl -plaintext -d '{{"player_id": "{player}", "context": {{"app_version": "2.3.1"}}}}' \\
       {target} profilematcher.matcher.v1.ProfileMatcherService/GetClientConfig
   grpcurl -plaintext -d '{{"profile": {{"level": 7, "country": "US"}}}}' \\
       {target} profilematcher.matcher.v1.ProfileMatcherService/MatchProfile

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from services.domain.experiment import Group, JSONObject, Rollout, Variant
 from services.domain.schedule import Schedule, live_at
+
+if TYPE_CHECKING:
+    # Only for annotations: the conditions package imports the domain.
+    from services.domain.conditions import Condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,11 @@ class Campaign:
     # The name of the catalog group the campaign competes in; empty: none.
     group: str = ""
     schedule: Schedule | None = None
+    # `matchers.where`: a condition on the stored profile and the request's context,
+    # beside the matchers above (all must hold); None: no condition. Compared by
+    # identity: two campaigns parsed apart are equal only if their documents are
+    # (`where.to_document()`), which callers compare when they need to.
+    where: Condition | None = None
 
     def is_live(self, now: datetime) -> bool:
         """Enabled, `now` within [start_date, end_date), and within one of the
@@ -60,5 +70,8 @@ class Catalog:
 
     version: str
     campaigns: tuple[Campaign, ...]
+    # The catalog's named conditions (`Condition.name` set), in name order; the
+    # campaigns' `where` conditions already hold the ones they use.
+    segments: tuple[Condition, ...] = ()
     # The groups campaigns name (`Campaign.group`), in name order.
     groups: tuple[Group, ...] = ()

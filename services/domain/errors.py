@@ -28,6 +28,13 @@ class ProfileAlreadyExists(DomainError):
         self.player_id = player_id
 
 
+class CampaignNotFound(DomainError):
+    def __init__(self, game: str, name: str) -> None:
+        super().__init__(f"no campaign {name!r} in game {game!r} in the current catalog")
+        self.game = game
+        self.name = name
+
+
 class PreconditionFailed(DomainError):
     """The request was valid but the state it relies on is gone; redo it from the start."""
 

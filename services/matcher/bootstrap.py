@@ -8,14 +8,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import grpc
 from grpc_health.v1 import health_pb2
 
-from profilematcher.matcher.v1 import matcher_service_pb2, matcher_service_pb2_grpc
+from profilematcher.matcher.v1 import (
+    audience_service_pb2,
+    audience_service_pb2_grpc,
+    matcher_service_pb2,
+    matcher_service_pb2_grpc,
+)
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2, profile_service_pb2_grpc
+from services.codecs.profile_view import MessageView
 from services.domain.errors import DependencyUnavailable
 from services.matcher.access import server_security
+from services.matcher.audience import EstimateAudience
+from services.matcher.audience_servicer import AudienceServicer
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_cache import CatalogCache
 from services.matcher.catalog_subscription import CAMPAIGN_CHANNEL_OPTIONS, CatalogSubscription
@@ -28,7 +37,7 @@ from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
 from services.profiles.servicer import ProfileServicer
-from services.storage.base import ServingStore
+from services.storage.base import AudienceCounts, ServingStore
 from services.transport.grpc_server import RunningServer, create_server, start_server
 from services.transport.pools import DedicatedPool
 from services.transport.tls import open_channel
@@ -40,6 +49,7 @@ MATCHER_SERVICE = matcher_service_pb2.DESCRIPTOR.services_by_name["ProfileMatche
 SERVICE_NAMES = (
     MATCHER_SERVICE,
     profile_service_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name,
+    audience_service_pb2.DESCRIPTOR.services_by_name["AudienceService"].full_name,
 )
 # A health service name of its own for the catalog's freshness: NOT_SERVING while no
 # catalog was confirmed by the campaign service within --max-staleness (or there is
@@ -158,10 +168,21 @@ def start_matcher(
     interceptors = [*pools, MetricsInterceptor(metrics), *security.interceptors]
     server = create_server(settings.server, interceptors)
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        ProfileMatcherServicer(ServeClientConfig(store, cache, clock), MatchDryRun(cache, clock)),
+        ProfileMatcherServicer(
+            ServeClientConfig(store, cache, clock, document=MessageView),
+            MatchDryRun(cache, clock),
+        ),
         server,
     )
     profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)
+    # On the server's general pool, never the match pool: a count can take seconds.
+    # Every store wrapper forwards count_audience (StoreWrapper).
+    audiences = EstimateAudience(
+        cast(AudienceCounts, store), cache, clock, timeout=settings.audience_timeout
+    )
+    audience_service_pb2_grpc.add_AudienceServiceServicer_to_server(
+        AudienceServicer(audiences), server
+    )
     try:
         running = start_server(
             server, settings.server, SERVICE_NAMES, credentials=security.credentials

@@ -12,9 +12,9 @@ assignments leave here as domain values (Assignment); the servicer encodes them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Generic, Protocol, TypeAlias, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 from services.domain.errors import (
     DomainError,
@@ -22,8 +22,9 @@ from services.domain.errors import (
     ProfileNotFound,
     StoredProfileCorrupt,
 )
-from services.domain.profile import ServingRecord
+from services.domain.profile import JSONValue, ServingRecord
 from services.domain.profile_json import validate_player_id
+from services.domain.request_context import validate_context
 from services.matching.compiled import CompiledCatalog
 from services.matching.experiments import Assignment
 from services.storage.base import ServingReads
@@ -52,23 +53,43 @@ class ServeClientConfig(Generic[R]):
     """GetClientConfig and its batch: match each player now, store a changed list."""
 
     def __init__(
-        self, reads: ServingReads[R], catalogs: CatalogSource, clock: Callable[[], datetime]
+        self,
+        reads: ServingReads[R],
+        catalogs: CatalogSource,
+        clock: Callable[[], datetime],
+        *,
+        document: Callable[[R], Mapping[str, Any]],
     ) -> None:
+        """`document(record)`: the record read as the profile's document, for
+        campaigns' `where` (a lazy view: conditions read a few fields)."""
         self._reads = reads
         self._catalogs = catalogs
         self._clock = clock
+        self._document = document
 
     def get(
-        self, player_id: str, game: str | None, *, timeout: float | None = None
+        self,
+        player_id: str,
+        game: str | None,
+        *,
+        context: Mapping[str, JSONValue] | None = None,
+        timeout: float | None = None,
     ) -> ClientConfig[R]:
+        """`context`: the request's, for `where` conditions; never stored."""
         validate_player_id(player_id)
-        result = self._get_checked([player_id], game, timeout)[0]
+        checked = validate_context(context)
+        result = self._get_checked([player_id], game, checked, timeout)[0]
         if isinstance(result, DomainError):
             raise result
         return result
 
     def get_many(
-        self, player_ids: Sequence[str], game: str | None, *, timeout: float | None = None
+        self,
+        player_ids: Sequence[str],
+        game: str | None,
+        *,
+        context: Mapping[str, JSONValue] | None = None,
+        timeout: float | None = None,
     ) -> list[ClientConfig[R] | DomainError]:
         """Results in request order: the player's client config, ProfileNotFound, or
         StoredProfileCorrupt (that player's record cannot be read as a profile).
@@ -78,10 +99,15 @@ class ServeClientConfig(Generic[R]):
         changed; an unchanged list is never written.
         """
         _validate_batch(player_ids)
-        return self._get_checked(player_ids, game, timeout)
+        checked = validate_context(context)
+        return self._get_checked(player_ids, game, checked, timeout)
 
     def _get_checked(
-        self, player_ids: Sequence[str], game: str | None, timeout: float | None
+        self,
+        player_ids: Sequence[str],
+        game: str | None,
+        context: Mapping[str, JSONValue],
+        timeout: float | None,
     ) -> list[ClientConfig[R] | DomainError]:
         started = time.monotonic()
         # The catalog first: if there is none, fail before touching the store.
@@ -95,7 +121,8 @@ class ServeClientConfig(Generic[R]):
             if record is None or isinstance(record, StoredProfileCorrupt):
                 results.append(record or ProfileNotFound(player_id))
                 continue
-            full, answer, assignments = _match(record, catalog, now, game)
+            where = (self._document(record.record), context)
+            full, answer, assignments = _match(record, catalog, now, game, where)
             if full != record.active_campaigns:
                 changed[player_id] = full
             results.append(
@@ -113,7 +140,11 @@ class ServeClientConfig(Generic[R]):
 
 
 def _match(
-    record: ServingRecord[R], catalog: CompiledCatalog, now: datetime, game: str | None
+    record: ServingRecord[R],
+    catalog: CompiledCatalog,
+    now: datetime,
+    game: str | None,
+    where: tuple[Mapping[str, Any], Mapping[str, JSONValue]],
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Assignment, ...]]:
     """The player's full list of campaigns, to store, the list to answer with, and
     the answer's assignments.
@@ -122,8 +153,9 @@ def _match(
     only the answer. A game the catalog does not know (a typo, say) answers an empty
     list and is not matched at all, so it changes nothing.
     """
+    document, context = where
     if not game or catalog.has_game(game):
-        return catalog.evaluate(record, now, game or None)
+        return catalog.evaluate(record, now, game or None, context=context, document=document)
     return record.active_campaigns, (), ()
 
 

@@ -6,11 +6,12 @@ current catalog at the time the caller names (or now).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.domain.profile import Profile
+from services.domain.profile import JSONValue, Profile
+from services.domain.request_context import validate_context
 from services.matcher.client_config import CatalogSource
 from services.matching.experiments import Assignment
 from services.matching.explain import Explanation, explain
@@ -36,11 +37,14 @@ class MatchDryRun:
         game: str | None,
         at: datetime | None,
         *,
+        context: Mapping[str, JSONValue] | None = None,
         timeout: float | None = None,
     ) -> DryRun:
+        """`context`: the request's, for `where` conditions."""
+        checked = validate_context(context)
         catalog = self._catalogs.current(timeout=timeout)
         now = at or self._clock()
-        _, answer, assignments = catalog.evaluate(profile, now, game or None)
+        _, answer, assignments = catalog.evaluate(profile, now, game or None, context=checked)
         return DryRun(
             active_campaigns=answer,
             explanations=explain(
@@ -48,6 +52,7 @@ class MatchDryRun:
                 catalog.catalog.campaigns,
                 now,
                 game or None,
+                checked,
                 groups=catalog.catalog.groups,
             ),
             catalog_version=catalog.version,

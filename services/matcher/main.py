@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
             settings.store or None,
             timeout=settings.store_timeout,
             index_build_timeout=settings.index_build_timeout,
+            audience_read_preference=settings.audience_read_preference,
         )
     except (ValueError, DependencyUnavailable) as exc:
         print(f"profile-matcher matcher: {exc}", file=sys.stderr)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc
+from google.protobuf import struct_pb2
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2
 from services.codecs.profile_message import profile_from_message
+from services.codecs.struct_value import json_from_value
 from services.codecs.timestamps import datetime_from_timestamp
 from services.domain.errors import DomainError
+from services.domain.profile import JSONValue
 from services.matcher.assignment_messages import AssignmentEncoder
 from services.matcher.client_config import ClientConfig, ServeClientConfig
 from services.matcher.dry_run import MatchDryRun
@@ -40,7 +45,12 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     def GetClientConfig(
         self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.GetClientConfigResponse:
-        config = self._configs.get(request.player_id, request.game, timeout=time_left(context))
+        config = self._configs.get(
+            request.player_id,
+            request.game,
+            context=_request_context(request.context),
+            timeout=time_left(context),
+        )
         response = pb.GetClientConfigResponse()
         self._fill(response, _CONFIG_ASSIGNMENTS, config)
         return response
@@ -50,7 +60,10 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
         self, request: pb.BatchGetClientConfigRequest, context: grpc.ServicerContext
     ) -> pb.BatchGetClientConfigResponse:
         results = self._configs.get_many(
-            list(request.player_ids), request.game, timeout=time_left(context)
+            list(request.player_ids),
+            request.game,
+            context=_request_context(request.context),
+            timeout=time_left(context),
         )
         response = pb.BatchGetClientConfigResponse()
         for player_id, result in zip(request.player_ids, results, strict=True):
@@ -71,7 +84,13 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     ) -> pb.MatchProfileResponse:
         profile = profile_from_message(request.profile, require_player_id=False)
         at = datetime_from_timestamp(request.at, "at") if request.HasField("at") else None
-        dry_run = self._dry_runs.run(profile, request.game, at, timeout=time_left(context))
+        dry_run = self._dry_runs.run(
+            profile,
+            request.game,
+            at,
+            context=_request_context(request.context),
+            timeout=time_left(context),
+        )
         response = pb.MatchProfileResponse(
             active_campaigns=dry_run.active_campaigns,
             explanations=[_explanation_message(e) for e in dry_run.explanations],
@@ -97,8 +116,12 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
             response.MergeFromString(self._assignments.field(assignments_field, assignments))
 
 
+def _request_context(context: Mapping[str, struct_pb2.Value]) -> dict[str, JSONValue]:
+    return {key: json_from_value(value) for key, value in context.items()}
+
+
 def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:
-    return pb.CampaignExplanation(
+    message = pb.CampaignExplanation(
         game=explanation.game,
         campaign=explanation.campaign,
         outcome=_OUTCOMES[explanation.outcome],
@@ -110,3 +133,16 @@ def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:
         variant_bucket=explanation.variant_bucket,
         variant=explanation.variant,
     )
+    failure = explanation.clause
+    if failure is not None:
+        message.clause_failure.CopyFrom(
+            pb.ClauseFailure(
+                path=failure.path,
+                operator=failure.operator,
+                wanted=failure.wanted,
+                found=failure.found,
+                segment_chain=failure.segment_chain,
+                clause=failure.clause,
+            )
+        )
+    return message

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 
 from services.config import add_flag
+from services.matcher.audience import DEFAULT_AUDIENCE_TIMEOUT
 from services.matcher.catalog_subscription import RECONNECT_CAP
 from services.matcher.security_flags import (
     add_security_flags,
@@ -19,6 +20,11 @@ from services.matcher.security_flags import (
 from services.observability.http import MetricsSettings
 from services.profiles.servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
 from services.server_flags import add_metrics_flags, metrics_settings_from, tls_from_args
+from services.storage.mongo_audience import (
+    DEFAULT_READ_PREFERENCE,
+    READ_PREFERENCES,
+    read_preference_named,
+)
 from services.storage.mongo_store import DEFAULT_INDEX_BUILD_TIMEOUT
 from services.transport.grpc_server import ServerOptions
 from services.transport.tls import ClientTLSSettings, TLSSettings
@@ -87,6 +93,10 @@ class MatcherSettings:
     # seconds a stream may send nothing before it is ended with DEADLINE_EXCEEDED.
     max_import_streams: int = MAX_IMPORT_STREAMS
     import_idle_timeout: float = IMPORT_IDLE_TIMEOUT
+    # The longest an EstimateAudience count may take (a caller's deadline shortens it),
+    # and where MongoDB runs counts (services/storage/mongo_audience.py).
+    audience_timeout: float = DEFAULT_AUDIENCE_TIMEOUT
+    audience_read_preference: str = DEFAULT_READ_PREFERENCE
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MatcherSettings:
@@ -129,6 +139,8 @@ class MatcherSettings:
             store=args.store,
             store_timeout=args.timeout,
             index_build_timeout=_index_build_timeout(args.index_build_timeout),
+            audience_timeout=_positive("--audience-timeout", args.audience_timeout),
+            audience_read_preference=_read_preference(args.audience_read_preference),
         )
 
 
@@ -168,6 +180,13 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         ("--drain-delay", "PROFILE_MATCHER_DRAIN_DELAY", 5.0, float,
          "after SIGTERM, seconds health says NOT_SERVING while calls are still served,"
          " so that load balancers stop sending new ones"),
+        ("--audience-timeout", "PROFILE_MATCHER_AUDIENCE_TIMEOUT", DEFAULT_AUDIENCE_TIMEOUT,
+         float, "longest an EstimateAudience count may take (a scan reads every profile);"
+         " a caller's deadline shortens it"),
+        ("--audience-read-preference", "PROFILE_MATCHER_AUDIENCE_READ_PREFERENCE",
+         DEFAULT_READ_PREFERENCE, str,
+         "where MongoDB runs EstimateAudience counts: " + ", ".join(READ_PREFERENCES)
+         + " (secondaryPreferred keeps them off the primary)"),
     ]  # fmt: skip
     for flag, env, default, convert, help_text in flags:
         add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
@@ -223,6 +242,14 @@ def _positive(flag: str, value: float) -> float:
     if not value > 0:  # also refuses nan
         raise ValueError(f"{flag}: must be more than 0 seconds, got {value:g}")
     return value
+
+
+def _read_preference(name: str) -> str:
+    try:
+        read_preference_named(name)
+    except ValueError as exc:
+        raise ValueError(f"--audience-read-preference: {exc}") from None
+    return name
 
 
 def _index_build_timeout(seconds: float) -> float:

@@ -8,11 +8,13 @@ the request, profile or clock has (`actual`), so an operator can act on a single
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from services.domain.campaign import Campaign
+from services.domain.conditions import ClauseFailure
 from services.domain.experiment import Group
 from services.domain.profile import Profile
 from services.domain.timefmt import format_timestamp
@@ -28,6 +30,7 @@ from services.matching.reference import (
     does_not_have_holds,
     has_items_holds,
     level_holds,
+    profile_document,
     require_aware,
 )
 
@@ -48,12 +51,14 @@ class Explanation:
     campaign: str
     outcome: Outcome
     # The first failing check ("game", "enabled", "window", "schedule", "level",
-    # "has.country", "has.items", "does_not_have.items", "rollout", "holdout",
-    # "group"); empty when matched.
+    # "has.country", "has.items", "does_not_have.items", "where", "rollout",
+    # "holdout", "group"); empty when matched.
     matcher: str
     expected: str
     actual: str
     reason: str
+    # For "where": the clause that failed.
+    clause: ClauseFailure | None = None
     # The player's rollout bucket, when the campaign has a rollout and it was decided.
     rollout_bucket: int | None = None
     # For a matched campaign with variants: the variant, and (h * W) >> 32, the point
@@ -67,23 +72,36 @@ def explain(
     campaigns: Iterable[Campaign],
     now: datetime,
     game: str | None = None,
+    context: Mapping[str, Any] | None = None,
     *,
     groups: Iterable[Group] = (),
 ) -> list[Explanation]:
-    """One explanation per campaign, in the order given (catalog order).
+    """One explanation per campaign, in the order given (catalog order); `context`:
+    the request's, for `where` conditions.
 
     Rollouts, holdouts and variants hash `profile.player_id`; group limits count the
     player's campaigns of every game, whatever `game` asks for."""
     require_aware(now)
-    campaigns = list(campaigns)
+    campaigns = tuple(campaigns)
+    target = _Target(profile_document(profile, campaigns), context or {})
     by_name = groups_by_name(groups)
-    decided = decisions(profile, campaigns, now, by_name.values())
+    decided = decisions(
+        profile, campaigns, now, by_name.values(), (target.document, target.context)
+    )
     return [
         _explain_one(
-            profile, campaign, now, game, decision=decided.get(id(campaign)), groups=by_name
+            profile, campaign, now, game, target, decision=decided.get(id(campaign)), groups=by_name
         )
         for campaign in campaigns
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What `where` conditions read: the profile's document and the request's context."""
+
+    document: Mapping[str, Any]
+    context: Mapping[str, Any]
 
 
 def _explain_one(
@@ -91,10 +109,12 @@ def _explain_one(
     campaign: Campaign,
     now: datetime,
     game: str | None,
+    target: _Target,
     *,
     decision: Decision | None,
     groups: dict[str, Group],
 ) -> Explanation:
+
     def verdict(
         outcome: Outcome, matcher: str, expected: str, actual: str, reason: str
     ) -> Explanation:
@@ -169,6 +189,10 @@ def _explain_one(
         ]
         have = "holds " + ", ".join(held)
         return failed("does_not_have.items", want, have, f"none of {want}, {have}")
+    if campaign.where is not None:
+        failure = campaign.where.explain(target.document, target.context, now)
+        if failure is not None:
+            return _where_failed(campaign, failure)
 
     found = experiment_finding(campaign, decision, profile.player_id, groups)
     if found.failed:
@@ -181,6 +205,24 @@ def _explain_one(
         rollout_bucket=found.rollout_bucket,
         variant=found.variant,
         variant_bucket=found.variant_bucket,
+    )
+
+
+def _where_failed(campaign: Campaign, failure: ClauseFailure) -> Explanation:
+    """`where: segment lapsed: last_session $lt {"$ago": "14d"} = ...: found missing`."""
+    within = "".join(f"segment {name}: " for name in failure.segment_chain)
+    return Explanation(
+        game=campaign.game,
+        campaign=campaign.name,
+        outcome=Outcome.NOT_MATCHED,
+        matcher="where",
+        expected=f"{failure.path} {failure.operator} {failure.wanted}",
+        actual=failure.found,
+        reason=(
+            f"where: {within}{failure.path} {failure.operator} {failure.wanted}"
+            f" failed: found {failure.found} ({failure.clause})"
+        ),
+        clause=failure,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from services.domain.campaign import Campaign
 from services.domain.experiment import Group, format_percent
@@ -28,7 +29,7 @@ from services.matching.experiments import (
     groups_by_name,
     variant_point,
 )
-from services.matching.reference import matches, rank_key
+from services.matching.reference import matches, rank_key, where_holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +47,24 @@ class Finding:
 
 
 def decisions(
-    profile: Profile, campaigns: Sequence[Campaign], now: datetime, groups: Iterable[Group]
+    profile: Profile,
+    campaigns: Sequence[Campaign],
+    now: datetime,
+    groups: Iterable[Group],
+    where: tuple[Mapping[str, Any], Mapping[str, Any]] = ({}, {}),
 ) -> dict[int, Decision]:
     """id(campaign) -> the experiment decision for every campaign the player matched,
-    of every game (group limits count them all)."""
-    matched = sorted((c for c in campaigns if matches(c, profile, now)), key=rank_key)
+    matchers and `where` (on `where`: the profile's document and the request's
+    context), of every game (group limits count them all)."""
+    document, context = where
+    matched = sorted(
+        (
+            c
+            for c in campaigns
+            if matches(c, profile, now) and where_holds(c, document, context, now)
+        ),
+        key=rank_key,
+    )
     return {id(d.campaign): d for d in decide(matched, profile.player_id, groups_by_name(groups))}
 
 

@@ -7,12 +7,14 @@ engine (`compiled.py`) must give exactly the same answers and is tested against 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from services.domain.campaign import Campaign
 from services.domain.experiment import Group
 from services.domain.profile import Profile
+from services.domain.profile_json import profile_to_document
 from services.matching.experiments import apply_experiments, groups_by_name
 
 RankKey = tuple[bool, float, str, str]
@@ -63,6 +65,14 @@ def does_not_have_holds(campaign: Campaign, profile: Profile) -> bool:
     return not any(profile.holds(item) for item in campaign.forbidden_items)
 
 
+def where_holds(
+    campaign: Campaign, document: Mapping[str, Any], context: Mapping[str, Any], now: datetime
+) -> bool:
+    """Targeting: the campaign's `where` holds for the profile's document and the
+    request's context, evaluated clause by clause; no `where`, no condition."""
+    return campaign.where is None or campaign.where.evaluate(document, context, now)
+
+
 def matches(campaign: Campaign, profile: Profile, now: datetime) -> bool:
     """Rules 1 to 5 together."""
     return (
@@ -92,15 +102,19 @@ def match_reference(
     campaigns: Iterable[Campaign],
     now: datetime,
     game: str | None = None,
+    context: Mapping[str, Any] | None = None,
     *,
     groups: Iterable[Group] = (),
 ) -> tuple[str, ...]:
     """Names of the campaigns that match `profile` at `now`, in answer order.
 
     Campaigns of the same name in different games are all kept; campaigns that tie on
-    priority, name and game keep their catalog order.
+    priority, name and game keep their catalog order. `context`: the request's, for
+    `where` conditions (none: empty).
     """
-    return tuple(c.name for c in active_reference(profile, campaigns, now, game, groups=groups))
+    return tuple(
+        c.name for c in active_reference(profile, campaigns, now, game, context, groups=groups)
+    )
 
 
 def active_reference(
@@ -108,24 +122,38 @@ def active_reference(
     campaigns: Iterable[Campaign],
     now: datetime,
     game: str | None = None,
+    context: Mapping[str, Any] | None = None,
     *,
     groups: Iterable[Group] = (),
 ) -> list[Campaign]:
-    """The campaigns `profile` gets at `now`, in answer order, experiments applied
-    (services.matching.experiments) with `profile.player_id` as the player.
+    """The campaigns `profile` gets at `now`, in answer order: the matchers and `where`
+    hold, then the experiments (services.matching.experiments) with `profile.player_id`
+    as the player.
 
     Group limits count the player's campaigns of every game, so with groups the
     `game` filter narrows the result after them; without, it is applied first, which
     gives the same answer with less work.
     """
     require_aware(now)
-    campaigns = list(campaigns)
+    campaigns = tuple(campaigns)
     grouped = any(campaign.group for campaign in campaigns)
+    document = profile_document(profile, campaigns)
+    context = context or {}
     matched = [
         campaign
         for campaign in campaigns
-        if (grouped or considered(campaign, game)) and matches(campaign, profile, now)
+        if (grouped or considered(campaign, game))
+        and matches(campaign, profile, now)
+        and where_holds(campaign, document, context, now)
     ]
     matched.sort(key=rank_key)
     kept = apply_experiments(matched, profile.player_id, groups_by_name(groups))
     return [campaign for campaign in kept if considered(campaign, game)]
+
+
+def profile_document(profile: Profile, campaigns: tuple[Campaign, ...]) -> Mapping[str, Any]:
+    """The profile as a document, built whole (the plain form, unlike serving's lazy
+    views), when some campaign has a `where` to evaluate on it."""
+    if any(campaign.where is not None for campaign in campaigns):
+        return profile_to_document(profile)
+    return {}

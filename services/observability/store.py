@@ -23,6 +23,7 @@ OPERATIONS = (
     "update_fields",
     "delete",
     "ping",
+    "count_audience",
     "close",
 )
 

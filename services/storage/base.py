@@ -15,6 +15,7 @@ never leaves a partial write behind.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from services.domain.errors import StoredProfileCorrupt
@@ -109,4 +110,33 @@ class BatchProfileStore(ProfileStore, Protocol):
         were created. When a player id repeats, the last profile given wins. Each
         profile is written atomically, the batch as a whole need not be: on an error
         some may have been written, and running the same batch again is safe."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceCount:
+    """What one audience count found: `matched` of the `scanned` profiles hold the
+    query; `total` profiles are stored (scanned == total unless a backend counts on
+    the server and reports only what it knows, see each backend)."""
+
+    matched: int
+    scanned: int
+    total: int
+
+
+@runtime_checkable
+class AudienceCounts(Protocol):
+    """Counts the stored profiles a query holds for, where the profiles are: no profile
+    is handed out. Kept apart from ProfileStore so that wrappers and fakes of the small
+    contract stay valid (StoreWrapper forwards it)."""
+
+    def count_audience(
+        self, query: Mapping[str, Any], *, timeout: float | None = None
+    ) -> AudienceCount:
+        """How many stored profiles `query` holds for: a MongoDB query document over the
+        stored profile, as `Condition.to_mongo_filter` makes one (times as aware
+        datetimes). `timeout` bounds the whole count (None: the store's default); it is
+        the caller's to choose, not capped by the store's per-call limit, since a count
+        reads every profile. DependencyTimeout when it runs out, its message saying how
+        far the count got when the backend knows."""
         ...

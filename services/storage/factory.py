@@ -14,6 +14,7 @@ from pymongo.errors import ConfigurationError, InvalidName
 
 from profilematcher.profiles.v1 import profile_pb2
 from services.storage.base import ServingStore
+from services.storage.mongo_audience import DEFAULT_READ_PREFERENCE, read_preference_named
 from services.storage.mongo_store import (
     DEFAULT_COLLECTION,
     DEFAULT_DATABASE,
@@ -35,6 +36,7 @@ def open_store(
     *,
     timeout: float = 2.0,
     index_build_timeout: float = DEFAULT_INDEX_BUILD_TIMEOUT,
+    audience_read_preference: str = DEFAULT_READ_PREFERENCE,
 ) -> ServingStore[profile_pb2.Profile]:
     """The store for `uri`, ready to serve.
 
@@ -42,12 +44,13 @@ def open_store(
     time of each call. For MongoDB the unique player_id index is ensured here, so an
     unreachable server fails start-up with DependencyUnavailable; building a missing
     one may take up to `index_build_timeout`. A malformed URI raises ValueError (its
-    text never includes the credentials).
+    text never includes the credentials). `audience_read_preference` is MongoDB's
+    (mongo_audience.py); the embedded store has no replicas.
     """
     if not uri:
         return SQLiteProfileStore.in_memory(timeout=timeout)
     if uri.startswith(MONGODB_SCHEMES):
-        return _open_mongo(uri, timeout, index_build_timeout)
+        return _open_mongo(uri, timeout, index_build_timeout, audience_read_preference)
     if _SCHEME.match(uri):
         raise ValueError(
             f"unsupported store URI scheme in {describe_store(uri)!r}: use mongodb://,"
@@ -56,7 +59,10 @@ def open_store(
     return SQLiteProfileStore.open(uri, timeout=timeout)
 
 
-def _open_mongo(uri: str, timeout: float, index_build_timeout: float) -> MongoProfileStore:
+def _open_mongo(
+    uri: str, timeout: float, index_build_timeout: float, audience_read_preference: str
+) -> MongoProfileStore:
+    read_preference_named(audience_read_preference)  # before a client is made
     try:
         client = mongo_client(uri, server_selection_timeout=timeout, operation_timeout=timeout)
     except (ConfigurationError, ValueError) as exc:
@@ -64,7 +70,11 @@ def _open_mongo(uri: str, timeout: float, index_build_timeout: float) -> MongoPr
         raise ValueError(f"invalid MongoDB URI {describe_store(uri)!r}: {_redacted(exc)}") from None
     try:
         database = client.get_default_database(default=DEFAULT_DATABASE)
-        store = MongoProfileStore(database[DEFAULT_COLLECTION], owns_client=True)
+        store = MongoProfileStore(
+            database[DEFAULT_COLLECTION],
+            owns_client=True,
+            audience_read_preference=audience_read_preference,
+        )
     except (ConfigurationError, InvalidName) as exc:
         client.close()
         raise ValueError(f"invalid MongoDB URI {describe_store(uri)!r}: {_redacted(exc)}") from None

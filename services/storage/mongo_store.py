@@ -35,6 +35,12 @@ from services.domain.profile import Profile, ServingRecord
 from services.domain.profile_json import stored_profile, stored_profile_or_error
 from services.domain.profile_update import plan_field_update
 from services.storage.arguments import checked_campaigns, checked_ids, last_per_player
+from services.storage.base import AudienceCount
+from services.storage.mongo_audience import (
+    DEFAULT_READ_PREFERENCE,
+    count_in,
+    read_preference_named,
+)
 from services.storage.mongo_documents import (
     NO_ID,
     Document,
@@ -96,6 +102,8 @@ class MongoProfileStore:
     timeoutMS (mongo_client sets it), so a long caller deadline never lets a hung
     MongoDB hold a request past the configured limit. With `owns_client`, `close()` closes the
     collection's MongoClient (open_store sets it; a shared client is left open).
+    `audience_read_preference` is where audience counts read (mongo_audience.py): a
+    mode's name; ValueError for an unknown one.
     """
 
     def __init__(
@@ -104,7 +112,9 @@ class MongoProfileStore:
         *,
         default_timeout: float | None = None,
         owns_client: bool = False,
+        audience_read_preference: str = DEFAULT_READ_PREFERENCE,
     ) -> None:
+        self._audience_read_preference = read_preference_named(audience_read_preference)
         if not collection.codec_options.tz_aware:
             # profile_from_document refuses times without a zone, so a client built
             # without tz_aware=True would make every stored profile unreadable.
@@ -310,6 +320,26 @@ class MongoProfileStore:
         with self._call("delete a profile", timeout):
             result = self._collection.delete_one(query)
         return result.deleted_count > 0
+
+    def count_audience(
+        self, query: Mapping[str, Any], *, timeout: float | None = None
+    ) -> AudienceCount:
+        """Counted by the server (mongo_audience.py); `timeout` is the count's own limit,
+        not capped by the per-call default."""
+        limit = self._default_timeout if timeout is None else timeout
+        action = "count an audience"
+        if limit is not None and limit <= 0:
+            raise DependencyTimeout(
+                f"MongoDB: no time left to {action}",
+                public=f"could not {action}: no time left before the deadline",
+            )
+        with mongo_errors(action):
+            return count_in(
+                self._collection,
+                query,
+                limit=limit,
+                read_preference=self._audience_read_preference,
+            )
 
     def ping(self, *, timeout: float | None = None) -> None:
         with self._call("ping", timeout):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from services.domain.profile_json import validate_player_id
 from services.domain.profile_update import plan_field_update
 from services.storage import sqlite_rows
 from services.storage.arguments import checked_campaigns, checked_ids, last_per_player
+from services.storage.base import AudienceCount
+from services.storage.sqlite_audience import count_matching_rows
 from services.storage.sqlite_connections import SQLiteConnections
 from services.storage.sqlite_schema import (
     COUNT_ALL,
@@ -178,6 +181,14 @@ class SQLiteProfileStore:
         with self._db.read("count profiles", timeout) as conn:
             total: int = conn.execute(COUNT_ALL).fetchone()[0]
         return total
+
+    def count_audience(
+        self, query: Mapping[str, Any], *, timeout: float | None = None
+    ) -> AudienceCount:
+        """A scan of every row on this thread's read connection (sqlite_audience)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._db.read("count an audience", timeout) as conn:
+            return count_matching_rows(conn, query, deadline=deadline, name=self._db.name)
 
     def close(self) -> None:
         self._db.close()

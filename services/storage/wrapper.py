@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile, ServingRecord
-from services.storage.base import BatchProfileStore, ServingStore
+from services.storage.base import AudienceCount, AudienceCounts, BatchProfileStore, ServingStore
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -73,6 +73,15 @@ class StoreWrapper(Generic[R]):
 
     def ping(self, *, timeout: float | None = None) -> None:
         self._around("ping", lambda: self.inner.ping(timeout=timeout))
+
+    def count_audience(
+        self, query: Mapping[str, Any], *, timeout: float | None = None
+    ) -> AudienceCount:
+        """The inner store's AudienceCounts; TypeError when it has none."""
+        inner = self.inner
+        if not isinstance(inner, AudienceCounts):
+            raise TypeError(f"{inner!r} cannot count audiences")
+        return self._around("count_audience", lambda: inner.count_audience(query, timeout=timeout))
 
     def close(self) -> None:
         self._around("close", self.inner.close)

@@ -7,6 +7,7 @@ embedded store shares.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 
@@ -18,8 +19,10 @@ from services.codecs.timestamps import (
     timestamp_from_datetime,
 )
 from services.domain.campaign import Campaign, LevelRange
+from services.domain.conditions import Condition
 from services.domain.experiment import PER_PERCENT, Group, Rollout, Variant
 from services.domain.schedule import Schedule
+from services.transport.condition_messages import condition_from_message, condition_to_message
 
 
 def campaign_to_message(campaign: Campaign) -> campaign_pb2.Campaign:
@@ -41,11 +44,17 @@ def campaign_to_message(campaign: Campaign) -> campaign_pb2.Campaign:
     if campaign.forbidden_items:
         msg.matchers.does_not_have.items.extend(campaign.forbidden_items)
     set_experiment_fields(msg, campaign)
+    if campaign.where is not None:
+        msg.where.CopyFrom(condition_to_message(campaign.where))
     return msg
 
 
-def campaign_from_message(msg: campaign_pb2.Campaign) -> Campaign:
-    """Campaigns come from our own campaign service, already validated there."""
+def campaign_from_message(
+    msg: campaign_pb2.Campaign, segments: Mapping[str, Condition] | None = None
+) -> Campaign:
+    """Campaigns come from our own campaign service, already validated there; `where`
+    is parsed again (against `segments`, the response's), and ConditionError names
+    its clause if it cannot be."""
     m = msg.matchers
     campaign = Campaign(
         game=msg.game,
@@ -63,6 +72,11 @@ def campaign_from_message(msg: campaign_pb2.Campaign) -> Campaign:
         countries=tuple(m.has.countries),
         required_items=tuple(m.has.items),
         forbidden_items=tuple(m.does_not_have.items),
+        where=(
+            condition_from_message(msg.where, segments or {}, "matchers.where")
+            if msg.HasField("where")
+            else None
+        ),
     )
     return with_experiment(campaign, msg)
 

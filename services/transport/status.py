@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from google.rpc.status_pb2 import Status
 
 from services.domain.errors import (
+    CampaignNotFound,
     DependencyTimeout,
     DependencyUnavailable,
     DomainError,
@@ -48,7 +49,7 @@ def status_for(error: DomainError) -> grpc.StatusCode:
     match error:
         case InvalidInput():
             return grpc.StatusCode.INVALID_ARGUMENT
-        case ProfileNotFound():
+        case ProfileNotFound() | CampaignNotFound():
             return grpc.StatusCode.NOT_FOUND
         case ProfileAlreadyExists():
             return grpc.StatusCode.ALREADY_EXISTS

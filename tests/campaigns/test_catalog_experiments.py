@@ -57,7 +57,8 @@ def problems(catalog: Doc | list[Doc]) -> list[str]:
 
 
 def test_the_issues_example_is_read_as_written(issue_catalog: Doc) -> None:
-    (campaign,), groups = parse_catalog_parts(json.dumps(issue_catalog), SOURCE)
+    (campaign,), segments, groups = parse_catalog_parts(json.dumps(issue_catalog), SOURCE)
+    assert segments == ()
     assert groups == (Group("popup", max_active=1, holdout_threshold=5_000),)
     assert campaign.rollout == Rollout(25_000)
     assert campaign.variants == (
@@ -72,19 +73,19 @@ def test_the_issues_example_is_read_as_written(issue_catalog: Doc) -> None:
 def test_written_back_it_reads_the_same_and_keeps_its_version(
     issue_catalog: Doc, tmp_path: Path
 ) -> None:
-    campaigns, groups = parse_catalog_parts(json.dumps(issue_catalog), SOURCE)
-    path = write_catalog_file(tmp_path / "catalog.json", campaigns, groups)
-    assert load_catalog_parts(path) == (campaigns, groups)
-    assert build_catalog(*load_catalog_parts(path)) == build_catalog(campaigns, groups)
+    campaigns, _, groups = parse_catalog_parts(json.dumps(issue_catalog), SOURCE)
+    path = write_catalog_file(tmp_path / "catalog.json", campaigns, groups=groups)
+    assert load_catalog_parts(path) == (campaigns, (), groups)
+    assert build_catalog(*load_catalog_parts(path)) == build_catalog(campaigns, groups=groups)
     # The campaigns-only readers still read the campaigns of an object-form file.
     assert load_catalog_file(path) == campaigns
     assert parse_catalog(path.read_text(), SOURCE) == campaigns
 
 
 def test_groups_are_part_of_the_version(issue_catalog: Doc) -> None:
-    campaigns, groups = parse_catalog_parts(json.dumps(issue_catalog), SOURCE)
+    campaigns, _, groups = parse_catalog_parts(json.dumps(issue_catalog), SOURCE)
     other = (Group("popup", max_active=2, holdout_threshold=5_000),)
-    assert catalog_version(campaigns, groups) != catalog_version(campaigns, other)
+    assert catalog_version(campaigns, groups=groups) != catalog_version(campaigns, groups=other)
 
 
 def test_a_catalog_without_groups_keeps_the_version_it_had(sample_campaign_doc: Doc) -> None:
@@ -99,7 +100,7 @@ def test_percentages_with_three_decimals(issue_catalog: Doc) -> None:
     campaign = issue_catalog["campaigns"][0]
     campaign["rollout"] = {"percent": 0.125, "salt": "spring"}
     issue_catalog["groups"]["popup"]["holdout_percent"] = 99.999
-    (parsed,), groups = parse_catalog_parts(json.dumps(issue_catalog), SOURCE)
+    (parsed,), _, groups = parse_catalog_parts(json.dumps(issue_catalog), SOURCE)
     assert parsed.rollout == Rollout(125, "spring")
     assert groups[0].holdout_threshold == 99_999
 
@@ -309,7 +310,8 @@ def test_group_problems_name_file_group_and_field(
 
 def test_catalog_object_problems(issue_catalog: Doc) -> None:
     assert problems({**issue_catalog, "segmentz": {}, "extra": 1}) == [
-        f"{SOURCE}: unknown top-level fields 'segmentz', 'extra' (expected: campaigns, groups)"
+        f"{SOURCE}: unknown top-level fields 'segmentz', 'extra'"
+        " (expected: campaigns, segments, groups)"
     ]
     assert problems({"groups": {}}) == [f"{SOURCE}: campaigns: is required (a list of campaigns)"]
     assert problems({"campaigns": {}}) == [

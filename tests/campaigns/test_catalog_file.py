@@ -191,7 +191,8 @@ RULES: list[tuple[str, Callable[[Doc], None], str]] = [
     (
         "unknown matcher",
         lambda d: _set(d, "matchers.age", {}),
-        "'mycampaign': matchers.age: unknown field (expected one of: level, has, does_not_have)",
+        "'mycampaign': matchers.age: unknown field"
+        " (expected one of: level, has, does_not_have, where)",
     ),
     (
         "unknown level field",

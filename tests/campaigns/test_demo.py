@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.campaigns.catalog_file import load_catalog_file
+from services.campaigns.catalog_file import load_catalog_file, load_catalog_parts
 from services.campaigns.demo import write_demo_catalog
 from services.domain.campaign import LevelRange
 
@@ -49,10 +49,18 @@ def test_demo_catalog_replaces_an_existing_file(tmp_path: Path) -> None:
 
     write_demo_catalog(path, NOW)
 
-    assert path.read_text().startswith("{")  # the catalog object: it has groups
+    assert path.read_text().startswith("{")  # the catalog object: segments and groups
     assert [p.name for p in tmp_path.iterdir()] == ["demo.json"]
 
 
 def test_demo_needs_an_aware_now(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         write_demo_catalog(tmp_path / "demo.json", datetime(2030, 1, 1))
+
+
+def test_demo_catalog_shows_targeting_off(tmp_path: Path) -> None:
+    parts = load_catalog_parts(write_demo_catalog(tmp_path / "demo.json", NOW))
+    targeted = {c.name: c.where for c in parts.campaigns if c.where is not None}
+    assert set(targeted) == {"come_back_offer", "ios_spender_deal"}
+    assert {s.name for s in parts.segments} == {"lapsed", "spenders"}
+    assert all(where.uses_context and where.segments_used for where in targeted.values())

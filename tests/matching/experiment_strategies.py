@@ -98,4 +98,4 @@ def schedule_clocks(draw: st.DrawFn, campaigns: list[Campaign]) -> datetime:
 
 
 def catalog_with(campaigns: list[Campaign], group_list: list[Group]) -> Catalog:
-    return Catalog("test", tuple(campaigns), tuple(group_list))
+    return Catalog("test", tuple(campaigns), groups=tuple(group_list))

@@ -126,8 +126,8 @@ def test_a_holdout_and_a_limit_of_one_in_answer_order() -> None:
     big = campaign("big", priority=9, group="popup")
     small = campaign("small", priority=1, group="popup")
     alone = campaign("alone", priority=5)
-    limited = Catalog("v", (small, alone, big), (Group("popup", max_active=1),))
-    held = Catalog("v", (small, alone, big), (Group("popup", holdout_threshold=100_000),))
+    limited = Catalog("v", (small, alone, big), groups=(Group("popup", max_active=1),))
+    held = Catalog("v", (small, alone, big), groups=(Group("popup", holdout_threshold=100_000),))
     player = serving_id("p")
     assert CompiledCatalog(limited, at=NOW).match(player, NOW) == ("big", "alone")
     assert CompiledCatalog(held, at=NOW).match(player, NOW) == ("alone",)
@@ -136,14 +136,14 @@ def test_a_holdout_and_a_limit_of_one_in_answer_order() -> None:
 def test_a_player_outside_the_rollout_frees_the_group_place() -> None:
     first = campaign("first", priority=9, group="popup", rollout=Rollout(0))
     second = campaign("second", priority=1, group="popup")
-    catalog = Catalog("v", (first, second), (Group("popup", max_active=1),))
+    catalog = Catalog("v", (first, second), groups=(Group("popup", max_active=1),))
     assert CompiledCatalog(catalog, at=NOW).match(serving_id("p"), NOW) == ("second",)
 
 
 def test_group_limits_count_every_game_and_the_game_filter_narrows_after() -> None:
     other = campaign("other_game_offer", game="g2", priority=9, group="popup")
     mine = campaign("my_offer", game="g1", priority=1, group="popup")
-    catalog = Catalog("v", (mine, other), (Group("popup", max_active=1),))
+    catalog = Catalog("v", (mine, other), groups=(Group("popup", max_active=1),))
     compiled = CompiledCatalog(catalog, at=NOW)
     player = Profile(player_id="p")
     # g2's campaign takes the group's one place, so g1 answers nothing.

@@ -19,7 +19,7 @@ HELD = bucket(holdout_salt("popup"), "player-7")
 
 def engines(campaigns: list[Campaign], groups: tuple[Group, ...] = ()) -> set[tuple[str, ...]]:
     """The answers of both engines for PLAYER (a set: one element when they agree)."""
-    compiled = CompiledCatalog(Catalog("v", tuple(campaigns), groups), at=NOW)
+    compiled = CompiledCatalog(Catalog("v", tuple(campaigns), groups=groups), at=NOW)
     fields = serving_id(PLAYER.player_id)
     return {
         compiled.match(fields, NOW),

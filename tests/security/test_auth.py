@@ -17,6 +17,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as pb
 from services.codecs.profile_message import profile_to_message
+from services.codecs.profile_view import MessageView
 from services.domain.campaign import Catalog
 from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile
@@ -85,7 +86,7 @@ def start_matcher_like(
     """Both of the matcher process's services, over the real servicers."""
 
     def register(server: grpc.Server) -> Sequence[str]:
-        configs = ServeClientConfig(store, FixedCatalog(), lambda: NOW)
+        configs = ServeClientConfig(store, FixedCatalog(), lambda: NOW, document=MessageView)
         dry_runs = MatchDryRun(FixedCatalog(), lambda: NOW)
         matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
             ProfileMatcherServicer(configs, dry_runs), server

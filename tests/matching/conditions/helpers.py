@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from services.matching.conditions import parse_condition
+from services.domain.conditions import parse_condition
 
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.matching.conditions import parse_condition
+from services.domain.conditions import parse_condition
 from tests.matching.conditions.helpers import NOW
 from tests.matching.conditions.strategies import INSTANTS, contexts, corpus, profiles, queries
 

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from services.domain.campaign import Campaign
-from services.domain.profile import Profile
-from services.domain.profile_json import profile_to_document
-from services.matching import reference
-from services.matching.conditions import (
+from services.domain.conditions import (
     Condition,
     ConditionError,
     legacy_matchers_condition,
     parse_condition,
 )
-from services.matching.conditions.legacy import upper_case_preimages
+from services.domain.conditions.legacy import upper_case_preimages
+from services.domain.profile import Profile
+from services.domain.profile_json import profile_to_document
+from services.matching import reference
 from tests.matching.conditions.helpers import NOW
 from tests.matching.conditions.strategies import WIDE_QUERIES, contexts, corpus
 from tests.matching.strategies import campaigns, profiles

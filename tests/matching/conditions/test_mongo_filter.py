@@ -9,7 +9,7 @@ from typing import Any
 
 import mongomock
 
-from services.matching.conditions import MongoFilter, parse_condition, parse_segments
+from services.domain.conditions import MongoFilter, parse_condition, parse_segments
 from tests.matching.conditions.helpers import NOW
 
 

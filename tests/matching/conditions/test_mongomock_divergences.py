@@ -23,7 +23,7 @@ from typing import Any
 import mongomock
 import pytest
 
-from services.matching.conditions import parse_condition
+from services.domain.conditions import parse_condition
 from tests.matching.conditions.helpers import NOW, matching
 
 CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]], list[int], list[int]]] = [

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from services.matching.conditions import ConditionError, parse_condition
-from services.matching.conditions.traversal import values_at
-from services.matching.conditions.values import MISSING
+from services.domain.conditions import ConditionError, parse_condition
+from services.domain.conditions.traversal import values_at
+from services.domain.conditions.values import MISSING
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from pymongo import MongoClient
 
-from services.matching.conditions import parse_condition
+from services.domain.conditions import parse_condition
 from services.storage.mongo_store import mongo_client
 from tests.matching.conditions.helpers import NOW, matching
 from tests.matching.conditions.strategies import WIDE_QUERIES, contexts, corpus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.matching.conditions import (
+from services.domain.conditions import (
     ClauseFailure,
     Condition,
     parse_condition,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.matching.conditions import ConditionError, parse_condition, parse_segments
+from services.domain.conditions import ConditionError, parse_condition, parse_segments
 from tests.json_strategies import VALUES, to_text
 from tests.matching.conditions.helpers import NOW
 from tests.matching.conditions.strategies import queries

@@ -13,8 +13,8 @@ import semver
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.matching.conditions import ConditionError, parse_condition
-from services.matching.conditions.versions import VersionKey, version_key
+from services.domain.conditions import ConditionError, parse_condition
+from services.domain.conditions.versions import VersionKey, version_key
 from tests.matching.conditions.helpers import holds
 
 # semver.org §11, the example chain, lowest first.

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from profilematcher.campaigns.v1 import condition_pb2 as _condition_pb2
 from profilematcher.campaigns.v1 import experiment_pb2 as _experiment_pb2
 import builtins as _builtins
 import sys
@@ -38,6 +39,7 @@ class Campaign(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     ENABLED_FIELD_NUMBER: _builtins.int
     LAST_UPDATED_FIELD_NUMBER: _builtins.int
+    WHERE_FIELD_NUMBER: _builtins.int
     ROLLOUT_FIELD_NUMBER: _builtins.int
     VARIANTS_FIELD_NUMBER: _builtins.int
     PAYLOAD_FIELD_NUMBER: _builtins.int
@@ -67,6 +69,14 @@ class Campaign(_message.Message):
     @_builtins.property
     def last_updated(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
+    def where(self) -> _condition_pb2.Condition:
+        """Targeting beyond the matchers: the campaign also needs this condition to hold
+        (`matchers.where` in the catalog file). Unset: no condition. It may use the
+        catalog's segments, which ListCampaigns and WatchCampaigns send beside the
+        campaigns.
+        """
+
+    @_builtins.property
     def rollout(self) -> _experiment_pb2.Rollout:
         """Only this share of the players who match get the campaign. Unset: all of them."""
 
@@ -93,15 +103,16 @@ class Campaign(_message.Message):
         end_date: _timestamp_pb2.Timestamp | None = ...,
         enabled: _builtins.bool = ...,
         last_updated: _timestamp_pb2.Timestamp | None = ...,
+        where: _condition_pb2.Condition | None = ...,
         rollout: _experiment_pb2.Rollout | None = ...,
         variants: _abc.Iterable[_experiment_pb2.Variant] | None = ...,
         payload: _struct_pb2.Struct | None = ...,
         group: _builtins.str = ...,
         schedule: _experiment_pb2.Schedule | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "last_updated", b"last_updated", "matchers", b"matchers", "payload", b"payload", "rollout", b"rollout", "schedule", b"schedule", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "last_updated", b"last_updated", "matchers", b"matchers", "payload", b"payload", "rollout", b"rollout", "schedule", b"schedule", "start_date", b"start_date", "where", b"where"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "end_date", b"end_date", "game", b"game", "group", b"group", "last_updated", b"last_updated", "matchers", b"matchers", "name", b"name", "payload", b"payload", "priority", b"priority", "rollout", b"rollout", "schedule", b"schedule", "start_date", b"start_date", "variants", b"variants"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "end_date", b"end_date", "game", b"game", "group", b"group", "last_updated", b"last_updated", "matchers", b"matchers", "name", b"name", "payload", b"payload", "priority", b"priority", "rollout", b"rollout", "schedule", b"schedule", "start_date", b"start_date", "variants", b"variants", "where", b"where"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from profilematcher.campaigns.v1 import campaign_pb2 as _campaign_pb2
+from profilematcher.campaigns.v1 import condition_pb2 as _condition_pb2
 from profilematcher.campaigns.v1 import experiment_pb2 as _experiment_pb2
 import builtins as _builtins
 import sys
@@ -77,6 +78,7 @@ class ListCampaignsResponse(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     UNCHANGED_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SEGMENTS_FIELD_NUMBER: _builtins.int
     GROUPS_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     """The version of the catalog these campaigns come from."""
@@ -89,6 +91,12 @@ class ListCampaignsResponse(_message.Message):
         """Highest priority first, ties by game then name."""
 
     @_builtins.property
+    def segments(self) -> _containers.RepeatedCompositeFieldContainer[_condition_pb2.Segment]:
+        """The segments the campaigns of this response use in `where`, directly or
+        through other segments, in name order: each page is complete on its own.
+        """
+
+    @_builtins.property
     def groups(self) -> _containers.RepeatedCompositeFieldContainer[_experiment_pb2.Group]:
         """Every group of the catalog (whatever the filters), in name order, on every page."""
 
@@ -99,11 +107,12 @@ class ListCampaignsResponse(_message.Message):
         version: _builtins.str = ...,
         unchanged: _builtins.bool = ...,
         next_page_token: _builtins.str = ...,
+        segments: _abc.Iterable[_condition_pb2.Segment] | None = ...,
         groups: _abc.Iterable[_experiment_pb2.Group] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "groups", b"groups", "next_page_token", b"next_page_token", "unchanged", b"unchanged", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "groups", b"groups", "next_page_token", b"next_page_token", "segments", b"segments", "unchanged", b"unchanged", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -131,6 +140,7 @@ class WatchCampaignsResponse(_message.Message):
     CAMPAIGNS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     LOADED_AT_FIELD_NUMBER: _builtins.int
+    SEGMENTS_FIELD_NUMBER: _builtins.int
     GROUPS_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     @_builtins.property
@@ -142,6 +152,12 @@ class WatchCampaignsResponse(_message.Message):
         """When the server loaded this version."""
 
     @_builtins.property
+    def segments(self) -> _containers.RepeatedCompositeFieldContainer[_condition_pb2.Segment]:
+        """Every segment the campaigns use in `where`, directly or through other
+        segments, in name order.
+        """
+
+    @_builtins.property
     def groups(self) -> _containers.RepeatedCompositeFieldContainer[_experiment_pb2.Group]:
         """Every group of the catalog, in name order."""
 
@@ -151,11 +167,12 @@ class WatchCampaignsResponse(_message.Message):
         campaigns: _abc.Iterable[_campaign_pb2.Campaign] | None = ...,
         version: _builtins.str = ...,
         loaded_at: _timestamp_pb2.Timestamp | None = ...,
+        segments: _abc.Iterable[_condition_pb2.Segment] | None = ...,
         groups: _abc.Iterable[_experiment_pb2.Group] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["loaded_at", b"loaded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "groups", b"groups", "loaded_at", b"loaded_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "groups", b"groups", "loaded_at", b"loaded_at", "segments", b"segments", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

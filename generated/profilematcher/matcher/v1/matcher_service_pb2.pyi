@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -52,8 +53,30 @@ Global___Outcome: _TypeAlias = Outcome  # noqa: Y015
 class GetClientConfigRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ContextEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _struct_pb2.Value: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _struct_pb2.Value | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     PLAYER_ID_FIELD_NUMBER: _builtins.int
     GAME_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
     player_id: _builtins.str
     """Required; at most 128 characters."""
     game: _builtins.str
@@ -62,15 +85,25 @@ class GetClientConfigRequest(_message.Message):
     all games, written when that list changes. A game with no campaigns in the
     catalog (unknown, or a typo) answers an empty list and changes nothing.
     """
+    @_builtins.property
+    def context(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Value]:
+        """The request's context, for campaigns whose `where` reads `context.<key>`
+        (for example `{"app_version": "2.3.1", "platform": "ios", "locale": "en-US"}`).
+        Matched against, never stored. Keys: letters, digits, `_` and `-`, at most 64
+        characters, starting with a letter or `_`; at most 32 keys and 8 KiB in all
+        (INVALID_ARGUMENT naming the key otherwise).
+        """
+
     def __init__(
         self,
         *,
         player_id: _builtins.str = ...,
         game: _builtins.str = ...,
+        context: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["game", b"game", "player_id", b"player_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "game", b"game", "player_id", b"player_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -112,8 +145,30 @@ Global___GetClientConfigResponse: _TypeAlias = GetClientConfigResponse  # noqa: 
 class BatchGetClientConfigRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ContextEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _struct_pb2.Value: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _struct_pb2.Value | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     PLAYER_IDS_FIELD_NUMBER: _builtins.int
     GAME_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
     game: _builtins.str
     """Answer only this game's campaigns, as in GetClientConfigRequest: the stored
     lists stay full.
@@ -122,15 +177,20 @@ class BatchGetClientConfigRequest(_message.Message):
     def player_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Distinct, non-empty player ids; at most 500 per call."""
 
+    @_builtins.property
+    def context(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Value]:
+        """The request's context, as in GetClientConfigRequest, the same for every player."""
+
     def __init__(
         self,
         *,
         player_ids: _abc.Iterable[_builtins.str] | None = ...,
         game: _builtins.str = ...,
+        context: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["game", b"game", "player_ids", b"player_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "game", b"game", "player_ids", b"player_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -230,9 +290,31 @@ Global___PlayerError: _TypeAlias = PlayerError  # noqa: Y015
 class MatchProfileRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ContextEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _struct_pb2.Value: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _struct_pb2.Value | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     PROFILE_FIELD_NUMBER: _builtins.int
     GAME_FIELD_NUMBER: _builtins.int
     AT_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
     game: _builtins.str
     """Only campaigns of this game are considered. Empty: every game."""
     @_builtins.property
@@ -245,16 +327,26 @@ class MatchProfileRequest(_message.Message):
     def at(self) -> _timestamp_pb2.Timestamp:
         """Evaluate as of this instant. Unset: now."""
 
+    @_builtins.property
+    def context(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Value]:
+        """The request's context, for campaigns whose `where` reads `context.<key>`
+        (for example `{"app_version": "2.3.1", "platform": "ios", "locale": "en-US"}`).
+        Matched against, never stored. Keys: letters, digits, `_` and `-`, at most 64
+        characters, starting with a letter or `_`; at most 32 keys and 8 KiB in all
+        (INVALID_ARGUMENT naming the key otherwise).
+        """
+
     def __init__(
         self,
         *,
         profile: _profile_pb2.Profile | None = ...,
         game: _builtins.str = ...,
         at: _timestamp_pb2.Timestamp | None = ...,
+        context: _abc.Mapping[_builtins.str, _struct_pb2.Value] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "profile", b"profile"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "game", b"game", "profile", b"profile"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "context", b"context", "game", b"game", "profile", b"profile"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -311,6 +403,7 @@ class CampaignExplanation(_message.Message):
     EXPECTED_FIELD_NUMBER: _builtins.int
     ACTUAL_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    CLAUSE_FAILURE_FIELD_NUMBER: _builtins.int
     ROLLOUT_BUCKET_FIELD_NUMBER: _builtins.int
     VARIANT_BUCKET_FIELD_NUMBER: _builtins.int
     VARIANT_FIELD_NUMBER: _builtins.int
@@ -319,8 +412,9 @@ class CampaignExplanation(_message.Message):
     outcome: Global___Outcome.ValueType
     matcher: _builtins.str
     """For OUTCOME_NOT_MATCHED: the first failing matcher, one of `level`,
-    `has.country`, `has.items`, `does_not_have.items`, then the experiment's
-    `rollout`, `holdout` (of the campaign's group) or `group` (its limit is taken).
+    `has.country`, `has.items`, `does_not_have.items`, `where` (then
+    `clause_failure` says which clause), then the experiment's `rollout`,
+    `holdout` (of the campaign's group) or `group` (its limit is taken).
     For OUTCOME_NOT_CONSIDERED: `enabled`, `window`, `schedule` or `game`.
     """
     expected: _builtins.str
@@ -340,6 +434,10 @@ class CampaignExplanation(_message.Message):
     """
     variant: _builtins.str
     """For a matched campaign with variants: the variant the player gets."""
+    @_builtins.property
+    def clause_failure(self) -> Global___ClauseFailure:
+        """When `matcher` is `where`: the clause of the campaign's condition that failed."""
+
     def __init__(
         self,
         *,
@@ -350,13 +448,14 @@ class CampaignExplanation(_message.Message):
         expected: _builtins.str = ...,
         actual: _builtins.str = ...,
         reason: _builtins.str = ...,
+        clause_failure: Global___ClauseFailure | None = ...,
         rollout_bucket: _builtins.int | None = ...,
         variant_bucket: _builtins.int | None = ...,
         variant: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_rollout_bucket", b"_rollout_bucket", "_variant_bucket", b"_variant_bucket", "rollout_bucket", b"rollout_bucket", "variant_bucket", b"variant_bucket"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_rollout_bucket", b"_rollout_bucket", "_variant_bucket", b"_variant_bucket", "clause_failure", b"clause_failure", "rollout_bucket", b"rollout_bucket", "variant_bucket", b"variant_bucket"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rollout_bucket", b"_rollout_bucket", "_variant_bucket", b"_variant_bucket", "actual", b"actual", "campaign", b"campaign", "expected", b"expected", "game", b"game", "matcher", b"matcher", "outcome", b"outcome", "reason", b"reason", "rollout_bucket", b"rollout_bucket", "variant", b"variant", "variant_bucket", b"variant_bucket"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rollout_bucket", b"_rollout_bucket", "_variant_bucket", b"_variant_bucket", "actual", b"actual", "campaign", b"campaign", "clause_failure", b"clause_failure", "expected", b"expected", "game", b"game", "matcher", b"matcher", "outcome", b"outcome", "reason", b"reason", "rollout_bucket", b"rollout_bucket", "variant", b"variant", "variant_bucket", b"variant_bucket"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__rollout_bucket: _TypeAlias = _typing.Literal["rollout_bucket"]  # noqa: Y015
     _WhichOneofArgType__rollout_bucket: _TypeAlias = _typing.Literal["_rollout_bucket", b"_rollout_bucket"]  # noqa: Y015
@@ -368,3 +467,53 @@ class CampaignExplanation(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__variant_bucket) -> _WhichOneofReturnType__variant_bucket | None: ...
 
 Global___CampaignExplanation: _TypeAlias = CampaignExplanation  # noqa: Y015
+
+@_typing.final
+class ClauseFailure(_message.Message):
+    """The clause of a campaign's `where` that failed for the profile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    WANTED_FIELD_NUMBER: _builtins.int
+    FOUND_FIELD_NUMBER: _builtins.int
+    SEGMENT_CHAIN_FIELD_NUMBER: _builtins.int
+    CLAUSE_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """The path the clause reads (`level`, `context.app_version`); for `$or`/`$nor`,
+    the paths of its branches joined by ", ".
+    """
+    operator: _builtins.str
+    """The operator that failed (`$eq` for implicit equality, `$or`, `$vgte`...)."""
+    wanted: _builtins.str
+    """Its operand as JSON (with the instant an `$ago` stands for)."""
+    found: _builtins.str
+    """What the profile or context holds there as JSON, or `missing`."""
+    clause: _builtins.str
+    """Where the clause is written: `matchers.where.$or[1]`, or
+    `segments.<name>.<path>` inside a segment.
+    """
+    @_builtins.property
+    def segment_chain(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The segments entered to reach the clause, outermost first; empty when the
+        clause is the campaign's own.
+        """
+
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        operator: _builtins.str = ...,
+        wanted: _builtins.str = ...,
+        found: _builtins.str = ...,
+        segment_chain: _abc.Iterable[_builtins.str] | None = ...,
+        clause: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clause", b"clause", "found", b"found", "operator", b"operator", "path", b"path", "segment_chain", b"segment_chain", "wanted", b"wanted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClauseFailure: _TypeAlias = ClauseFailure  # noqa: Y015

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.matching.conditions.compiler import Predicate, compile_document
-from services.matching.conditions.evaluate import document_holds
-from services.matching.conditions.explain import ClauseFailure, explain_document
-from services.matching.conditions.facts import Facts, facts_of
-from services.matching.conditions.mongo_filter import MongoFilter, to_mongo_filter
-from services.matching.conditions.nodes import Document
+from services.domain.conditions.compiler import Predicate, compile_document
+from services.domain.conditions.evaluate import document_holds
+from services.domain.conditions.explain import ClauseFailure, explain_document
+from services.domain.conditions.facts import Facts, facts_of
+from services.domain.conditions.mongo_filter import MongoFilter, to_mongo_filter
+from services.domain.conditions.nodes import Document
 
 
 class Condition:

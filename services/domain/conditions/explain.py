@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.matching.conditions.evaluate import (
+from services.domain.conditions.evaluate import (
     clause_holds,
     document_holds,
     field_test_holds,
     operand_at,
 )
-from services.matching.conditions.nodes import Ago, Clause, Compare, Document, FieldClause, Logical
-from services.matching.conditions.traversal import values_at
-from services.matching.conditions.values import MISSING, render
+from services.domain.conditions.nodes import Ago, Clause, Compare, Document, FieldClause, Logical
+from services.domain.conditions.traversal import values_at
+from services.domain.conditions.values import MISSING, render
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.matching.conditions.nodes import (
+from services.domain.conditions.nodes import (
     Ago,
     Clause,
     Compare,
@@ -32,9 +32,9 @@ from services.matching.conditions.nodes import (
     Test,
     VersionCompare,
 )
-from services.matching.conditions.traversal import values_at
-from services.matching.conditions.values import MISSING, holds, is_array, is_object
-from services.matching.conditions.versions import version_holds
+from services.domain.conditions.traversal import values_at
+from services.domain.conditions.values import MISSING, holds, is_array, is_object
+from services.domain.conditions.versions import version_holds
 
 
 def document_holds(

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from services.matching.conditions.values import MISSING, is_array, is_object
+from services.domain.conditions.values import MISSING, is_array, is_object
 
 
 def _offset(key: str) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from services.matching.conditions.nodes import (
+from services.domain.conditions.nodes import (
     Compare,
     Document,
     ElemMatchQuery,

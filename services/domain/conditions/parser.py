@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from services.matching.conditions.condition import Condition
-from services.matching.conditions.errors import ConditionError
-from services.matching.conditions.literals import MAX_DEPTH, is_time_literal, kind, literal
-from services.matching.conditions.nodes import (
+from services.domain.conditions.condition import Condition
+from services.domain.conditions.errors import ConditionError
+from services.domain.conditions.literals import MAX_DEPTH, is_time_literal, kind, literal
+from services.domain.conditions.nodes import (
     Clause,
     Compare,
     Document,
@@ -31,9 +31,9 @@ from services.matching.conditions.nodes import (
     Test,
     VersionCompare,
 )
-from services.matching.conditions.paths import Path, element_path, profile_path
-from services.matching.conditions.values import COMPARISONS
-from services.matching.conditions.versions import VERSION_OPERATORS, version_key, version_problem
+from services.domain.conditions.paths import Path, element_path, profile_path
+from services.domain.conditions.values import COMPARISONS
+from services.domain.conditions.versions import VERSION_OPERATORS, version_key, version_problem
 
 _LOGICAL: Final = ("$and", "$or", "$nor")
 _KNOWN: Final = (*COMPARISONS, "$in", "$nin", "$exists", "$not", "$elemMatch", *VERSION_OPERATORS)

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any, Final
 
-from services.matching.conditions.condition import Condition
-from services.matching.conditions.errors import ConditionError
-from services.matching.conditions.parser import parse_condition
+from services.domain.conditions.condition import Condition
+from services.domain.conditions.errors import ConditionError
+from services.domain.conditions.parser import parse_condition
 
 # A code with more spellings than this is no country code; 12 letters have 4096.
 MAX_SPELLINGS: Final = 4096

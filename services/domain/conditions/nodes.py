@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from services.matching.conditions.paths import Path
-from services.matching.conditions.versions import VersionKey
+from services.domain.conditions.paths import Path
+from services.domain.conditions.versions import VersionKey
 
 if TYPE_CHECKING:
-    from services.matching.conditions.condition import Condition
+    from services.domain.conditions.condition import Condition
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
-from services.matching.conditions.evaluate import as_document, negated, positive
-from services.matching.conditions.nodes import (
+from services.domain.conditions.evaluate import as_document, negated, positive
+from services.domain.conditions.nodes import (
     Ago,
     Clause,
     Compare,
@@ -36,10 +36,10 @@ from services.matching.conditions.nodes import (
     Test,
     VersionCompare,
 )
-from services.matching.conditions.paths import Path
-from services.matching.conditions.traversal import any_at, any_value
-from services.matching.conditions.values import MISSING, holds, is_array, is_object
-from services.matching.conditions.versions import version_holds, version_key
+from services.domain.conditions.paths import Path
+from services.domain.conditions.traversal import any_at, any_value
+from services.domain.conditions.values import MISSING, holds, is_array, is_object
+from services.domain.conditions.versions import version_holds, version_key
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any], datetime], bool]
 # One value (and the moment of the match, for `$ago`).

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from services.domain.conditions.errors import ConditionError
+from services.domain.conditions.nodes import Ago
 from services.domain.timefmt import parse_timestamp
-from services.matching.conditions.errors import ConditionError
-from services.matching.conditions.nodes import Ago
 
 MAX_DEPTH: Final = 32
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from services.domain.conditions.errors import ConditionError
 from services.domain.profile_fields import KNOWN_FIELDS
-from services.matching.conditions.errors import ConditionError
 
 Root = Literal["profile", "context", "element"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.matching.conditions.nodes import (
+from services.domain.conditions.nodes import (
     Ago,
     Clause,
     Compare,

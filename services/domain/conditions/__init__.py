@@ -21,12 +21,12 @@ Extensions, few:
 it into a MongoDB filter and back into its document. Pure: no store, no transport.
 """
 
-from services.matching.conditions.condition import Condition
-from services.matching.conditions.errors import ConditionError
-from services.matching.conditions.explain import ClauseFailure
-from services.matching.conditions.legacy import legacy_matchers_condition
-from services.matching.conditions.mongo_filter import MongoFilter
-from services.matching.conditions.parser import parse_condition, parse_segments
+from services.domain.conditions.condition import Condition
+from services.domain.conditions.errors import ConditionError
+from services.domain.conditions.explain import ClauseFailure
+from services.domain.conditions.legacy import legacy_matchers_condition
+from services.domain.conditions.mongo_filter import MongoFilter
+from services.domain.conditions.parser import parse_condition, parse_segments
 
 __all__ = [
     "ClauseFailure",
