@@ -6,7 +6,9 @@
 For each catalog size it builds a realistic catalog and a few thousand players
 (bench/workload.py), checks that both engines give identical answers on every request,
 then times both on the same requests, best of several repeats, and prints Markdown: the
-timings, the cost of compiling each catalog, and the machine it ran on.
+timings, the cost of compiling each catalog, and the machine it ran on. Each size is
+measured twice in the same run: the plain catalog (the baseline), then the same catalog
+with experiments (bench/experiment_workload.py: rollouts, variants, groups, schedules).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bench.engine_targeting import TargetedTiming, measure_targeted, render_targeted
+from bench.experiment_workload import with_experiments
 from bench.workload import BENCH_NOW, Request, make_catalog, make_requests
 from services.domain.campaign import Catalog
 from services.domain.profile import Profile
@@ -51,6 +54,7 @@ class Build:
     campaigns: int
     build_ms: float
     memory_kib: float
+    experiments: bool = False
 
 
 def best_per_call_us(
@@ -75,40 +79,52 @@ def best_per_call_us(
     return best / len(calls) * 1e6
 
 
-def measure_build(catalog: Catalog, repeats: int) -> Build:
+def measure_build(catalog: Catalog, repeats: int, *, experiments: bool = False) -> Build:
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
-        CompiledCatalog(catalog)
+        CompiledCatalog(catalog, at=BENCH_NOW)
         best = min(best, time.perf_counter() - started)
     # Measured apart from the timing, since tracing allocations slows them down.
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        compiled = CompiledCatalog(catalog)
+        compiled = CompiledCatalog(catalog, at=BENCH_NOW)
         retained = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
     del compiled
-    return Build(len(catalog.campaigns), best * 1e3, retained / 1024)
+    return Build(len(catalog.campaigns), best * 1e3, retained / 1024, experiments)
 
 
 def measure(
     size: int, requests: Sequence[Request], repeats: int, seed: int
-) -> tuple[Build, list[Timing]]:
-    catalog = make_catalog(size, seed=seed)
-    compiled = CompiledCatalog(catalog)
+) -> tuple[list[Build], list[Timing]]:
+    """The plain catalog (the baseline), then the same with experiments."""
+    plain = make_catalog(size, seed=seed)
+    builds, timings = [], []
+    for catalog, suffix in ((plain, ""), (with_experiments(plain, seed=seed), ", experiments")):
+        timings += _timings(catalog, requests, repeats, suffix)
+        builds.append(measure_build(catalog, repeats, experiments=bool(suffix)))
+    return builds, timings
+
+
+def _timings(
+    catalog: Catalog, requests: Sequence[Request], repeats: int, suffix: str
+) -> list[Timing]:
+    size = len(catalog.campaigns)
+    compiled = CompiledCatalog(catalog, at=BENCH_NOW)
 
     def fast(profile: Profile, game: str | None) -> tuple[str, ...]:
         return compiled.match(profile, BENCH_NOW, game)
 
     def reference(profile: Profile, game: str | None) -> tuple[str, ...]:
-        return match_reference(profile, catalog.campaigns, BENCH_NOW, game)
+        return match_reference(profile, catalog.campaigns, BENCH_NOW, game, groups=catalog.groups)
 
     timings = []
     scenarios: dict[str, list[tuple[Profile, str | None]]] = {
-        "own game": [(r.profile, r.game) for r in requests],
-        "all games": [(r.profile, None) for r in requests],
+        f"own game{suffix}": [(r.profile, r.game) for r in requests],
+        f"all games{suffix}": [(r.profile, None) for r in requests],
     }
     for scenario, calls in scenarios.items():
         answers = [fast(profile, game) for profile, game in calls]
@@ -125,7 +141,7 @@ def measure(
                 compiled_us=best_per_call_us(fast, calls, repeats),
             )
         )
-    return measure_build(catalog, repeats), timings
+    return timings
 
 
 def machine() -> list[str]:
@@ -161,8 +177,10 @@ def render(
         *machine(),
         "",
         f"{profiles} players per catalog, each asking for its own game (by the games' shares)",
-        "and then for all games; microseconds per profile, best of "
-        f"{repeats} passes; both engines gave identical answers on every request.",
+        "and then for all games, first without experiments and then with them (30% rollouts,",
+        "10% variant splits, 5% schedules, a quarter of the campaigns in 5 groups); microseconds",
+        f"per profile, best of {repeats} passes; both engines gave identical answers on every",
+        "request.",
         "",
         "| campaigns | request | matches/profile | reference µs | compiled µs | speedup |",
         "|---:|---|---:|---:|---:|---:|",
@@ -176,10 +194,14 @@ def render(
         "",
         "Compiling a catalog (once per catalog version; all games plus one index per game):",
         "",
-        "| campaigns | build ms | index memory KiB |",
-        "|---:|---:|---:|",
+        "| campaigns | experiments | build ms | index memory KiB |",
+        "|---:|---|---:|---:|",
     ]
-    lines += [f"| {b.campaigns:,} | {b.build_ms:.1f} | {b.memory_kib:,.0f} |" for b in builds]
+    lines += [
+        f"| {b.campaigns:,} | {'yes' if b.experiments else 'no'} | {b.build_ms:.1f} "
+        f"| {b.memory_kib:,.0f} |"
+        for b in builds
+    ]
     if targeted:
         lines += render_targeted(targeted)
     return "\n".join(lines)
@@ -203,8 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     requests = make_requests(profiles, seed=args.seed)
     builds, timings, targeted = [], [], []
     for size in args.sizes:
-        build, rows = measure(size, requests, repeats, args.seed)
-        builds.append(build)
+        built, rows = measure(size, requests, repeats, args.seed)
+        builds += built
         timings += rows
         targeted += measure_targeted(size, requests, repeats, args.seed)
         print(f"measured {size} campaigns", file=sys.stderr)

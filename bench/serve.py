@@ -37,10 +37,12 @@ from services.codecs.profile_view import MessageView
 from services.codecs.struct_value import json_from_value
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
+from services.matcher.assignment_messages import AssignmentEncoder, assignment_to_message
 from services.matcher.bootstrap import SERVICE_NAMES, MatcherServer, match_pool, start_matcher
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_cache import CatalogCache
 from services.matcher.settings import EMBEDDED_MATCH_WORKERS, MatcherSettings
+from services.matching.experiments import Assignment
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.profiles.import_profiles import import_profiles
@@ -57,11 +59,15 @@ from services.transport.status import mapped_errors, time_left
 SAMPLE_PLAYER = str(sample_profile()["player_id"])
 
 
-def echo_response(active_campaigns: list[str]) -> pb.GetClientConfigResponse:
+def echo_response(
+    active_campaigns: list[str], assignments: list[Assignment]
+) -> pb.GetClientConfigResponse:
     """What the matcher answers for the sample player, prebuilt."""
     profile = profile_to_message(profile_from_document(sample_profile()))
     profile.active_campaigns[:] = active_campaigns
-    return pb.GetClientConfigResponse(profile=profile)
+    return pb.GetClientConfigResponse(
+        profile=profile, assignments=[assignment_to_message(a) for a in assignments]
+    )
 
 
 class _SingleCallServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
@@ -108,6 +114,7 @@ class FloorServicer(_SingleCallServicer):
         self._cache = cache
         self._read_seconds = metrics.store_seconds.labels(operation="get_many")
         self._local = threading.local()
+        self._assignments = AssignmentEncoder()
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -130,13 +137,15 @@ class FloorServicer(_SingleCallServicer):
         response = pb.GetClientConfigResponse()
         stored = response.profile
         stored.ParseFromString(wire)
-        stored.active_campaigns[:] = catalog.match(
+        _, answer, assignments = catalog.evaluate(
             serving_record(stored),
             now,
             request.game or None,
             context={key: json_from_value(value) for key, value in request.context.items()},
             document=MessageView(stored),
         )
+        stored.active_campaigns[:] = answer
+        response.MergeFromString(self._assignments.field(2, assignments))
         return response
 
 
@@ -167,8 +176,25 @@ class Started:
             close()
 
 
-# What the matcher answers the sample player with the demo catalog.
-ECHO_CAMPAIGNS = ["weekend_sale", "mycampaign", "starter_fleet", "welcome_pack"]
+# What the matcher answers the sample player with the demo catalog (the player is in
+# starter_pack's 50% rollout, with its "control" variant, which takes the "popup" group's
+# one place before daily_deal; happy_hour's schedule is on whenever the catalog is new).
+ECHO_CAMPAIGNS = [
+    "starter_pack",
+    "weekend_sale",
+    "mycampaign",
+    "starter_fleet",
+    "happy_hour",
+    "welcome_pack",
+]
+ECHO_ASSIGNMENTS = [
+    Assignment("mygame", "starter_pack", "control", {"price": 4.99}),
+    Assignment("mygame", "weekend_sale"),
+    Assignment("mygame", "mycampaign"),
+    Assignment("spacegame", "starter_fleet"),
+    Assignment("spacegame", "happy_hour", "", {"xp_multiplier": 2}),
+    Assignment("mygame", "welcome_pack"),
+]
 
 
 def start_echo(options: ServerOptions, match_workers: int) -> Started:
@@ -176,7 +202,7 @@ def start_echo(options: ServerOptions, match_workers: int) -> Started:
     pools = match_pool(match_workers)
     server = create_server(options, [*pools, MetricsInterceptor(Metrics(new_registry()))])
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        EchoServicer(echo_response(ECHO_CAMPAIGNS)), server
+        EchoServicer(echo_response(ECHO_CAMPAIGNS, ECHO_ASSIGNMENTS)), server
     )
     running = start_server(server, options, SERVICE_NAMES)
     running.set_serving(True)

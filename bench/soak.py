@@ -41,7 +41,7 @@ from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from services.campaigns.bootstrap import start_campaign_server
 from services.campaigns.catalog_writer import catalog_to_json
-from services.campaigns.demo import demo_campaigns
+from services.campaigns.demo import DEMO_GROUPS, demo_campaigns, demo_segments
 from services.campaigns.settings import CampaignSettings
 from services.demo.players import generate_players
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
@@ -93,7 +93,7 @@ def write_catalog(path: Path, now: datetime, flip: bool) -> None:
     campaigns = demo_campaigns(now)
     chosen = campaigns[::2] if flip else campaigns
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(catalog_to_json(chosen))
+    tmp.write_text(catalog_to_json(chosen, demo_segments(), DEMO_GROUPS))
     tmp.replace(path)
 
 

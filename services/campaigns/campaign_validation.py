@@ -23,6 +23,7 @@ from typing import Any
 from services.campaigns.catalog_json import duplicate_keys
 from services.campaigns.catalog_segments import SegmentDefinitions, where_from_value
 from services.campaigns.errors import CatalogError
+from services.campaigns.experiment_validation import EXPERIMENT_FIELDS, experiment_from_document
 from services.domain.campaign import Campaign, LevelRange
 from services.domain.json_values import fits_int64, kind_of
 from services.domain.timefmt import format_timestamp, parse_timestamp
@@ -37,8 +38,11 @@ CAMPAIGN_FIELDS = (
     "end_date",
     "enabled",
     "last_updated",
+    *EXPERIMENT_FIELDS,
 )
-REQUIRED_FIELDS = tuple(f for f in CAMPAIGN_FIELDS if f != "last_updated")
+REQUIRED_FIELDS = tuple(
+    f for f in CAMPAIGN_FIELDS if f != "last_updated" and f not in EXPERIMENT_FIELDS
+)
 MATCHER_FIELDS = ("level", "has", "does_not_have", "where")
 LEVEL_FIELDS = ("min", "max")
 HAS_FIELDS = ("country", "items")
@@ -106,6 +110,8 @@ def campaign_from_document(
         if where_problem is not None:
             check.problem(*where_problem)
 
+    experiment = experiment_from_document(check, doc)
+
     if check.problems:
         where = campaign_location(source, index, doc)
         raise CatalogError(
@@ -123,6 +129,11 @@ def campaign_from_document(
         required_items=required,
         forbidden_items=forbidden,
         last_updated=last_updated,
+        rollout=experiment.rollout,
+        variants=experiment.variants,
+        payload=experiment.payload,
+        group=experiment.group,
+        schedule=experiment.schedule,
         where=condition,
     )
 

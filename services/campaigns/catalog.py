@@ -8,8 +8,10 @@ from collections.abc import Iterable
 
 from services.campaigns.catalog_segments import segments_document
 from services.campaigns.catalog_writer import campaign_to_document
+from services.campaigns.experiment_documents import groups_document
 from services.domain.campaign import Campaign, Catalog
 from services.domain.conditions import Condition
+from services.domain.experiment import Group
 
 VERSION_LENGTH = 12
 
@@ -19,18 +21,27 @@ def listing_order(c: Campaign) -> tuple[float, str, str]:
     return (-c.priority, c.game, c.name)
 
 
-def catalog_version(campaigns: Iterable[Campaign], segments: Iterable[Condition] = ()) -> str:
+def catalog_version(
+    campaigns: Iterable[Campaign],
+    segments: Iterable[Condition] = (),
+    groups: Iterable[Group] = (),
+) -> str:
     """A short hash of the campaigns' canonical content.
 
     Identical content keeps its version whatever the file's layout, key order, time
     notation or campaign order, so rewriting a file with no real change does not make
-    every client refetch. A catalog without segments hashes its campaigns alone, as
-    before segments existed, so its version stays what it was.
+    every client refetch. A catalog without segments and groups hashes its campaigns
+    alone, as before either existed, and a section that is empty is left out of the
+    hash, so a catalog's version stays what it was before the other section existed.
     """
     documents = [campaign_to_document(c) for c in sorted(campaigns, key=listing_order)]
-    named = segments_document(segments)
+    sections: dict[str, object] = {}
+    if named := segments_document(segments):
+        sections["segments"] = named
+    if groups_doc := groups_document(groups):
+        sections["groups"] = groups_doc
     canonical = json.dumps(
-        {"campaigns": documents, "segments": named} if named else documents,
+        {"campaigns": documents, **sections} if sections else documents,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -38,7 +49,17 @@ def catalog_version(campaigns: Iterable[Campaign], segments: Iterable[Condition]
     return hashlib.sha256(canonical.encode()).hexdigest()[:VERSION_LENGTH]
 
 
-def build_catalog(campaigns: Iterable[Campaign], segments: Iterable[Condition] = ()) -> Catalog:
+def build_catalog(
+    campaigns: Iterable[Campaign],
+    segments: Iterable[Condition] = (),
+    groups: Iterable[Group] = (),
+) -> Catalog:
     ordered = tuple(sorted(campaigns, key=listing_order))
     named = tuple(sorted(segments, key=lambda s: s.name or ""))
-    return Catalog(version=catalog_version(ordered, named), campaigns=ordered, segments=named)
+    grouped = tuple(sorted(groups, key=lambda g: g.name))
+    return Catalog(
+        version=catalog_version(ordered, named, grouped),
+        campaigns=ordered,
+        segments=named,
+        groups=grouped,
+    )

@@ -20,8 +20,10 @@ from services.campaigns.campaign_validation import (
 from services.campaigns.catalog_json import read_sections
 from services.campaigns.catalog_segments import segments_from_value
 from services.campaigns.errors import CatalogError
+from services.campaigns.group_validation import groups_from_value, unknown_group_problems
 from services.domain.campaign import Campaign
 from services.domain.conditions import Condition
+from services.domain.experiment import Group
 from services.domain.json_text import LONE_SURROGATE, lone_surrogate_path
 
 
@@ -31,6 +33,8 @@ class CatalogParts(NamedTuple):
     campaigns: tuple[Campaign, ...]
     # Its segments, in name order.
     segments: tuple[Condition, ...] = ()
+    # Its groups, in name order.
+    groups: tuple[Group, ...] = ()
 
 
 def load_catalog_file(path: str | os.PathLike[str]) -> tuple[Campaign, ...]:
@@ -39,8 +43,8 @@ def load_catalog_file(path: str | os.PathLike[str]) -> tuple[Campaign, ...]:
 
 
 def load_catalog_parts(path: str | os.PathLike[str]) -> CatalogParts:
-    """Reads and parses a catalog file, campaigns and segments; an unreadable file is
-    a CatalogError too."""
+    """Reads and parses a catalog file, campaigns, segments and groups; an unreadable
+    file is a CatalogError too."""
     source = os.fspath(path)
     try:
         with open(source, "rb") as f:
@@ -56,10 +60,15 @@ def parse_catalog(text: str | bytes, source: str) -> tuple[Campaign, ...]:
 
 
 def parse_catalog_parts(text: str | bytes, source: str) -> CatalogParts:
-    """Campaigns (in file order) and segments of a catalog file's text; CatalogError
-    lists every problem, the segments' first."""
+    """Campaigns (in file order), segments and groups (in name order) of a catalog
+    file's text; CatalogError lists every problem, the segments' then the groups' first."""
     docs, sections = read_sections(text, source)
     definitions, segments, segment_problems = segments_from_value(sections.get("segments"), source)
+    group_problems: list[str] = []
+    try:
+        groups = groups_from_value(sections.get("groups"), source)
+    except CatalogError as exc:
+        groups, group_problems = (), exc.problems
     # (campaign index, message): reported in file order, whichever check found them.
     problems: list[tuple[int, str]] = []
     campaigns: list[Campaign] = []
@@ -77,8 +86,12 @@ def parse_catalog_parts(text: str | bytes, source: str) -> CatalogParts:
             problems.extend((index, problem) for problem in exc.problems)
 
     problems.extend(duplicate_name_problems(docs, source))
-    if problems or segment_problems:
+    if not group_problems:
+        problems.extend(unknown_group_problems(docs, groups, source))
+    if problems or segment_problems or group_problems:
         raise CatalogError(
-            segment_problems + [problem for _, problem in sorted(problems, key=lambda p: p[0])]
+            segment_problems
+            + group_problems
+            + [problem for _, problem in sorted(problems, key=lambda p: p[0])]
         )
-    return CatalogParts(tuple(campaigns), segments)
+    return CatalogParts(tuple(campaigns), segments, groups)

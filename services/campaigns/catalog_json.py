@@ -1,10 +1,10 @@
 """A catalog file's text decoded into raw campaign documents, before any field is checked.
 
 The file is a JSON list of campaigns, one campaign object, or a catalog object
-(`catalog_sections`): `{"segments": {...}, "campaigns": [...]}`. Text json cannot read
-as it is (an integer of thousands of digits, nesting deeper than it can recurse,
-bytes that are not text in their encoding) is reported as a CatalogError naming the
-spot, with the help of `services.domain.json_text`.
+(`catalog_sections`): `{"segments": {...}, "groups": {...}, "campaigns": [...]}`.
+Text json cannot read as it is (an integer of thousands of digits, nesting deeper
+than it can recurse, bytes that are not text in their encoding) is reported as a
+CatalogError naming the spot, with the help of `services.domain.json_text`.
 
 Objects remember the keys the text wrote more than once (`duplicate_keys`), so that
 checking can refuse them rather than let the last one silently win.
@@ -39,7 +39,7 @@ def read_documents(text: str | bytes, source: str) -> list[object]:
 
 
 # The keys of a catalog object: `campaigns` is required, the others optional.
-CATALOG_SECTIONS = ("campaigns", "segments")
+CATALOG_SECTIONS = ("campaigns", "segments", "groups")
 
 
 def read_sections(text: str | bytes, source: str) -> tuple[list[object], dict[str, object]]:
@@ -130,7 +130,7 @@ def _too_deep_problem(text: str, source: str) -> str:
     # A list of campaigns, a file that is one campaign, or a catalog object's campaigns.
     if steps[0] == "campaigns" and len(steps) > 1 and isinstance(steps[1], int):
         steps = steps[1:]
-    elif steps[0] == "segments":
+    elif steps[0] in ("segments", "groups"):
         return f"{source}: {format_path(steps)}: {problem} {position}"
     index, field = (steps[0], steps[1:]) if isinstance(steps[0], int) else (0, steps)
     return f"{source}: campaign #{index + 1}: {format_path(field)}: {problem} {position}"

@@ -10,8 +10,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from services.campaigns.experiment_documents import experiment_fields, groups_document
 from services.domain.campaign import Campaign
 from services.domain.conditions import Condition
+from services.domain.experiment import Group
 from services.domain.timefmt import format_timestamp
 
 
@@ -42,21 +44,33 @@ def campaign_to_document(c: Campaign) -> dict[str, Any]:
     }
     if c.last_updated is not None:
         doc["last_updated"] = format_timestamp(c.last_updated)
+    doc.update(experiment_fields(c))
     return doc
 
 
-def catalog_to_json(campaigns: Iterable[Campaign], segments: Iterable[Condition] = ()) -> str:
+def catalog_to_json(
+    campaigns: Iterable[Campaign],
+    segments: Iterable[Condition] = (),
+    groups: Iterable[Group] = (),
+) -> str:
     """Catalog file text for `campaigns`, readable by `catalog_file.parse_catalog`: a
-    list of campaigns, or with segments the catalog object."""
+    list of campaigns, or with segments or groups the catalog object."""
     documents = [campaign_to_document(c) for c in campaigns]
-    named = {segment.name or "": segment.to_document() for segment in segments}
-    if named:
-        return json.dumps({"segments": named, "campaigns": documents}, indent=4) + "\n"
+    sections: dict[str, Any] = {}
+    if named := {segment.name or "": segment.to_document() for segment in segments}:
+        sections["segments"] = named
+    if groups_doc := groups_document(groups):
+        sections["groups"] = groups_doc
+    if sections:
+        return json.dumps({**sections, "campaigns": documents}, indent=4) + "\n"
     return json.dumps(documents, indent=4) + "\n"
 
 
 def write_catalog_file(
-    path: Path, campaigns: Iterable[Campaign], segments: Iterable[Condition] = ()
+    path: Path,
+    campaigns: Iterable[Campaign],
+    segments: Iterable[Condition] = (),
+    groups: Iterable[Group] = (),
 ) -> Path:
     """Writes `campaigns` to `path` as a catalog file and returns `path`.
 
@@ -64,7 +78,7 @@ def write_catalog_file(
     reads it half-written.
     """
     path = Path(path)
-    text = catalog_to_json(campaigns, segments)
+    text = catalog_to_json(campaigns, segments, groups)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

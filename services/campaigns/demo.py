@@ -1,8 +1,16 @@
-"""A demo catalog whose windows are placed around `now`, so it always has live campaigns."""
+"""A demo catalog whose windows are placed around `now`, so it always has live campaigns.
+
+It shows targeting (two campaigns with `where`, through segments and the request's
+context) and the experiments: a 50% rollout split into two priced variants, a group
+
+of pop-ups of which a player sees one (with a 5% holdout), and a daily happy hour
+scheduled in Paris time, placed so that it is on when the catalog is written.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,8 +18,12 @@ from typing import Any
 from services.campaigns.catalog_writer import write_catalog_file
 from services.domain.campaign import Campaign, LevelRange
 from services.domain.conditions import Condition, parse_condition, parse_segments
+from services.domain.experiment import Group, Rollout, Variant
+from services.domain.schedule import Schedule, zone
 
 DAY = timedelta(days=1)
+DEMO_GROUPS = (Group("popup", max_active=1, holdout_threshold=5_000),)
+HAPPY_HOUR_ZONE = "Europe/Paris"
 # Named conditions the demo's targeted campaigns use.
 DEMO_SEGMENTS: Mapping[str, object] = {
     "spenders": {"total_spent": {"$gte": 100}},
@@ -108,10 +120,41 @@ def demo_campaigns(now: datetime) -> tuple[Campaign, ...]:
             18,
             where={"$segment": "spenders", "context.platform": {"$in": ["ios", "ipados"]}},
         ),
+        *_experiments(
+            campaign("mygame", "starter_pack", 40, not_has=("starter_pack",)),
+            campaign("mygame", "daily_deal", 25),
+            campaign("spacegame", "happy_hour", 9),
+            now,
+        ),
+    )
+
+
+def _experiments(
+    starter_pack: Campaign, daily_deal: Campaign, happy_hour: Campaign, now: datetime
+) -> tuple[Campaign, ...]:
+    """The demo's experiments: a rollout with a variant split and a campaign competing
+    with it in the "popup" group, and a daily schedule that is on at `now`."""
+    local_hour = now.astimezone(zone(HAPPY_HOUR_ZONE)).hour
+    return (
+        replace(
+            starter_pack,
+            rollout=Rollout(50_000),
+            variants=(
+                Variant("control", 50, {"price": 4.99}),
+                Variant("cheaper", 50, {"price": 2.99}),
+            ),
+            group="popup",
+        ),
+        replace(daily_deal, payload={"discount_percent": 20}, group="popup"),
+        replace(
+            happy_hour,
+            payload={"xp_multiplier": 2},
+            schedule=Schedule(f"0 {local_hour} * * *", timedelta(hours=2), HAPPY_HOUR_ZONE),
+        ),
     )
 
 
 def write_demo_catalog(path: Path, now: datetime) -> Path:
     """Writes the demo catalog to `path` in the users' file format, in one rename so a
     server already following `path` never reads it half-written; returns `path`."""
-    return write_catalog_file(path, demo_campaigns(now), demo_segments())
+    return write_catalog_file(path, demo_campaigns(now), demo_segments(), DEMO_GROUPS)

@@ -15,7 +15,7 @@ from services.campaigns.errors import TooManyWatchers
 from services.campaigns.listing import list_page
 from services.campaigns.served_catalog import LoadedCatalog, ServedCatalog
 from services.codecs.timestamps import datetime_from_timestamp, timestamp_from_datetime
-from services.transport.campaign_messages import campaign_to_message
+from services.transport.campaign_messages import campaign_to_message, group_to_message
 from services.transport.condition_messages import segments_to_messages
 from services.transport.status import mapped_errors, mapped_stream_errors
 
@@ -66,6 +66,7 @@ class CampaignServiceServicer(pb_grpc.CampaignServiceServicer):
             campaigns=[campaign_to_message(c) for c in page.campaigns],
             version=catalog.version,
             next_page_token=page.next_page_token,
+            groups=[group_to_message(g) for g in catalog.groups],
             segments=segments_to_messages(segments_used_by(page.campaigns, catalog.segments)),
         )
 
@@ -115,6 +116,7 @@ def _watch_response(loaded: LoadedCatalog) -> pb.WatchCampaignsResponse:
         campaigns=[campaign_to_message(c) for c in loaded.catalog.campaigns],
         version=loaded.catalog.version,
         loaded_at=timestamp_from_datetime(loaded.loaded_at),
+        groups=[group_to_message(g) for g in loaded.catalog.groups],
         segments=segments_to_messages(
             segments_used_by(loaded.catalog.campaigns, loaded.catalog.segments)
         ),

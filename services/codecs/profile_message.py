@@ -118,6 +118,7 @@ def serving_record(msg: profile_pb2.Profile) -> ServingRecord[profile_pb2.Profil
     taken straight from its fields: no Profile is built to answer a player."""
     return ServingRecord(
         msg,
+        msg.player_id,
         msg.level if msg.HasField("level") else None,
         msg.country if msg.HasField("country") else None,
         msg.inventory,

@@ -63,6 +63,11 @@ class Matchable(Protocol):
     """What the compiled engine reads of a player: a Profile, or a ServingRecord."""
 
     @property
+    def player_id(self) -> str:
+        """Hashed by rollouts, holdouts and variants (services.matching.bucketing)."""
+        ...
+
+    @property
     def level(self) -> int | None: ...
 
     @property
@@ -81,6 +86,7 @@ class ServingRecord(NamedTuple, Generic[R_co]):
     the fields matching reads, so that serving a player builds no Profile."""
 
     record: R_co
+    player_id: str
     level: int | None
     country: str | None
     inventory: Mapping[str, int]

@@ -160,6 +160,7 @@ def start_matcher(
         fetch_timeout=settings.campaigns_timeout,
         timer=timer,
         observer=metrics.catalog,
+        wall_clock=clock,
     )
     metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=settings.max_staleness)
     pools = match_pool(settings.match_workers)

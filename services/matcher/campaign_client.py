@@ -11,12 +11,13 @@ from profilematcher.campaigns.v1 import (
     campaign_service_pb2,
     campaign_service_pb2_grpc,
     condition_pb2,
+    experiment_pb2,
 )
 from services.domain.campaign import Catalog
 from services.domain.conditions import ConditionError
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.transport.auth import bearer_metadata
-from services.transport.campaign_messages import campaign_from_message
+from services.transport.campaign_messages import campaign_from_message, group_from_message
 from services.transport.condition_messages import segments_from_messages
 
 
@@ -34,7 +35,7 @@ class CatalogStream:
     def __iter__(self) -> Iterator[Catalog]:
         try:
             for message in self._call:
-                yield _catalog(message.version, message.campaigns, message.segments)
+                yield _catalog(message.version, message.campaigns, message.segments, message.groups)
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.CANCELLED:
                 raise _dependency_error(exc, self._on_unavailable) from None
@@ -71,7 +72,7 @@ class CampaignClient:
             raise _dependency_error(exc, self._on_unavailable) from None
         if response.unchanged:
             return None
-        return _catalog(response.version, response.campaigns, response.segments)
+        return _catalog(response.version, response.campaigns, response.segments, response.groups)
 
     def watch(self) -> CatalogStream:
         return CatalogStream(
@@ -86,6 +87,7 @@ def _catalog(
     version: str,
     campaigns: Iterable[campaign_pb2.Campaign],
     segments: Iterable[condition_pb2.Segment] = (),
+    groups: Iterable[experiment_pb2.Group] = (),
 ) -> Catalog:
     """The catalog of a response; DependencyUnavailable if a condition in it cannot be
     read (a campaign service newer than this matcher, say), so the last good catalog
@@ -96,6 +98,7 @@ def _catalog(
             version=version,
             campaigns=tuple(campaign_from_message(c, by_name) for c in campaigns),
             segments=tuple(by_name[name] for name in sorted(by_name)),
+            groups=tuple(group_from_message(g) for g in groups),
         )
     except ConditionError as exc:
         raise DependencyUnavailable(

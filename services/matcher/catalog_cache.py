@@ -7,6 +7,9 @@ Players never wait on the campaign service while a catalog is cached:
   and also while the campaign service is down (stale on error);
 - only a cold cache (nothing ever fetched) makes callers wait, for one shared fetch.
 Catalogs pushed by WatchCampaigns arrive through `offer` and count as fresh.
+A catalog with schedules is compiled for a horizon of time (CompiledCatalog.renew_at);
+when a request finds it near its end, the same version is compiled again in the
+background and takes its place, so requests keep finding schedules in the time index.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from cachetools import TTLCache
@@ -84,9 +88,12 @@ class CatalogCache:
         fetch_timeout: float = 2.0,
         timer: Callable[[], float] = time.monotonic,
         observer: CacheObserver | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._fetcher = fetcher
         self._timer = timer
+        self._wall_clock = wall_clock
+        self._renewing = threading.Lock()  # held by the one horizon renewal in flight
         self._ttl = ttl
         self._refresh_at_age = ttl * refresh_ahead
         self._max_staleness = max_staleness
@@ -112,10 +119,16 @@ class CatalogCache:
             self._observer.hit()
             if age >= self._refresh_at_age:
                 self._refresh_in_background()
-            return fresh
+            # last_good is `fresh`, or the same version compiled again by a renewal.
+            serving = last_good or fresh
+            if serving.renew_at is not None:
+                self._renew_if_due(serving)
+            return serving
         if last_good is not None:
             self._observer.stale()
             self._refresh_in_background()
+            if last_good.renew_at is not None:
+                self._renew_if_due(last_good)
             return last_good
         self._observer.miss()
         # Cold: everyone waits for the one fetch, but no longer than their deadline.
@@ -164,6 +177,26 @@ class CatalogCache:
                 self._last_good.version, age, serving=True, stale=age > self._max_staleness
             )
 
+    def _renew_if_due(self, compiled: CompiledCatalog) -> None:
+        """Compiles `compiled`'s catalog again around now, in the background, once its
+        horizon is near its end; installs it unless another version came meanwhile."""
+        renew_at = compiled.renew_at
+        if renew_at is None or self._wall_clock() < renew_at:
+            return
+        if not self._renewing.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                renewed = compiled.recompiled(self._wall_clock())
+                with self._lock:
+                    if self._last_good is compiled:
+                        self._last_good = renewed
+            finally:
+                self._renewing.release()
+
+        threading.Thread(target=run, name="catalog-renew", daemon=True).start()
+
     def _refresh_in_background(self) -> None:
         if self._timer() < self._next_attempt or not self._fetching.acquire(blocking=False):
             return
@@ -198,11 +231,10 @@ class CatalogCache:
         assert compiled is not None, "an unchanged answer needs a known version"
         return self._install(compiled, replacing=last_good)
 
-    @staticmethod
-    def _compile(catalog: Catalog, last_good: CompiledCatalog | None) -> CompiledCatalog:
+    def _compile(self, catalog: Catalog, last_good: CompiledCatalog | None) -> CompiledCatalog:
         if last_good is not None and last_good.version == catalog.version:
             return last_good
-        return CompiledCatalog(catalog)
+        return CompiledCatalog(catalog, at=self._wall_clock())
 
     def _install(
         self, compiled: CompiledCatalog, *, replacing: CompiledCatalog | None = None

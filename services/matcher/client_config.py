@@ -5,7 +5,8 @@ errors; the store's serving reads and the catalog arrive through their interface
 and the clock is injected. A client config is the player's stored record, in
 whatever form the store serves it (R), with the campaigns to answer with beside it:
 serving a player builds no domain Profile, only the fields matching reads, which
-the store's read hands over with the record (ServingRecord).
+the store's read hands over with the record (ServingRecord). The experiments'
+assignments leave here as domain values (Assignment); the servicer encodes them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from services.domain.profile import JSONValue, ServingRecord
 from services.domain.profile_json import validate_player_id
 from services.domain.request_context import validate_context
 from services.matching.compiled import CompiledCatalog
+from services.matching.experiments import Assignment
 from services.storage.base import ServingReads
 
 R = TypeVar("R")
@@ -40,10 +42,11 @@ class CatalogSource(Protocol):
         ...
 
 
-# A player's client config: the stored record, and the campaigns to answer with when
-# they are not the record's own list (None: the record is the answer as it is). A
+# A player's client config: the stored record, the campaigns to answer with when
+# they are not the record's own list (None: the record is the answer as it is), and
+# one assignment per campaign answered, in that order (computed, never stored). A
 # plain tuple: one is made for every player served.
-ClientConfig: TypeAlias = tuple[R, tuple[str, ...] | None]
+ClientConfig: TypeAlias = tuple[R, tuple[str, ...] | None, tuple[Assignment, ...]]
 
 
 class ServeClientConfig(Generic[R]):
@@ -119,10 +122,16 @@ class ServeClientConfig(Generic[R]):
                 results.append(record or ProfileNotFound(player_id))
                 continue
             where = (self._document(record.record), context)
-            full, answer = _match(record, catalog, now, game, where)
+            full, answer, assignments = _match(record, catalog, now, game, where)
             if full != record.active_campaigns:
                 changed[player_id] = full
-            results.append((record.record, None if answer == record.active_campaigns else answer))
+            results.append(
+                (
+                    record.record,
+                    None if answer == record.active_campaigns else answer,
+                    assignments,
+                )
+            )
         if changed:
             # What is left of the caller's time, not all of it again.
             left = None if timeout is None else timeout - (time.monotonic() - started)
@@ -136,20 +145,18 @@ def _match(
     now: datetime,
     game: str | None,
     where: tuple[Mapping[str, Any], Mapping[str, JSONValue]],
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The player's full list of campaigns, to store, and the list to answer with.
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Assignment, ...]]:
+    """The player's full list of campaigns, to store, the list to answer with, and
+    the answer's assignments.
 
     What is stored is always the full list across all games: a `game` filter narrows
     only the answer. A game the catalog does not know (a typo, say) answers an empty
     list and is not matched at all, so it changes nothing.
     """
     document, context = where
-    if not game:
-        full = catalog.match(record, now, context=context, document=document)
-        return full, full
-    if catalog.has_game(game):
-        return catalog.match_with_game(record, now, game, context=context, document=document)
-    return record.active_campaigns, ()
+    if not game or catalog.has_game(game):
+        return catalog.evaluate(record, now, game or None, context=context, document=document)
+    return record.active_campaigns, (), ()
 
 
 def _validate_batch(player_ids: Sequence[str]) -> None:

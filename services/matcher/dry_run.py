@@ -13,6 +13,7 @@ from datetime import datetime
 from services.domain.profile import JSONValue, Profile
 from services.domain.request_context import validate_context
 from services.matcher.client_config import CatalogSource
+from services.matching.experiments import Assignment
 from services.matching.explain import Explanation, explain
 
 
@@ -21,6 +22,8 @@ class DryRun:
     active_campaigns: tuple[str, ...]
     explanations: list[Explanation]
     catalog_version: str
+    # One per active campaign, in its order.
+    assignments: tuple[Assignment, ...] = ()
 
 
 class MatchDryRun:
@@ -41,9 +44,17 @@ class MatchDryRun:
         checked = validate_context(context)
         catalog = self._catalogs.current(timeout=timeout)
         now = at or self._clock()
-        campaigns = catalog.catalog.campaigns
+        _, answer, assignments = catalog.evaluate(profile, now, game or None, context=checked)
         return DryRun(
-            active_campaigns=catalog.match(profile, now, game or None, context=checked),
-            explanations=explain(profile, campaigns, now, game or None, checked),
+            active_campaigns=answer,
+            explanations=explain(
+                profile,
+                catalog.catalog.campaigns,
+                now,
+                game or None,
+                checked,
+                groups=catalog.catalog.groups,
+            ),
             catalog_version=catalog.version,
+            assignments=assignments,
         )

@@ -15,10 +15,16 @@ from services.codecs.struct_value import json_from_value
 from services.codecs.timestamps import datetime_from_timestamp
 from services.domain.errors import DomainError
 from services.domain.profile import JSONValue
+from services.matcher.assignment_messages import AssignmentEncoder
 from services.matcher.client_config import ClientConfig, ServeClientConfig
 from services.matcher.dry_run import MatchDryRun
 from services.matching.explain import Explanation, Outcome
 from services.transport.status import client_message, mapped_errors, status_for, time_left
+
+# The `assignments` field numbers of the responses, for AssignmentEncoder.
+_CONFIG_ASSIGNMENTS = pb.GetClientConfigResponse.ASSIGNMENTS_FIELD_NUMBER
+_RESULT_ASSIGNMENTS = pb.ClientConfigResult.ASSIGNMENTS_FIELD_NUMBER
+_DRY_RUN_ASSIGNMENTS = pb.MatchProfileResponse.ASSIGNMENTS_FIELD_NUMBER
 
 _OUTCOMES = {
     Outcome.MATCHED: pb.OUTCOME_MATCHED,
@@ -33,6 +39,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
     ) -> None:
         self._configs = configs
         self._dry_runs = dry_runs
+        self._assignments = AssignmentEncoder()
 
     @mapped_errors
     def GetClientConfig(
@@ -45,7 +52,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
             timeout=time_left(context),
         )
         response = pb.GetClientConfigResponse()
-        _fill(response.profile, config)
+        self._fill(response, _CONFIG_ASSIGNMENTS, config)
         return response
 
     @mapped_errors
@@ -68,7 +75,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
                     ),
                 )
             else:
-                _fill(response.results.add(player_id=player_id).profile, result)
+                self._fill(response.results.add(player_id=player_id), _RESULT_ASSIGNMENTS, result)
         return response
 
     @mapped_errors
@@ -84,20 +91,29 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
             context=_request_context(request.context),
             timeout=time_left(context),
         )
-        return pb.MatchProfileResponse(
+        response = pb.MatchProfileResponse(
             active_campaigns=dry_run.active_campaigns,
             explanations=[_explanation_message(e) for e in dry_run.explanations],
             catalog_version=dry_run.catalog_version,
         )
+        response.MergeFromString(self._assignments.field(_DRY_RUN_ASSIGNMENTS, dry_run.assignments))
+        return response
 
-
-def _fill(profile: profile_pb2.Profile, config: ClientConfig[profile_pb2.Profile]) -> None:
-    """The response's profile: one copy of the stored message, with the campaigns
-    answered when they are not its own list."""
-    stored, active_campaigns = config
-    profile.CopyFrom(stored)
-    if active_campaigns is not None:
-        profile.active_campaigns[:] = active_campaigns
+    def _fill(
+        self,
+        response: pb.GetClientConfigResponse | pb.ClientConfigResult,
+        assignments_field: int,
+        config: ClientConfig[profile_pb2.Profile],
+    ) -> None:
+        """The response's profile, one copy of the stored message with the campaigns
+        answered when they are not its own list, and the assignments, each encoded
+        once (AssignmentEncoder) and merged in as bytes."""
+        stored, active_campaigns, assignments = config
+        response.profile.CopyFrom(stored)
+        if active_campaigns is not None:
+            response.profile.active_campaigns[:] = active_campaigns
+        if assignments:
+            response.MergeFromString(self._assignments.field(assignments_field, assignments))
 
 
 def _request_context(context: Mapping[str, struct_pb2.Value]) -> dict[str, JSONValue]:
@@ -113,6 +129,9 @@ def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:
         expected=explanation.expected,
         actual=explanation.actual,
         reason=explanation.reason,
+        rollout_bucket=explanation.rollout_bucket,
+        variant_bucket=explanation.variant_bucket,
+        variant=explanation.variant,
     )
     failure = explanation.clause
     if failure is not None:

@@ -5,7 +5,8 @@ Imports nothing from transport or storage. `CompiledCatalog` serves requests;
 """
 
 from services.matching.compiled import CompiledCatalog
+from services.matching.experiments import Assignment
 from services.matching.explain import Explanation, Outcome, explain
 from services.matching.reference import match_reference
 
-__all__ = ["CompiledCatalog", "Explanation", "Outcome", "explain", "match_reference"]
+__all__ = ["Assignment", "CompiledCatalog", "Explanation", "Outcome", "explain", "match_reference"]

@@ -1,291 +1,80 @@
 """The matching engine for serving: the catalog compiled once into bitmask indexes.
 
 `CompiledCatalog` is one catalog version compiled for matching: what the matcher's
-`CatalogCache` holds and every request matches against.
+`CatalogCache` holds and every request matches against. It keeps one index over the
+whole catalog and one per game (compiled_index.py says how each rule is indexed), so a
+filtered request works on masks no wider than that game's campaigns, while one match
+of the whole catalog's index gives both a player's full list (what is stored) and one
+game's share of it (what a filtered client config answers). A game sharing a group
+with another is answered from the whole index: group limits count every game.
 
-Every campaign gets one bit of a Python int, numbered so that the highest bit is the first
-campaign of the answer (priority desc, name, game). Each rule becomes a lookup that yields
-the mask of campaigns it lets through, so one request costs a handful of bisects, dict
-lookups and big-int ANDs, plus a few operations per held item and per matched campaign,
-instead of a test per campaign. Reading the matched bits from the top gives the names
-already in answer order.
-
-How each rule is indexed:
-- window and enabled: the catalog's start and end dates cut time into segments in which no
-  campaign starts or ends, so the live set is constant inside one; it is precomputed per
-  segment and found by bisecting `now` into the sorted boundaries.
-- level: the same, over the level line (boundaries at `min` and `max + 1`), with the
-  campaigns that have no level matcher folded into every segment.
-- has.country: upper-cased code -> mask, with the campaigns without a country condition
-  folded into every entry (and used alone for an unknown or unset country).
-- does_not_have.items and has.items: each item maps to one wide int made of `size`-bit
-  fields: field 0 holds the campaigns forbidding the item, field j >= 1 the campaigns whose
-  j-th required item it is. ORing the entries of the held items gives, in one pass, the
-  campaigns forbidding something held (field 0) and every required slot that is filled;
-  a campaign lacks a required item when one of its slots stays empty. The cost follows
-  the player's inventory, not the catalog's item vocabulary (which is far larger), and
-  it is one OR per held item whatever the number of items a campaign requires. (The
-  alternatives do more work per request: a bit-sliced counter of held required items
-  per campaign needs several big-int operations per held item where this needs one OR,
-  and ORing the masks of the required items the player does not hold loops over the
-  whole vocabulary.)
-- game: one index per game beside the index over the whole catalog, so a filtered request
-  works on masks no wider than that game's campaigns. The whole catalog's index also keeps
-  each game's mask, so that one match gives both a player's full list (what is stored)
-  and one game's share of it (what a filtered client config answers).
-- where: the campaigns' conditions, a last stage run only on the candidates the masks let
-  through (where_stage.py: prefilters over many campaigns at once, then each one's
-  compiled predicate over a lazy view of the profile).
+The order of decisions is the reference engine's: enabled, window and schedule, game,
+the matchers and `where`, then rollout, group holdout and group limit.
 
 Instances are never modified after construction, so any number of threads can share one.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from itertools import compress
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 from services.domain.campaign import Campaign, Catalog
-from services.domain.conditions import Condition
-from services.domain.profile import Matchable, Profile
-from services.domain.profile_view import ProfileView
-from services.matching.reference import rank_key, require_aware
-from services.matching.where_stage import where_stage
+from services.domain.profile import Matchable
+from services.matching.compiled_experiments import games_sharing_groups
+from services.matching.compiled_index import CampaignIndex, WhereInput
+from services.matching.experiments import Assignment, groups_by_name
+from services.matching.reference import require_aware
+from services.matching.schedule_windows import RENEW_BEFORE, schedule_windows
 
-K = TypeVar("K", datetime, int)
-
-# Reading the matched names off a mask: peeling the top bit is a Python step per match,
-# a pass over every campaign's flag is a C loop with a fixed setup, so the pass wins once
-# the matches are more than a set share of the campaigns: from
-# size // _DENSE_PER_MATCH + _DENSE_OVERHEAD matches on. Both constants come from timing
-# the two paths against each other; time them again after changing either.
-_DENSE_PER_MATCH = 12
-_DENSE_OVERHEAD = 6
 _NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
 
 
-def _segments(toggles: Mapping[K, int]) -> tuple[tuple[K, ...], tuple[int, ...]]:
-    """Sorted boundaries, and the mask in force in each segment between them.
-
-    `toggles[b]` is the XOR of the bits that switch on or off at boundary b; segment j,
-    found by `bisect_right(bounds, x)`, starts at bounds[j - 1], and segment 0 is
-    everything before the first boundary, where nothing is on.
-    """
-    bounds = tuple(sorted(toggles))
-    masks = [0]
-    running = 0
-    for bound in bounds:
-        running ^= toggles[bound]
-        masks.append(running)
-    return bounds, tuple(masks)
-
-
-class _Index:
-    """Bitmask indexes over one group of campaigns (the whole catalog, or one game's)."""
-
-    __slots__ = (
-        "_bits_format",
-        "_country",
-        "_dense_from",
-        "_field",
-        "_game_masks",
-        "_item_conditioned",
-        "_item_fields",
-        "_level_bounds",
-        "_level_masks",
-        "_live",
-        "_names_by_bit",
-        "_names_in_order",
-        "_need",
-        "_no_country",
-        "_no_level",
-        "_size",
-        "_time_bounds",
-        "_where",
-    )
-
-    def __init__(
-        self, campaigns: Iterable[Campaign], segments: Mapping[str, Condition] | None = None
-    ) -> None:
-        # sorted() is stable: campaigns equal on every key keep their catalog order, as in
-        # the reference engine.
-        ordered = sorted(campaigns, key=rank_key)
-        size = len(ordered)
-        self._size = size
-        self._names_in_order = tuple(c.name for c in ordered)
-        self._names_by_bit = tuple(reversed(self._names_in_order))
-        self._field = (1 << size) - 1
-        self._bits_format = f"0{size}b"
-        self._dense_from = size // _DENSE_PER_MATCH + _DENSE_OVERHEAD
-
-        time_toggles: dict[datetime, int] = {}
-        level_toggles: dict[int, int] = {}
-        no_level = 0
-        no_country = 0
-        by_country: dict[str, int] = {}
-        forbidding: dict[str, int] = {}
-        # Item -> one wide int of `size`-bit fields: field 0 has the campaigns forbidding
-        # the item, field j >= 1 those whose j-th required item it is.
-        item_fields: dict[str, int] = {}
-        need = 0  # the same layout: field j has the campaigns with j or more required items
-        require_any = 0
-        game_masks: dict[str, int] = {}
-
-        for rank, campaign in enumerate(ordered):
-            bit = 1 << (size - 1 - rank)
-            game_masks[campaign.game] = game_masks.get(campaign.game, 0) | bit
-            # An empty window (start >= end) is never live; leaving it out of the sweep
-            # keeps every campaign's on-toggle before its off-toggle.
-            if campaign.enabled and campaign.start_date < campaign.end_date:
-                time_toggles[campaign.start_date] = time_toggles.get(campaign.start_date, 0) ^ bit
-                time_toggles[campaign.end_date] = time_toggles.get(campaign.end_date, 0) ^ bit
-
-            if campaign.level is None:
-                no_level |= bit
-            elif campaign.level.min <= campaign.level.max:
-                low, past = campaign.level.min, campaign.level.max + 1
-                level_toggles[low] = level_toggles.get(low, 0) ^ bit
-                level_toggles[past] = level_toggles.get(past, 0) ^ bit
-
-            if campaign.countries:
-                for code in {country.upper() for country in campaign.countries}:
-                    by_country[code] = by_country.get(code, 0) | bit
-            else:
-                no_country |= bit
-
-            for item in set(campaign.forbidden_items):
-                forbidding[item] = forbidding.get(item, 0) | bit
-            # Slot j of a campaign is its j-th distinct required item.
-            for slot, item in enumerate(dict.fromkeys(campaign.required_items), start=1):
-                item_fields[item] = item_fields.get(item, 0) | bit << (slot * size)
-                need |= bit << (slot * size)
-                require_any |= bit
-
-        self._game_masks, self._where = game_masks, where_stage(ordered, size, segments or {})
-        self._time_bounds, self._live = _segments(time_toggles)
-        self._level_bounds, level_masks = _segments(level_toggles)
-        self._level_masks = tuple(mask | no_level for mask in level_masks)
-        self._no_level = no_level
-        self._country = {code: mask | no_country for code, mask in by_country.items()}
-        self._no_country = no_country
-
-        forbid_any = 0
-        for item, mask in forbidding.items():
-            item_fields[item] = item_fields.get(item, 0) | mask
-            forbid_any |= mask
-        self._item_fields = item_fields
-        self._need = need
-        self._item_conditioned = forbid_any | require_any
-
-    def match(self, profile: Matchable, now: datetime, where: _WhereInput) -> tuple[str, ...]:
-        return self._names(self._matched(profile, now, where))
-
-    def match_with_game(
-        self, profile: Matchable, now: datetime, game: str, where: _WhereInput
-    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        matched = self._matched(profile, now, where)
-        return self._names(matched), self._names(matched & self._game_masks.get(game, 0))
-
-    def _matched(self, profile: Matchable, now: datetime, where: _WhereInput) -> int:
-        """The mask of the campaigns matching `profile` at `now`."""
-        candidates = self._live[bisect_right(self._time_bounds, now)]
-        if not candidates:
-            return 0
-
-        level = profile.level
-        candidates &= (
-            self._no_level
-            if level is None
-            else self._level_masks[bisect_right(self._level_bounds, level)]
-        )
-        if not candidates:
-            return 0
-
-        country = profile.country
-        candidates &= (
-            self._no_country
-            if country is None
-            else self._country.get(country.upper(), self._no_country)
-        )
-        if not candidates:
-            return 0
-
-        if candidates & self._item_conditioned:
-            candidates &= ~self._rejected_by_items(profile.inventory)
-        stage = self._where
-        if stage is not None and candidates & stage.mask:
-            document, context = where
-            candidates = stage.filter(candidates, _document_of(profile, document), context, now)
-        return candidates
-
-    def _rejected_by_items(self, inventory: Mapping[str, int]) -> int:
-        """Campaigns that forbid a held item or require an item that is not held."""
-        fields = self._item_fields
-        seen = 0
-        for item, quantity in inventory.items():
-            if quantity > 0:
-                seen |= fields.get(item, 0)
-        size = self._size
-        rejected = seen & self._field
-        # Required slots that no held item filled, folded down to one bit per campaign.
-        unmet = (self._need & ~seen) >> size
-        while unmet:
-            rejected |= unmet & self._field
-            unmet >>= size
-        return rejected
-
-    def _names(self, matched: int) -> tuple[str, ...]:
-        if not matched:
-            return ()
-        if matched.bit_count() >= self._dense_from:
-            # format() writes the highest bit first, which is the first campaign in order.
-            flags = format(matched, self._bits_format).encode("ascii").translate(_FLAG_BYTES)
-            return tuple(compress(self._names_in_order, flags))
-        names = self._names_by_bit
-        out: list[str] = []
-        append = out.append
-        while matched:
-            bit = matched.bit_length() - 1
-            append(names[bit])
-            matched ^= 1 << bit
-        return tuple(out)
-
-
-# What the where stage reads beside the Matchable: the profile as a document (None:
-# made from the profile, which must then be a Profile) and the request's context.
-_WhereInput = tuple[Mapping[str, Any] | None, Mapping[str, Any]]
-
-
-def _document_of(profile: Matchable, document: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if document is not None:
-        return document
-    if isinstance(profile, Profile):
-        return ProfileView(profile)
-    raise TypeError("campaigns with `where` need the profile's document to match a record")
-
-
-# b"0" -> 0 and b"1" -> 1, so the bytes of a binary string read as flags.
-_FLAG_BYTES = bytes.maketrans(b"01", b"\x00\x01")
+def _where(document: Mapping[str, Any] | None, context: Mapping[str, Any] | None) -> WhereInput:
+    return document, _NO_CONTEXT if context is None else context
 
 
 class CompiledCatalog:
     """One catalog version compiled into bitmask indexes for matching; build once per
-    version, share freely."""
+    version, share freely.
 
-    __slots__ = ("_all", "_by_game", "_catalog")
+    `at` (default: now) centres the horizon over which schedules are listed
+    (schedule_windows.py); any other time is answered exactly too, only slower, and
+    `renew_at` says when compiling again (`recompiled`) is worth it.
 
-    def __init__(self, catalog: Catalog) -> None:
+    Every method takes, for campaigns' `where`, the request's `context` (none: empty)
+    and the profile as its `document` (a lazy view: only the fields a condition reads
+    are asked for), which is needed unless the profile is a Profile.
+    """
+
+    __slots__ = (
+        "_all",
+        "_by_game",
+        "_catalog",
+        "_renew_at",
+        "_whole_catalog_games",
+        "_windows",
+    )
+
+    def __init__(self, catalog: Catalog, *, at: datetime | None = None) -> None:
         self._catalog = catalog
+        at = datetime.now(UTC) if at is None else at
+        require_aware(at)
+        groups = groups_by_name(catalog.groups)
         segments = {segment.name: segment for segment in catalog.segments if segment.name}
-        self._all = _Index(catalog.campaigns, segments)
+        self._windows = windows = schedule_windows(catalog.campaigns, at)
+        self._all = CampaignIndex(catalog.campaigns, groups, windows, segments)
         games: dict[str, list[Campaign]] = {}
         for campaign in catalog.campaigns:
             games.setdefault(campaign.game, []).append(campaign)
-        self._by_game = {game: _Index(group, segments) for game, group in games.items()}
+        self._by_game = {
+            game: CampaignIndex(campaigns, groups, windows, segments)
+            for game, campaigns in games.items()
+        }
+        self._whole_catalog_games = games_sharing_groups(catalog.campaigns)
+        self._renew_at = None if windows is None else windows.until - RENEW_BEFORE
 
     @property
     def version(self) -> str:
@@ -304,15 +93,13 @@ class CompiledCatalog:
         context: Mapping[str, Any] | None = None,
         document: Mapping[str, Any] | None = None,
     ) -> tuple[str, ...]:
-        """Same answer as `match_reference(profile, catalog.campaigns, now, game, context)`.
-
-        `document`: the profile as its document, for campaigns' `where` (a lazy view:
-        only the fields a condition reads are asked for); needed unless `profile` is
-        a Profile. `context`: the request's (none: empty)."""
+        """Same answer as `match_reference(profile, catalog.campaigns, now, game, context)`."""
         require_aware(now)
-        where = (document, _NO_CONTEXT if context is None else context)
+        where = _where(document, context)
         if not game:
             return self._all.match(profile, now, where)
+        if game in self._whole_catalog_games:
+            return self._all.match_with_game(profile, now, game, where)[1]
         index = self._by_game.get(game)
         return () if index is None else index.match(profile, now, where)
 
@@ -335,8 +122,32 @@ class CompiledCatalog:
         up by name), so it is exact even if two games share a campaign name.
         """
         require_aware(now)
-        where = (document, _NO_CONTEXT if context is None else context)
-        return self._all.match_with_game(profile, now, game, where)
+        return self._all.match_with_game(profile, now, game, _where(document, context))
+
+    def evaluate(
+        self,
+        profile: Matchable,
+        now: datetime,
+        game: str | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+        document: Mapping[str, Any] | None = None,
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Assignment, ...]]:
+        """`(full, answer, assignments)`: the full list across games (what is stored),
+        the answer (`game`'s share of it, or all of it) and one assignment per campaign
+        of the answer. Rollouts, holdouts and variants hash `profile.player_id`."""
+        require_aware(now)
+        return self._all.evaluate(profile, now, game, _where(document, context))
+
+    @property
+    def renew_at(self) -> datetime | None:
+        """When the schedules' horizon is near its end and a `recompiled` catalog would
+        serve faster; None when no campaign has a schedule."""
+        return self._renew_at
+
+    def recompiled(self, at: datetime) -> CompiledCatalog:
+        """The same catalog compiled with its horizon around `at`."""
+        return CompiledCatalog(self._catalog, at=at)
 
     def __repr__(self) -> str:
         return (

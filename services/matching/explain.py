@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from services.domain.campaign import Campaign
 from services.domain.conditions import ClauseFailure
+from services.domain.experiment import Group
 from services.domain.profile import Profile
 from services.domain.timefmt import format_timestamp
+from services.matching.experiments import Decision, groups_by_name
+from services.matching.explain_experiments import (
+    decisions,
+    experiment_finding,
+    schedule_finding,
+)
 from services.matching.reference import (
     considered,
     country_holds,
     does_not_have_holds,
     has_items_holds,
-    in_window,
     level_holds,
     profile_document,
     require_aware,
@@ -44,14 +50,21 @@ class Explanation:
     game: str
     campaign: str
     outcome: Outcome
-    # The first failing check ("game", "enabled", "window", "level", "has.country",
-    # "has.items", "does_not_have.items", "where"); empty when matched.
+    # The first failing check ("game", "enabled", "window", "schedule", "level",
+    # "has.country", "has.items", "does_not_have.items", "where", "rollout",
+    # "holdout", "group"); empty when matched.
     matcher: str
     expected: str
     actual: str
     reason: str
     # For "where": the clause that failed.
     clause: ClauseFailure | None = None
+    # The player's rollout bucket, when the campaign has a rollout and it was decided.
+    rollout_bucket: int | None = None
+    # For a matched campaign with variants: the variant, and (h * W) >> 32, the point
+    # on the weights it was picked by.
+    variant: str = ""
+    variant_bucket: int | None = None
 
 
 def explain(
@@ -60,13 +73,27 @@ def explain(
     now: datetime,
     game: str | None = None,
     context: Mapping[str, Any] | None = None,
+    *,
+    groups: Iterable[Group] = (),
 ) -> list[Explanation]:
     """One explanation per campaign, in the order given (catalog order); `context`:
-    the request's, for `where` conditions."""
+    the request's, for `where` conditions.
+
+    Rollouts, holdouts and variants hash `profile.player_id`; group limits count the
+    player's campaigns of every game, whatever `game` asks for."""
     require_aware(now)
     campaigns = tuple(campaigns)
     target = _Target(profile_document(profile, campaigns), context or {})
-    return [_explain_one(profile, campaign, now, game, target) for campaign in campaigns]
+    by_name = groups_by_name(groups)
+    decided = decisions(
+        profile, campaigns, now, by_name.values(), (target.document, target.context)
+    )
+    return [
+        _explain_one(
+            profile, campaign, now, game, target, decision=decided.get(id(campaign)), groups=by_name
+        )
+        for campaign in campaigns
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +105,16 @@ class _Target:
 
 
 def _explain_one(
-    profile: Profile, campaign: Campaign, now: datetime, game: str | None, target: _Target
+    profile: Profile,
+    campaign: Campaign,
+    now: datetime,
+    game: str | None,
+    target: _Target,
+    *,
+    decision: Decision | None,
+    groups: dict[str, Group],
 ) -> Explanation:
+
     def verdict(
         outcome: Outcome, matcher: str, expected: str, actual: str, reason: str
     ) -> Explanation:
@@ -114,7 +149,7 @@ def _explain_one(
         )
     if not campaign.enabled:
         return skipped("enabled", "true", "false", "enabled: campaign is disabled")
-    if not in_window(campaign, now):
+    if not campaign.start_date <= now < campaign.end_date:
         window = f"{format_timestamp(campaign.start_date)} .. {format_timestamp(campaign.end_date)}"
         if campaign.start_date >= campaign.end_date:
             why = "the window is empty"
@@ -124,6 +159,8 @@ def _explain_one(
             why = "already ended"
         at = format_timestamp(now)
         return skipped("window", window, at, f"window: want {window}, now is {at} ({why})")
+    if (scheduled := schedule_finding(campaign, now)).failed:
+        return skipped(scheduled.matcher, scheduled.expected, scheduled.actual, scheduled.reason)
 
     # level_holds passes whenever there is no level matcher, so `level` is set here.
     if campaign.level is not None and not level_holds(campaign, profile):
@@ -157,7 +194,18 @@ def _explain_one(
         if failure is not None:
             return _where_failed(campaign, failure)
 
-    return verdict(Outcome.MATCHED, "", "", "", "all matchers hold")
+    found = experiment_finding(campaign, decision, profile.player_id, groups)
+    if found.failed:
+        return replace(
+            verdict(Outcome.NOT_MATCHED, found.matcher, found.expected, found.actual, found.reason),
+            rollout_bucket=found.rollout_bucket,
+        )
+    return replace(
+        verdict(Outcome.MATCHED, "", "", "", "all matchers hold"),
+        rollout_bucket=found.rollout_bucket,
+        variant=found.variant,
+        variant_bucket=found.variant_bucket,
+    )
 
 
 def _where_failed(campaign: Campaign, failure: ClauseFailure) -> Explanation:

@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from services.domain.campaign import Campaign
+from services.domain.experiment import Group
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_to_document
+from services.matching.experiments import apply_experiments, groups_by_name
 
 RankKey = tuple[bool, float, str, str]
 
@@ -101,6 +103,8 @@ def match_reference(
     now: datetime,
     game: str | None = None,
     context: Mapping[str, Any] | None = None,
+    *,
+    groups: Iterable[Group] = (),
 ) -> tuple[str, ...]:
     """Names of the campaigns that match `profile` at `now`, in answer order.
 
@@ -108,19 +112,43 @@ def match_reference(
     priority, name and game keep their catalog order. `context`: the request's, for
     `where` conditions (none: empty).
     """
+    return tuple(
+        c.name for c in active_reference(profile, campaigns, now, game, context, groups=groups)
+    )
+
+
+def active_reference(
+    profile: Profile,
+    campaigns: Iterable[Campaign],
+    now: datetime,
+    game: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    *,
+    groups: Iterable[Group] = (),
+) -> list[Campaign]:
+    """The campaigns `profile` gets at `now`, in answer order: the matchers and `where`
+    hold, then the experiments (services.matching.experiments) with `profile.player_id`
+    as the player.
+
+    Group limits count the player's campaigns of every game, so with groups the
+    `game` filter narrows the result after them; without, it is applied first, which
+    gives the same answer with less work.
+    """
     require_aware(now)
     campaigns = tuple(campaigns)
+    grouped = any(campaign.group for campaign in campaigns)
     document = profile_document(profile, campaigns)
     context = context or {}
     matched = [
         campaign
         for campaign in campaigns
-        if considered(campaign, game)
+        if (grouped or considered(campaign, game))
         and matches(campaign, profile, now)
         and where_holds(campaign, document, context, now)
     ]
     matched.sort(key=rank_key)
-    return tuple(campaign.name for campaign in matched)
+    kept = apply_experiments(matched, profile.player_id, groups_by_name(groups))
+    return [campaign for campaign in kept if considered(campaign, game)]
 
 
 def profile_document(profile: Profile, campaigns: tuple[Campaign, ...]) -> Mapping[str, Any]:

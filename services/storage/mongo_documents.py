@@ -36,6 +36,7 @@ def serving_record(profile: Profile) -> ServingRecord[profile_pb2.Profile]:
     """A validated profile as a serving read hands it out: its Profile message."""
     return ServingRecord(
         profile_to_message(profile),
+        profile.player_id,
         profile.level,
         profile.country,
         profile.inventory,

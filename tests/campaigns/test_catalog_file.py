@@ -185,7 +185,8 @@ RULES: list[tuple[str, Callable[[Doc], None], str]] = [
         "unknown top-level field",
         lambda d: _set(d, "colour", "red"),
         "'mycampaign': colour: unknown field (expected one of: game, name, priority, "
-        "matchers, start_date, end_date, enabled, last_updated)",
+        "matchers, start_date, end_date, enabled, last_updated, rollout, variants, payload, "
+        "group, schedule)",
     ),
     (
         "unknown matcher",

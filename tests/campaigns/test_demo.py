@@ -49,7 +49,7 @@ def test_demo_catalog_replaces_an_existing_file(tmp_path: Path) -> None:
 
     write_demo_catalog(path, NOW)
 
-    assert path.read_text().startswith("{")  # the catalog object: it has segments
+    assert path.read_text().startswith("{")  # the catalog object: segments and groups
     assert [p.name for p in tmp_path.iterdir()] == ["demo.json"]
 
 

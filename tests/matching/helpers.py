@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.domain.campaign import Campaign, Catalog
-from services.domain.profile import Profile
+from services.domain.profile import Profile, ServingRecord
 from services.matching import CompiledCatalog, match_reference
 
 START = datetime(2022, 1, 25, tzinfo=UTC)
@@ -33,6 +33,11 @@ def campaign(name: str = "c", **fields: Any) -> Campaign:
 
 def profile(**fields: Any) -> Profile:
     return Profile(player_id="p", **fields)
+
+
+def serving_id(player_id: str) -> ServingRecord[None]:
+    """What a serving read hands the engine for a player with nothing but an id."""
+    return ServingRecord(None, player_id, None, None, {}, ())
 
 
 def reference_engine(

@@ -22,25 +22,27 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from profilematcher.campaigns.v1 import condition_pb2 as profilematcher_dot_campaigns_dot_v1_dot_condition__pb2
+from profilematcher.campaigns.v1 import experiment_pb2 as profilematcher_dot_campaigns_dot_v1_dot_experiment__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*profilematcher/campaigns/v1/campaign.proto\x12\x1bprofilematcher.campaigns.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+profilematcher/campaigns/v1/condition.proto\"\xc9\x02\n\x08\x43\x61mpaign\x12\x0c\n\x04game\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x01\x12\x37\n\x08matchers\x18\x04 \x01(\x0b\x32%.profilematcher.campaigns.v1.Matchers\x12.\n\nstart_date\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x65nabled\x18\x07 \x01(\x08\x12\x30\n\x0clast_updated\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x05where\x18\t \x01(\x0b\x32&.profilematcher.campaigns.v1.Condition\"\xc0\x01\n\x08Matchers\x12\x36\n\x05level\x18\x01 \x01(\x0b\x32\'.profilematcher.campaigns.v1.LevelRange\x12\x34\n\x03has\x18\x02 \x01(\x0b\x32\'.profilematcher.campaigns.v1.HasMatcher\x12\x46\n\rdoes_not_have\x18\x03 \x01(\x0b\x32/.profilematcher.campaigns.v1.DoesNotHaveMatcher\"&\n\nLevelRange\x12\x0b\n\x03min\x18\x01 \x01(\x03\x12\x0b\n\x03max\x18\x02 \x01(\x03\".\n\nHasMatcher\x12\x11\n\tcountries\x18\x01 \x03(\t\x12\r\n\x05items\x18\x02 \x03(\t\"#\n\x12\x44oesNotHaveMatcher\x12\r\n\x05items\x18\x01 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*profilematcher/campaigns/v1/campaign.proto\x12\x1bprofilematcher.campaigns.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+profilematcher/campaigns/v1/condition.proto\x1a,profilematcher/campaigns/v1/experiment.proto\"\xaa\x04\n\x08\x43\x61mpaign\x12\x0c\n\x04game\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x01\x12\x37\n\x08matchers\x18\x04 \x01(\x0b\x32%.profilematcher.campaigns.v1.Matchers\x12.\n\nstart_date\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x65nabled\x18\x07 \x01(\x08\x12\x30\n\x0clast_updated\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x05where\x18\t \x01(\x0b\x32&.profilematcher.campaigns.v1.Condition\x12\x35\n\x07rollout\x18\n \x01(\x0b\x32$.profilematcher.campaigns.v1.Rollout\x12\x36\n\x08variants\x18\x0b \x03(\x0b\x32$.profilematcher.campaigns.v1.Variant\x12(\n\x07payload\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05group\x18\r \x01(\t\x12\x37\n\x08schedule\x18\x0e \x01(\x0b\x32%.profilematcher.campaigns.v1.Schedule\"\xc0\x01\n\x08Matchers\x12\x36\n\x05level\x18\x01 \x01(\x0b\x32\'.profilematcher.campaigns.v1.LevelRange\x12\x34\n\x03has\x18\x02 \x01(\x0b\x32\'.profilematcher.campaigns.v1.HasMatcher\x12\x46\n\rdoes_not_have\x18\x03 \x01(\x0b\x32/.profilematcher.campaigns.v1.DoesNotHaveMatcher\"&\n\nLevelRange\x12\x0b\n\x03min\x18\x01 \x01(\x03\x12\x0b\n\x03max\x18\x02 \x01(\x03\".\n\nHasMatcher\x12\x11\n\tcountries\x18\x01 \x03(\t\x12\r\n\x05items\x18\x02 \x03(\t\"#\n\x12\x44oesNotHaveMatcher\x12\r\n\x05items\x18\x01 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'profilematcher.campaigns.v1.campaign_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CAMPAIGN']._serialized_start=154
-  _globals['_CAMPAIGN']._serialized_end=483
-  _globals['_MATCHERS']._serialized_start=486
-  _globals['_MATCHERS']._serialized_end=678
-  _globals['_LEVELRANGE']._serialized_start=680
-  _globals['_LEVELRANGE']._serialized_end=718
-  _globals['_HASMATCHER']._serialized_start=720
-  _globals['_HASMATCHER']._serialized_end=766
-  _globals['_DOESNOTHAVEMATCHER']._serialized_start=768
-  _globals['_DOESNOTHAVEMATCHER']._serialized_end=803
+  _globals['_CAMPAIGN']._serialized_start=230
+  _globals['_CAMPAIGN']._serialized_end=784
+  _globals['_MATCHERS']._serialized_start=787
+  _globals['_MATCHERS']._serialized_end=979
+  _globals['_LEVELRANGE']._serialized_start=981
+  _globals['_LEVELRANGE']._serialized_end=1019
+  _globals['_HASMATCHER']._serialized_start=1021
+  _globals['_HASMATCHER']._serialized_end=1067
+  _globals['_DOESNOTHAVEMATCHER']._serialized_start=1069
+  _globals['_DOESNOTHAVEMATCHER']._serialized_end=1104
 # @@protoc_insertion_point(module_scope)

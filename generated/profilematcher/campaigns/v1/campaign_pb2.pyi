@@ -6,9 +6,11 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from profilematcher.campaigns.v1 import condition_pb2 as _condition_pb2
+from profilematcher.campaigns.v1 import experiment_pb2 as _experiment_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -38,6 +40,11 @@ class Campaign(_message.Message):
     ENABLED_FIELD_NUMBER: _builtins.int
     LAST_UPDATED_FIELD_NUMBER: _builtins.int
     WHERE_FIELD_NUMBER: _builtins.int
+    ROLLOUT_FIELD_NUMBER: _builtins.int
+    VARIANTS_FIELD_NUMBER: _builtins.int
+    PAYLOAD_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    SCHEDULE_FIELD_NUMBER: _builtins.int
     game: _builtins.str
     """The game the campaign belongs to."""
     name: _builtins.str
@@ -47,6 +54,8 @@ class Campaign(_message.Message):
     priority: _builtins.float
     """Higher first in active_campaigns; ties are ordered by name."""
     enabled: _builtins.bool
+    group: _builtins.str
+    """The name of the catalog group the campaign competes in. Empty: none."""
     @_builtins.property
     def matchers(self) -> Global___Matchers: ...
     @_builtins.property
@@ -67,6 +76,22 @@ class Campaign(_message.Message):
         campaigns.
         """
 
+    @_builtins.property
+    def rollout(self) -> _experiment_pb2.Rollout:
+        """Only this share of the players who match get the campaign. Unset: all of them."""
+
+    @_builtins.property
+    def variants(self) -> _containers.RepeatedCompositeFieldContainer[_experiment_pb2.Variant]:
+        """The campaign's split: each player who gets it gets one variant. Empty: none."""
+
+    @_builtins.property
+    def payload(self) -> _struct_pb2.Struct:
+        """The payload of a campaign without variants. Unset: none."""
+
+    @_builtins.property
+    def schedule(self) -> _experiment_pb2.Schedule:
+        """Live only in the schedule's recurring intervals. Unset: all of its window."""
+
     def __init__(
         self,
         *,
@@ -79,10 +104,15 @@ class Campaign(_message.Message):
         enabled: _builtins.bool = ...,
         last_updated: _timestamp_pb2.Timestamp | None = ...,
         where: _condition_pb2.Condition | None = ...,
+        rollout: _experiment_pb2.Rollout | None = ...,
+        variants: _abc.Iterable[_experiment_pb2.Variant] | None = ...,
+        payload: _struct_pb2.Struct | None = ...,
+        group: _builtins.str = ...,
+        schedule: _experiment_pb2.Schedule | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "last_updated", b"last_updated", "matchers", b"matchers", "start_date", b"start_date", "where", b"where"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "last_updated", b"last_updated", "matchers", b"matchers", "payload", b"payload", "rollout", b"rollout", "schedule", b"schedule", "start_date", b"start_date", "where", b"where"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "end_date", b"end_date", "game", b"game", "last_updated", b"last_updated", "matchers", b"matchers", "name", b"name", "priority", b"priority", "start_date", b"start_date", "where", b"where"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "end_date", b"end_date", "game", b"game", "group", b"group", "last_updated", b"last_updated", "matchers", b"matchers", "name", b"name", "payload", b"payload", "priority", b"priority", "rollout", b"rollout", "schedule", b"schedule", "start_date", b"start_date", "variants", b"variants", "where", b"where"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,23 +25,24 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from profilematcher.campaigns.v1 import campaign_pb2 as profilematcher_dot_campaigns_dot_v1_dot_campaign__pb2
 from profilematcher.campaigns.v1 import condition_pb2 as profilematcher_dot_campaigns_dot_v1_dot_condition__pb2
+from profilematcher.campaigns.v1 import experiment_pb2 as profilematcher_dot_campaigns_dot_v1_dot_experiment__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2profilematcher/campaigns/v1/campaign_service.proto\x12\x1bprofilematcher.campaigns.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a*profilematcher/campaigns/v1/campaign.proto\x1a+profilematcher/campaigns/v1/condition.proto\"\x91\x01\n\x14ListCampaignsRequest\x12\x0c\n\x04game\x18\x01 \x01(\t\x12-\n\tactive_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rknown_version\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"\xc6\x01\n\x15ListCampaignsResponse\x12\x38\n\tcampaigns\x18\x01 \x03(\x0b\x32%.profilematcher.campaigns.v1.Campaign\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tunchanged\x18\x03 \x01(\x08\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t\x12\x36\n\x08segments\x18\x05 \x03(\x0b\x32$.profilematcher.campaigns.v1.Segment\"\x17\n\x15WatchCampaignsRequest\"\xca\x01\n\x16WatchCampaignsResponse\x12\x38\n\tcampaigns\x18\x01 \x03(\x0b\x32%.profilematcher.campaigns.v1.Campaign\x12\x0f\n\x07version\x18\x02 \x01(\t\x12-\n\tloaded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x08segments\x18\x04 \x03(\x0b\x32$.profilematcher.campaigns.v1.Segment2\x86\x02\n\x0f\x43\x61mpaignService\x12v\n\rListCampaigns\x12\x31.profilematcher.campaigns.v1.ListCampaignsRequest\x1a\x32.profilematcher.campaigns.v1.ListCampaignsResponse\x12{\n\x0eWatchCampaigns\x12\x32.profilematcher.campaigns.v1.WatchCampaignsRequest\x1a\x33.profilematcher.campaigns.v1.WatchCampaignsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2profilematcher/campaigns/v1/campaign_service.proto\x12\x1bprofilematcher.campaigns.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a*profilematcher/campaigns/v1/campaign.proto\x1a+profilematcher/campaigns/v1/condition.proto\x1a,profilematcher/campaigns/v1/experiment.proto\"\x91\x01\n\x14ListCampaignsRequest\x12\x0c\n\x04game\x18\x01 \x01(\t\x12-\n\tactive_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rknown_version\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"\xfa\x01\n\x15ListCampaignsResponse\x12\x38\n\tcampaigns\x18\x01 \x03(\x0b\x32%.profilematcher.campaigns.v1.Campaign\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tunchanged\x18\x03 \x01(\x08\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t\x12\x36\n\x08segments\x18\x05 \x03(\x0b\x32$.profilematcher.campaigns.v1.Segment\x12\x32\n\x06groups\x18\x06 \x03(\x0b\x32\".profilematcher.campaigns.v1.Group\"\x17\n\x15WatchCampaignsRequest\"\xfe\x01\n\x16WatchCampaignsResponse\x12\x38\n\tcampaigns\x18\x01 \x03(\x0b\x32%.profilematcher.campaigns.v1.Campaign\x12\x0f\n\x07version\x18\x02 \x01(\t\x12-\n\tloaded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x08segments\x18\x04 \x03(\x0b\x32$.profilematcher.campaigns.v1.Segment\x12\x32\n\x06groups\x18\x05 \x03(\x0b\x32\".profilematcher.campaigns.v1.Group2\x86\x02\n\x0f\x43\x61mpaignService\x12v\n\rListCampaigns\x12\x31.profilematcher.campaigns.v1.ListCampaignsRequest\x1a\x32.profilematcher.campaigns.v1.ListCampaignsResponse\x12{\n\x0eWatchCampaigns\x12\x32.profilematcher.campaigns.v1.WatchCampaignsRequest\x1a\x33.profilematcher.campaigns.v1.WatchCampaignsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'profilematcher.campaigns.v1.campaign_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=206
-  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=351
-  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=354
-  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=552
-  _globals['_WATCHCAMPAIGNSREQUEST']._serialized_start=554
-  _globals['_WATCHCAMPAIGNSREQUEST']._serialized_end=577
-  _globals['_WATCHCAMPAIGNSRESPONSE']._serialized_start=580
-  _globals['_WATCHCAMPAIGNSRESPONSE']._serialized_end=782
-  _globals['_CAMPAIGNSERVICE']._serialized_start=785
-  _globals['_CAMPAIGNSERVICE']._serialized_end=1047
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=252
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=397
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=400
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=650
+  _globals['_WATCHCAMPAIGNSREQUEST']._serialized_start=652
+  _globals['_WATCHCAMPAIGNSREQUEST']._serialized_end=675
+  _globals['_WATCHCAMPAIGNSRESPONSE']._serialized_start=678
+  _globals['_WATCHCAMPAIGNSRESPONSE']._serialized_end=932
+  _globals['_CAMPAIGNSERVICE']._serialized_start=935
+  _globals['_CAMPAIGNSERVICE']._serialized_end=1197
 # @@protoc_insertion_point(module_scope)

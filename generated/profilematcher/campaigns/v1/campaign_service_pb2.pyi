@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from profilematcher.campaigns.v1 import campaign_pb2 as _campaign_pb2
 from profilematcher.campaigns.v1 import condition_pb2 as _condition_pb2
+from profilematcher.campaigns.v1 import experiment_pb2 as _experiment_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -48,7 +49,8 @@ class ListCampaignsRequest(_message.Message):
     @_builtins.property
     def active_at(self) -> _timestamp_pb2.Timestamp:
         """Only campaigns that are enabled and live at this instant
-        (start_date <= active_at < end_date). Unset: no time filter.
+        (start_date <= active_at < end_date, and within one of the schedule's live
+        intervals for a scheduled campaign). Unset: no time filter.
         """
 
     def __init__(
@@ -77,6 +79,7 @@ class ListCampaignsResponse(_message.Message):
     UNCHANGED_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     SEGMENTS_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     """The version of the catalog these campaigns come from."""
     unchanged: _builtins.bool
@@ -93,6 +96,10 @@ class ListCampaignsResponse(_message.Message):
         through other segments, in name order: each page is complete on its own.
         """
 
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[_experiment_pb2.Group]:
+        """Every group of the catalog (whatever the filters), in name order, on every page."""
+
     def __init__(
         self,
         *,
@@ -101,10 +108,11 @@ class ListCampaignsResponse(_message.Message):
         unchanged: _builtins.bool = ...,
         next_page_token: _builtins.str = ...,
         segments: _abc.Iterable[_condition_pb2.Segment] | None = ...,
+        groups: _abc.Iterable[_experiment_pb2.Group] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "next_page_token", b"next_page_token", "segments", b"segments", "unchanged", b"unchanged", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "groups", b"groups", "next_page_token", b"next_page_token", "segments", b"segments", "unchanged", b"unchanged", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -133,6 +141,7 @@ class WatchCampaignsResponse(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     LOADED_AT_FIELD_NUMBER: _builtins.int
     SEGMENTS_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     @_builtins.property
     def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[_campaign_pb2.Campaign]:
@@ -148,6 +157,10 @@ class WatchCampaignsResponse(_message.Message):
         segments, in name order.
         """
 
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[_experiment_pb2.Group]:
+        """Every group of the catalog, in name order."""
+
     def __init__(
         self,
         *,
@@ -155,10 +168,11 @@ class WatchCampaignsResponse(_message.Message):
         version: _builtins.str = ...,
         loaded_at: _timestamp_pb2.Timestamp | None = ...,
         segments: _abc.Iterable[_condition_pb2.Segment] | None = ...,
+        groups: _abc.Iterable[_experiment_pb2.Group] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["loaded_at", b"loaded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "loaded_at", b"loaded_at", "segments", b"segments", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "groups", b"groups", "loaded_at", b"loaded_at", "segments", b"segments", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

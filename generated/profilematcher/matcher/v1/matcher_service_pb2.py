@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from profilematcher.matcher.v1 import assignment_pb2 as profilematcher_dot_matcher_dot_v1_dot_assignment__pb2
 from profilematcher.profiles.v1 import profile_pb2 as profilematcher_dot_profiles_dot_v1_dot_profile__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/profilematcher/matcher/v1/matcher_service.proto\x12\x19profilematcher.matcher.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(profilematcher/profiles/v1/profile.proto\"\xd2\x01\n\x16GetClientConfigRequest\x12\x11\n\tplayer_id\x18\x01 \x01(\t\x12\x0c\n\x04game\x18\x02 \x01(\t\x12O\n\x07\x63ontext\x18\x03 \x03(\x0b\x32>.profilematcher.matcher.v1.GetClientConfigRequest.ContextEntry\x1a\x46\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value:\x02\x38\x01\"O\n\x17GetClientConfigResponse\x12\x34\n\x07profile\x18\x01 \x01(\x0b\x32#.profilematcher.profiles.v1.Profile\"\xdd\x01\n\x1b\x42\x61tchGetClientConfigRequest\x12\x12\n\nplayer_ids\x18\x01 \x03(\t\x12\x0c\n\x04game\x18\x02 \x01(\t\x12T\n\x07\x63ontext\x18\x03 \x03(\x0b\x32\x43.profilematcher.matcher.v1.BatchGetClientConfigRequest.ContextEntry\x1a\x46\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value:\x02\x38\x01\"^\n\x1c\x42\x61tchGetClientConfigResponse\x12>\n\x07results\x18\x01 \x03(\x0b\x32-.profilematcher.matcher.v1.ClientConfigResult\"\xa2\x01\n\x12\x43lientConfigResult\x12\x11\n\tplayer_id\x18\x01 \x01(\t\x12\x36\n\x07profile\x18\x02 \x01(\x0b\x32#.profilematcher.profiles.v1.ProfileH\x00\x12\x37\n\x05\x65rror\x18\x03 \x01(\x0b\x32&.profilematcher.matcher.v1.PlayerErrorH\x00\x42\x08\n\x06result\",\n\x0bPlayerError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x97\x02\n\x13MatchProfileRequest\x12\x34\n\x07profile\x18\x01 \x01(\x0b\x32#.profilematcher.profiles.v1.Profile\x12\x0c\n\x04game\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12L\n\x07\x63ontext\x18\x04 \x03(\x0b\x32;.profilematcher.matcher.v1.MatchProfileRequest.ContextEntry\x1a\x46\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value:\x02\x38\x01\"\x8f\x01\n\x14MatchProfileResponse\x12\x18\n\x10\x61\x63tive_campaigns\x18\x01 \x03(\t\x12\x44\n\x0c\x65xplanations\x18\x02 \x03(\x0b\x32..profilematcher.matcher.v1.CampaignExplanation\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\t\"\xef\x01\n\x13\x43\x61mpaignExplanation\x12\x0c\n\x04game\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61mpaign\x18\x02 \x01(\t\x12\x33\n\x07outcome\x18\x03 \x01(\x0e\x32\".profilematcher.matcher.v1.Outcome\x12\x0f\n\x07matcher\x18\x04 \x01(\t\x12\x10\n\x08\x65xpected\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tual\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12@\n\x0e\x63lause_failure\x18\x08 \x01(\x0b\x32(.profilematcher.matcher.v1.ClauseFailure\"u\n\rClauseFailure\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06wanted\x18\x03 \x01(\t\x12\r\n\x05\x66ound\x18\x04 \x01(\t\x12\x15\n\rsegment_chain\x18\x05 \x03(\t\x12\x0e\n\x06\x63lause\x18\x06 \x01(\t*l\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_MATCHED\x10\x01\x12\x17\n\x13OUTCOME_NOT_MATCHED\x10\x02\x12\x1a\n\x16OUTCOME_NOT_CONSIDERED\x10\x03\x32\x8c\x03\n\x15ProfileMatcherService\x12x\n\x0fGetClientConfig\x12\x31.profilematcher.matcher.v1.GetClientConfigRequest\x1a\x32.profilematcher.matcher.v1.GetClientConfigResponse\x12\x87\x01\n\x14\x42\x61tchGetClientConfig\x12\x36.profilematcher.matcher.v1.BatchGetClientConfigRequest\x1a\x37.profilematcher.matcher.v1.BatchGetClientConfigResponse\x12o\n\x0cMatchProfile\x12..profilematcher.matcher.v1.MatchProfileRequest\x1a/.profilematcher.matcher.v1.MatchProfileResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/profilematcher/matcher/v1/matcher_service.proto\x12\x19profilematcher.matcher.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a*profilematcher/matcher/v1/assignment.proto\x1a(profilematcher/profiles/v1/profile.proto\"\xd2\x01\n\x16GetClientConfigRequest\x12\x11\n\tplayer_id\x18\x01 \x01(\t\x12\x0c\n\x04game\x18\x02 \x01(\t\x12O\n\x07\x63ontext\x18\x03 \x03(\x0b\x32>.profilematcher.matcher.v1.GetClientConfigRequest.ContextEntry\x1a\x46\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value:\x02\x38\x01\"\x8b\x01\n\x17GetClientConfigResponse\x12\x34\n\x07profile\x18\x01 \x01(\x0b\x32#.profilematcher.profiles.v1.Profile\x12:\n\x0b\x61ssignments\x18\x02 \x03(\x0b\x32%.profilematcher.matcher.v1.Assignment\"\xdd\x01\n\x1b\x42\x61tchGetClientConfigRequest\x12\x12\n\nplayer_ids\x18\x01 \x03(\t\x12\x0c\n\x04game\x18\x02 \x01(\t\x12T\n\x07\x63ontext\x18\x03 \x03(\x0b\x32\x43.profilematcher.matcher.v1.BatchGetClientConfigRequest.ContextEntry\x1a\x46\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value:\x02\x38\x01\"^\n\x1c\x42\x61tchGetClientConfigResponse\x12>\n\x07results\x18\x01 \x03(\x0b\x32-.profilematcher.matcher.v1.ClientConfigResult\"\xde\x01\n\x12\x43lientConfigResult\x12\x11\n\tplayer_id\x18\x01 \x01(\t\x12\x36\n\x07profile\x18\x02 \x01(\x0b\x32#.profilematcher.profiles.v1.ProfileH\x00\x12\x37\n\x05\x65rror\x18\x03 \x01(\x0b\x32&.profilematcher.matcher.v1.PlayerErrorH\x00\x12:\n\x0b\x61ssignments\x18\x04 \x03(\x0b\x32%.profilematcher.matcher.v1.AssignmentB\x08\n\x06result\",\n\x0bPlayerError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x97\x02\n\x13MatchProfileRequest\x12\x34\n\x07profile\x18\x01 \x01(\x0b\x32#.profilematcher.profiles.v1.Profile\x12\x0c\n\x04game\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12L\n\x07\x63ontext\x18\x04 \x03(\x0b\x32;.profilematcher.matcher.v1.MatchProfileRequest.ContextEntry\x1a\x46\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value:\x02\x38\x01\"\xcb\x01\n\x14MatchProfileResponse\x12\x18\n\x10\x61\x63tive_campaigns\x18\x01 \x03(\t\x12\x44\n\x0c\x65xplanations\x18\x02 \x03(\x0b\x32..profilematcher.matcher.v1.CampaignExplanation\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\t\x12:\n\x0b\x61ssignments\x18\x04 \x03(\x0b\x32%.profilematcher.matcher.v1.Assignment\"\xe0\x02\n\x13\x43\x61mpaignExplanation\x12\x0c\n\x04game\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61mpaign\x18\x02 \x01(\t\x12\x33\n\x07outcome\x18\x03 \x01(\x0e\x32\".profilematcher.matcher.v1.Outcome\x12\x0f\n\x07matcher\x18\x04 \x01(\t\x12\x10\n\x08\x65xpected\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tual\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12@\n\x0e\x63lause_failure\x18\x08 \x01(\x0b\x32(.profilematcher.matcher.v1.ClauseFailure\x12\x1b\n\x0erollout_bucket\x18\n \x01(\rH\x00\x88\x01\x01\x12\x1b\n\x0evariant_bucket\x18\x0b \x01(\rH\x01\x88\x01\x01\x12\x0f\n\x07variant\x18\x0c \x01(\tB\x11\n\x0f_rollout_bucketB\x11\n\x0f_variant_bucket\"u\n\rClauseFailure\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06wanted\x18\x03 \x01(\t\x12\r\n\x05\x66ound\x18\x04 \x01(\t\x12\x15\n\rsegment_chain\x18\x05 \x03(\t\x12\x0e\n\x06\x63lause\x18\x06 \x01(\t*l\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_MATCHED\x10\x01\x12\x17\n\x13OUTCOME_NOT_MATCHED\x10\x02\x12\x1a\n\x16OUTCOME_NOT_CONSIDERED\x10\x03\x32\x8c\x03\n\x15ProfileMatcherService\x12x\n\x0fGetClientConfig\x12\x31.profilematcher.matcher.v1.GetClientConfigRequest\x1a\x32.profilematcher.matcher.v1.GetClientConfigResponse\x12\x87\x01\n\x14\x42\x61tchGetClientConfig\x12\x36.profilematcher.matcher.v1.BatchGetClientConfigRequest\x1a\x37.profilematcher.matcher.v1.BatchGetClientConfigResponse\x12o\n\x0cMatchProfile\x12..profilematcher.matcher.v1.MatchProfileRequest\x1a/.profilematcher.matcher.v1.MatchProfileResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,34 +41,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BATCHGETCLIENTCONFIGREQUEST_CONTEXTENTRY']._serialized_options = b'8\001'
   _globals['_MATCHPROFILEREQUEST_CONTEXTENTRY']._loaded_options = None
   _globals['_MATCHPROFILEREQUEST_CONTEXTENTRY']._serialized_options = b'8\001'
-  _globals['_OUTCOME']._serialized_start=1797
-  _globals['_OUTCOME']._serialized_end=1905
-  _globals['_GETCLIENTCONFIGREQUEST']._serialized_start=184
-  _globals['_GETCLIENTCONFIGREQUEST']._serialized_end=394
-  _globals['_GETCLIENTCONFIGREQUEST_CONTEXTENTRY']._serialized_start=324
-  _globals['_GETCLIENTCONFIGREQUEST_CONTEXTENTRY']._serialized_end=394
-  _globals['_GETCLIENTCONFIGRESPONSE']._serialized_start=396
-  _globals['_GETCLIENTCONFIGRESPONSE']._serialized_end=475
-  _globals['_BATCHGETCLIENTCONFIGREQUEST']._serialized_start=478
-  _globals['_BATCHGETCLIENTCONFIGREQUEST']._serialized_end=699
-  _globals['_BATCHGETCLIENTCONFIGREQUEST_CONTEXTENTRY']._serialized_start=324
-  _globals['_BATCHGETCLIENTCONFIGREQUEST_CONTEXTENTRY']._serialized_end=394
-  _globals['_BATCHGETCLIENTCONFIGRESPONSE']._serialized_start=701
-  _globals['_BATCHGETCLIENTCONFIGRESPONSE']._serialized_end=795
-  _globals['_CLIENTCONFIGRESULT']._serialized_start=798
-  _globals['_CLIENTCONFIGRESULT']._serialized_end=960
-  _globals['_PLAYERERROR']._serialized_start=962
-  _globals['_PLAYERERROR']._serialized_end=1006
-  _globals['_MATCHPROFILEREQUEST']._serialized_start=1009
-  _globals['_MATCHPROFILEREQUEST']._serialized_end=1288
-  _globals['_MATCHPROFILEREQUEST_CONTEXTENTRY']._serialized_start=324
-  _globals['_MATCHPROFILEREQUEST_CONTEXTENTRY']._serialized_end=394
-  _globals['_MATCHPROFILERESPONSE']._serialized_start=1291
-  _globals['_MATCHPROFILERESPONSE']._serialized_end=1434
-  _globals['_CAMPAIGNEXPLANATION']._serialized_start=1437
-  _globals['_CAMPAIGNEXPLANATION']._serialized_end=1676
-  _globals['_CLAUSEFAILURE']._serialized_start=1678
-  _globals['_CLAUSEFAILURE']._serialized_end=1795
-  _globals['_PROFILEMATCHERSERVICE']._serialized_start=1908
-  _globals['_PROFILEMATCHERSERVICE']._serialized_end=2304
+  _globals['_OUTCOME']._serialized_start=2135
+  _globals['_OUTCOME']._serialized_end=2243
+  _globals['_GETCLIENTCONFIGREQUEST']._serialized_start=228
+  _globals['_GETCLIENTCONFIGREQUEST']._serialized_end=438
+  _globals['_GETCLIENTCONFIGREQUEST_CONTEXTENTRY']._serialized_start=368
+  _globals['_GETCLIENTCONFIGREQUEST_CONTEXTENTRY']._serialized_end=438
+  _globals['_GETCLIENTCONFIGRESPONSE']._serialized_start=441
+  _globals['_GETCLIENTCONFIGRESPONSE']._serialized_end=580
+  _globals['_BATCHGETCLIENTCONFIGREQUEST']._serialized_start=583
+  _globals['_BATCHGETCLIENTCONFIGREQUEST']._serialized_end=804
+  _globals['_BATCHGETCLIENTCONFIGREQUEST_CONTEXTENTRY']._serialized_start=368
+  _globals['_BATCHGETCLIENTCONFIGREQUEST_CONTEXTENTRY']._serialized_end=438
+  _globals['_BATCHGETCLIENTCONFIGRESPONSE']._serialized_start=806
+  _globals['_BATCHGETCLIENTCONFIGRESPONSE']._serialized_end=900
+  _globals['_CLIENTCONFIGRESULT']._serialized_start=903
+  _globals['_CLIENTCONFIGRESULT']._serialized_end=1125
+  _globals['_PLAYERERROR']._serialized_start=1127
+  _globals['_PLAYERERROR']._serialized_end=1171
+  _globals['_MATCHPROFILEREQUEST']._serialized_start=1174
+  _globals['_MATCHPROFILEREQUEST']._serialized_end=1453
+  _globals['_MATCHPROFILEREQUEST_CONTEXTENTRY']._serialized_start=368
+  _globals['_MATCHPROFILEREQUEST_CONTEXTENTRY']._serialized_end=438
+  _globals['_MATCHPROFILERESPONSE']._serialized_start=1456
+  _globals['_MATCHPROFILERESPONSE']._serialized_end=1659
+  _globals['_CAMPAIGNEXPLANATION']._serialized_start=1662
+  _globals['_CAMPAIGNEXPLANATION']._serialized_end=2014
+  _globals['_CLAUSEFAILURE']._serialized_start=2016
+  _globals['_CLAUSEFAILURE']._serialized_end=2133
+  _globals['_PROFILEMATCHERSERVICE']._serialized_start=2246
+  _globals['_PROFILEMATCHERSERVICE']._serialized_end=2642
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,7 @@ from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from profilematcher.matcher.v1 import assignment_pb2 as _assignment_pb2
 from profilematcher.profiles.v1 import profile_pb2 as _profile_pb2
 import builtins as _builtins
 import sys
@@ -113,20 +114,28 @@ class GetClientConfigResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PROFILE_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def profile(self) -> _profile_pb2.Profile:
         """The stored profile, active_campaigns up to date (only the requested game's
         campaigns when `game` is set).
         """
 
+    @_builtins.property
+    def assignments(self) -> _containers.RepeatedCompositeFieldContainer[_assignment_pb2.Assignment]:
+        """One per campaign of profile.active_campaigns, in that order: its variant and
+        payload for this player.
+        """
+
     def __init__(
         self,
         *,
         profile: _profile_pb2.Profile | None = ...,
+        assignments: _abc.Iterable[_assignment_pb2.Assignment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "profile", b"profile"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -218,6 +227,7 @@ class ClientConfigResult(_message.Message):
     PLAYER_ID_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     player_id: _builtins.str
     @_builtins.property
     def profile(self) -> _profile_pb2.Profile:
@@ -227,16 +237,23 @@ class ClientConfigResult(_message.Message):
     def error(self) -> Global___PlayerError:
         """Why this player has no config (for example NOT_FOUND)."""
 
+    @_builtins.property
+    def assignments(self) -> _containers.RepeatedCompositeFieldContainer[_assignment_pb2.Assignment]:
+        """With a profile: one per campaign of its active_campaigns, in that order, as in
+        GetClientConfigResponse.
+        """
+
     def __init__(
         self,
         *,
         player_id: _builtins.str = ...,
         profile: _profile_pb2.Profile | None = ...,
         error: Global___PlayerError | None = ...,
+        assignments: _abc.Iterable[_assignment_pb2.Assignment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "profile", b"profile", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "player_id", b"player_id", "profile", b"profile", "result", b"result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "error", b"error", "player_id", b"player_id", "profile", b"profile", "result", b"result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["profile", "error"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
@@ -302,7 +319,9 @@ class MatchProfileRequest(_message.Message):
     """Only campaigns of this game are considered. Empty: every game."""
     @_builtins.property
     def profile(self) -> _profile_pb2.Profile:
-        """The profile to evaluate; it need not exist in the store. `player_id` may be empty."""
+        """The profile to evaluate; it need not exist in the store. `player_id` may be
+        empty; rollouts, holdouts and variants then bucket the empty string.
+        """
 
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp:
@@ -340,6 +359,7 @@ class MatchProfileResponse(_message.Message):
     ACTIVE_CAMPAIGNS_FIELD_NUMBER: _builtins.int
     EXPLANATIONS_FIELD_NUMBER: _builtins.int
     CATALOG_VERSION_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     catalog_version: _builtins.str
     """The catalog version the profile was matched against."""
     @_builtins.property
@@ -350,16 +370,21 @@ class MatchProfileResponse(_message.Message):
     def explanations(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignExplanation]:
         """One explanation per campaign in the catalog, in catalog order."""
 
+    @_builtins.property
+    def assignments(self) -> _containers.RepeatedCompositeFieldContainer[_assignment_pb2.Assignment]:
+        """One per campaign of active_campaigns, in that order: variant and payload."""
+
     def __init__(
         self,
         *,
         active_campaigns: _abc.Iterable[_builtins.str] | None = ...,
         explanations: _abc.Iterable[Global___CampaignExplanation] | None = ...,
         catalog_version: _builtins.str = ...,
+        assignments: _abc.Iterable[_assignment_pb2.Assignment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_campaigns", b"active_campaigns", "catalog_version", b"catalog_version", "explanations", b"explanations"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_campaigns", b"active_campaigns", "assignments", b"assignments", "catalog_version", b"catalog_version", "explanations", b"explanations"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -379,14 +404,18 @@ class CampaignExplanation(_message.Message):
     ACTUAL_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     CLAUSE_FAILURE_FIELD_NUMBER: _builtins.int
+    ROLLOUT_BUCKET_FIELD_NUMBER: _builtins.int
+    VARIANT_BUCKET_FIELD_NUMBER: _builtins.int
+    VARIANT_FIELD_NUMBER: _builtins.int
     game: _builtins.str
     campaign: _builtins.str
     outcome: Global___Outcome.ValueType
     matcher: _builtins.str
     """For OUTCOME_NOT_MATCHED: the first failing matcher, one of `level`,
     `has.country`, `has.items`, `does_not_have.items`, `where` (then
-    `clause_failure` says which clause). For
-    OUTCOME_NOT_CONSIDERED: `enabled`, `window` or `game`.
+    `clause_failure` says which clause), then the experiment's `rollout`,
+    `holdout` (of the campaign's group) or `group` (its limit is taken).
+    For OUTCOME_NOT_CONSIDERED: `enabled`, `window`, `schedule` or `game`.
     """
     expected: _builtins.str
     """What the campaign wants, for example `1..3` or `US, RO, CA`."""
@@ -394,6 +423,17 @@ class CampaignExplanation(_message.Message):
     """What the profile has, for example `7`."""
     reason: _builtins.str
     """The same in one human-readable sentence."""
+    rollout_bucket: _builtins.int
+    """The player's bucket (0 to 99,999) for the campaign's rollout, when it has one
+    and the matchers held: in the rollout iff it is under percent * 1000.
+    """
+    variant_bucket: _builtins.int
+    """For a matched campaign with variants: (h * W) >> 32 with the variant salt, W
+    the sum of the weights; the variant is the first whose cumulative weight
+    exceeds it.
+    """
+    variant: _builtins.str
+    """For a matched campaign with variants: the variant the player gets."""
     @_builtins.property
     def clause_failure(self) -> Global___ClauseFailure:
         """When `matcher` is `where`: the clause of the campaign's condition that failed."""
@@ -409,12 +449,22 @@ class CampaignExplanation(_message.Message):
         actual: _builtins.str = ...,
         reason: _builtins.str = ...,
         clause_failure: Global___ClauseFailure | None = ...,
+        rollout_bucket: _builtins.int | None = ...,
+        variant_bucket: _builtins.int | None = ...,
+        variant: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["clause_failure", b"clause_failure"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_rollout_bucket", b"_rollout_bucket", "_variant_bucket", b"_variant_bucket", "clause_failure", b"clause_failure", "rollout_bucket", b"rollout_bucket", "variant_bucket", b"variant_bucket"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual", b"actual", "campaign", b"campaign", "clause_failure", b"clause_failure", "expected", b"expected", "game", b"game", "matcher", b"matcher", "outcome", b"outcome", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rollout_bucket", b"_rollout_bucket", "_variant_bucket", b"_variant_bucket", "actual", b"actual", "campaign", b"campaign", "clause_failure", b"clause_failure", "expected", b"expected", "game", b"game", "matcher", b"matcher", "outcome", b"outcome", "reason", b"reason", "rollout_bucket", b"rollout_bucket", "variant", b"variant", "variant_bucket", b"variant_bucket"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__rollout_bucket: _TypeAlias = _typing.Literal["rollout_bucket"]  # noqa: Y015
+    _WhichOneofArgType__rollout_bucket: _TypeAlias = _typing.Literal["_rollout_bucket", b"_rollout_bucket"]  # noqa: Y015
+    _WhichOneofReturnType__variant_bucket: _TypeAlias = _typing.Literal["variant_bucket"]  # noqa: Y015
+    _WhichOneofArgType__variant_bucket: _TypeAlias = _typing.Literal["_variant_bucket", b"_variant_bucket"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__rollout_bucket) -> _WhichOneofReturnType__rollout_bucket | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__variant_bucket) -> _WhichOneofReturnType__variant_bucket | None: ...
 
 Global___CampaignExplanation: _TypeAlias = CampaignExplanation  # noqa: Y015
 

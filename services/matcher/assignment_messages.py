@@ -1,0 +1,66 @@
+"""Assignments as the matcher's API sends them.
+
+A catalog has a fixed set of assignments (one per campaign, or per variant) and the
+engine hands out the same objects on every request, so each is encoded once, cached
+here, and a response takes its assignments as bytes in one parse (`MergeFromString`)
+instead of building a message, and a google.protobuf.Struct, per assignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from profilematcher.matcher.v1 import assignment_pb2
+from services.codecs.payload_struct import set_struct
+from services.matching.experiments import Assignment
+
+# Far more than a catalog's assignments; bounds what old catalog versions leave behind.
+CACHE_LIMIT = 20_000
+
+
+def assignment_to_message(assignment: Assignment) -> assignment_pb2.Assignment:
+    msg = assignment_pb2.Assignment(
+        game=assignment.game, campaign=assignment.campaign, variant=assignment.variant
+    )
+    if assignment.payload is not None:
+        set_struct(msg.payload, assignment.payload)
+    return msg
+
+
+class AssignmentEncoder:
+    """Encodes assignments as the entries of a repeated Assignment field of a response.
+
+    Safe to share between threads: a cache miss encodes twice at worst."""
+
+    def __init__(self, limit: int = CACHE_LIMIT) -> None:
+        self._limit = limit
+        self._encoded: dict[Assignment, bytes] = {}
+
+    def field(self, number: int, assignments: Sequence[Assignment]) -> bytes:
+        """The wire bytes of `assignments` as repeated field `number`: for each, the
+        field's tag (wire type 2, length-delimited), the length and the message."""
+        if not assignments:
+            return b""
+        tag = _varint(number << 3 | 2)
+        return b"".join([tag + self._entry(a) for a in assignments])
+
+    def _entry(self, assignment: Assignment) -> bytes:
+        encoded = self._encoded.get(assignment)
+        if encoded is None:
+            body = assignment_to_message(assignment).SerializeToString()
+            encoded = _varint(len(body)) + body
+            if len(self._encoded) >= self._limit:
+                self._encoded.clear()
+            self._encoded[assignment] = encoded
+        return encoded
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
