@@ -149,14 +149,26 @@ def _match(
     """The player's full list of campaigns, to store, the list to answer with, and
     the answer's assignments.
 
-    What is stored is always the full list across all games: a `game` filter narrows
-    only the answer. A game the catalog does not know (a typo, say) answers an empty
-    list and is not matched at all, so it changes nothing.
+    What is stored is always the full list across all games, matched without the
+    request's context: a `game` filter and a context change only the answer. A game
+    the catalog does not know (a typo, say) answers an empty list and is not matched
+    at all, so it changes nothing.
     """
     document, context = where
-    if not game or catalog.has_game(game):
-        return catalog.evaluate(record, now, game or None, context=context, document=document)
-    return record.active_campaigns, (), ()
+    if game and not catalog.has_game(game):
+        return record.active_campaigns, (), ()
+    full, answer, assignments = catalog.evaluate(
+        record, now, game or None, context=context, document=document
+    )
+    if context and catalog.reads_context:
+        # The context is the caller's, never stored: the stored list is what the
+        # profile alone qualifies for, or game servers sending different contexts
+        # would rewrite the player on every call.
+        full = catalog.evaluate(record, now, None, context=_NO_CONTEXT, document=document)[0]
+    return full, answer, assignments
+
+
+_NO_CONTEXT: Mapping[str, JSONValue] = {}
 
 
 def _validate_batch(player_ids: Sequence[str]) -> None:

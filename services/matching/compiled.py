@@ -53,6 +53,7 @@ class CompiledCatalog:
         "_all",
         "_by_game",
         "_catalog",
+        "_reads_context",
         "_renew_at",
         "_whole_catalog_games",
         "_windows",
@@ -74,6 +75,10 @@ class CompiledCatalog:
             for game, campaigns in games.items()
         }
         self._whole_catalog_games = games_sharing_groups(catalog.campaigns)
+        self._reads_context = any(
+            campaign.where is not None and campaign.where.uses_context
+            for campaign in catalog.campaigns
+        )
         self._renew_at = None if windows is None else windows.until - RENEW_BEFORE
 
     @property
@@ -102,6 +107,11 @@ class CompiledCatalog:
             return self._all.match_with_game(profile, now, game, where)[1]
         index = self._by_game.get(game)
         return () if index is None else index.match(profile, now, where)
+
+    @property
+    def reads_context(self) -> bool:
+        """Whether some campaign's conditions read the request's context."""
+        return self._reads_context
 
     def has_game(self, game: str) -> bool:
         """Whether any campaign of the catalog belongs to `game`."""

@@ -167,6 +167,25 @@ def test_a_where_segment_and_context_campaign_is_served(stub: Stub, player: str)
         assert list(response.profile.active_campaigns) == ["everyone"]
 
 
+def test_the_context_never_reaches_the_stored_list(
+    stub: Stub, player: str, store: SpyStore
+) -> None:
+    # Game servers on different app versions answer differently, and the stored list
+    # stays what the profile alone qualifies for: written once, never again.
+    for version in ("2.3.1", "2.2.9", "2.3.1", "v3", "1.0.0"):
+        stub.GetClientConfig(
+            pb.GetClientConfigRequest(player_id=player, context=_context(app_version=version))
+        )
+    stub.BatchGetClientConfig(
+        pb.BatchGetClientConfigRequest(player_ids=[player], context=_context(app_version="v3"))
+    )
+
+    assert store.active_writes == [{player: ("everyone",)}]
+    stored = store.inner.get(player)
+    assert stored is not None
+    assert stored.active_campaigns == ("everyone",)
+
+
 def test_the_batch_takes_one_context_for_every_player(stub: Stub, player: str) -> None:
     response = stub.BatchGetClientConfig(
         pb.BatchGetClientConfigRequest(

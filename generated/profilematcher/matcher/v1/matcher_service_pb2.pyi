@@ -89,9 +89,10 @@ class GetClientConfigRequest(_message.Message):
     def context(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Value]:
         """The request's context, for campaigns whose `where` reads `context.<key>`
         (for example `{"app_version": "2.3.1", "platform": "ios", "locale": "en-US"}`).
-        Matched against, never stored. Keys: letters, digits, `_` and `-`, at most 64
-        characters, starting with a letter or `_`; at most 32 keys and 8 KiB in all
-        (INVALID_ARGUMENT naming the key otherwise).
+        Matched against, never stored: it changes the answer only, and the stored
+        `active_campaigns` is matched with no context. Keys: letters, digits, `_` and `-`,
+        at most 64 characters, starting with a letter or `_`; at most 32 keys and 8 KiB in
+        all (INVALID_ARGUMENT naming the key otherwise).
         """
 
     def __init__(
