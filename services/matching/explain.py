@@ -50,7 +50,7 @@ class Explanation:
     game: str
     campaign: str
     outcome: Outcome
-    # The first failing check ("game", "enabled", "window", "schedule", "level",
+    # The first failing check ("enabled", "window", "schedule", "game", "level",
     # "has.country", "has.items", "does_not_have.items", "where", "rollout",
     # "holdout", "group"); empty when matched.
     matcher: str
@@ -140,13 +140,6 @@ def _explain_one(
             f"{matcher}: want {detail}",
         )
 
-    if not considered(campaign, game):
-        return skipped(
-            "game",
-            campaign.game,
-            game or "",
-            f"game: campaign is for {campaign.game}, request asks for {game}",
-        )
     if not campaign.enabled:
         return skipped("enabled", "true", "false", "enabled: campaign is disabled")
     if not campaign.start_date <= now < campaign.end_date:
@@ -161,6 +154,14 @@ def _explain_one(
         return skipped("window", window, at, f"window: want {window}, now is {at} ({why})")
     if (scheduled := schedule_finding(campaign, now)).failed:
         return skipped(scheduled.matcher, scheduled.expected, scheduled.actual, scheduled.reason)
+    # The brief's order of decisions: enabled, window and schedule, then the game.
+    if not considered(campaign, game):
+        return skipped(
+            "game",
+            campaign.game,
+            game or "",
+            f"game: campaign is for {campaign.game}, request asks for {game}",
+        )
 
     # level_holds passes whenever there is no level matcher, so `level` is set here.
     if campaign.level is not None and not level_holds(campaign, profile):

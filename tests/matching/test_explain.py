@@ -73,12 +73,13 @@ def _without(c: Campaign, first: int) -> Campaign:
 
 
 def _not_considered_because(c: Campaign, now: datetime, game: str | None) -> str:
-    if game and c.game != game:
-        return "game"
+    # The order of decisions: enabled, then the window, then the game.
     if not c.enabled:
         return "enabled"
-    assert not c.start_date <= now < c.end_date
-    return "window"
+    if not c.start_date <= now < c.end_date:
+        return "window"
+    assert game and c.game != game
+    return "game"
 
 
 def test_matched() -> None:
@@ -93,8 +94,8 @@ def test_matched() -> None:
     )
 
 
-def test_other_game_is_not_considered_before_anything_else() -> None:
-    e = one(campaign(game="g1", enabled=False), game="g2")
+def test_other_game_is_not_considered() -> None:
+    e = one(campaign(game="g1"), game="g2")
     assert (e.outcome, e.matcher, e.expected, e.actual) == (
         Outcome.NOT_CONSIDERED,
         "game",
@@ -102,6 +103,13 @@ def test_other_game_is_not_considered_before_anything_else() -> None:
         "g2",
     )
     assert e.reason == "game: campaign is for g1, request asks for g2"
+
+
+def test_the_game_is_decided_after_enabled_and_the_window() -> None:
+    # Issue 15's order of decisions: enabled -> window/schedule -> game -> matchers.
+    assert one(campaign(game="g1", enabled=False), game="g2").matcher == "enabled"
+    ended = campaign(game="g1", start_date=END, end_date=END)
+    assert one(ended, game="g2").matcher == "window"
 
 
 def test_disabled_is_reported_before_the_window() -> None:
