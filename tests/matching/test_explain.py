@@ -78,7 +78,8 @@ def _not_considered_because(c: Campaign, now: datetime, game: str | None) -> str
         return "enabled"
     if not c.start_date <= now < c.end_date:
         return "window"
-    assert game and c.game != game
+    assert game
+    assert c.game != game
     return "game"
 
 
