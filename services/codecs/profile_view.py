@@ -14,7 +14,7 @@ google.protobuf.Value as JSON (a whole number as an int).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import Any
 
@@ -28,20 +28,18 @@ from services.domain.profile_fields import (
     KNOWN_FIELDS,
     FieldKind,
 )
+from services.domain.profile_view import ABSENT, LazyDocument
 
-# Absent from the document, and not read yet: two markers, so absence is cached too.
-_ABSENT: Any = object()
-_UNREAD: Any = object()
 Message = profile_pb2.Profile
 
 
 # The readers take Any: the stubs type HasField's argument as the literal field names.
 def _plain(msg: Any, name: str) -> Any:
-    return getattr(msg, name) if msg.HasField(name) else _ABSENT
+    return getattr(msg, name) if msg.HasField(name) else ABSENT
 
 
 def _time(msg: Any, name: str) -> Any:
-    return datetime_from_timestamp(getattr(msg, name), name) if msg.HasField(name) else _ABSENT
+    return datetime_from_timestamp(getattr(msg, name), name) if msg.HasField(name) else ABSENT
 
 
 def _names(msg: Any, name: str) -> Any:
@@ -54,7 +52,7 @@ _DEVICE_VALUES = attrgetter(*DEVICE_FIELDS)
 def _devices(msg: Any, name: str) -> Any:
     devices = getattr(msg, name)
     if not devices:
-        return _ABSENT
+        return ABSENT
     return [dict(zip(DEVICE_FIELDS, _DEVICE_VALUES(d), strict=True)) for d in devices]
 
 
@@ -64,7 +62,7 @@ def _inventory(msg: Any, name: str) -> Any:
 
 def _clan(msg: Any, name: str) -> Any:
     if not msg.HasField(name):
-        return _ABSENT
+        return ABSENT
     clan = getattr(msg, name)
     return {field: getattr(clan, field) for field in CLAN_FIELDS}
 
@@ -82,37 +80,17 @@ _READ: dict[FieldKind, Callable[[Any, str], Any]] = {
 _READER_OF = {name: _READ[kind] for name, kind in KIND_OF.items()}
 
 
-class MessageView(Mapping[str, Any]):
+class MessageView(LazyDocument):
     """A Profile message as its document: a lazy, read-only Mapping, one per request."""
 
-    __slots__ = ("_cache", "_msg")
+    __slots__ = ("_msg",)
 
     def __init__(self, msg: Message) -> None:
+        super().__init__()
         self._msg = msg
-        self._cache: dict[str, Any] = {}
 
-    def get(self, key: str, default: Any = None) -> Any:
-        # Overridden for speed: Mapping.get goes through a KeyError per absent field.
-        value = self._cache.get(key, _UNREAD)
-        if value is _UNREAD:
-            value = self._cache[key] = self._read(key)
-        return default if value is _ABSENT else value
-
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _ABSENT)
-        if value is _ABSENT:
-            raise KeyError(key)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        keys = (*KNOWN_FIELDS, *sorted(self._msg.custom_fields))
-        return (key for key in keys if key in self)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, _ABSENT) is not _ABSENT
+    def _keys(self) -> Iterable[str]:
+        return (*KNOWN_FIELDS, *sorted(self._msg.custom_fields))
 
     def _read(self, key: str) -> Any:
         msg = self._msg
@@ -123,7 +101,7 @@ class MessageView(Mapping[str, Any]):
             return read(msg, key)
         custom = msg.custom_fields
         # `in` first: indexing a message map with a missing key would add it.
-        return json_from_value(custom[key]) if key in custom else _ABSENT
+        return json_from_value(custom[key]) if key in custom else ABSENT
 
 
 def message_view(msg: Message) -> MessageView:

@@ -9,7 +9,7 @@ a domain Profile; serving reads the stored message through its own view
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from services.domain.profile import Profile
@@ -18,17 +18,18 @@ from services.domain.profile_json import document_value
 
 _KNOWN = frozenset(KNOWN_FIELDS)
 # Absent from the document, and not read yet: two markers, so absence is cached too.
-_ABSENT: Any = object()
+ABSENT: Any = object()
 _UNREAD: Any = object()
 
 
-class ProfileView(Mapping[str, Any]):
-    """`profile_to_document(profile)` as a lazy, read-only Mapping (unset fields absent)."""
+class LazyDocument(Mapping[str, Any]):
+    """A profile's document read field by field, each field once: subclasses say how
+    one field is read (`_read`, ABSENT when the document has no such key) and which
+    keys there may be (`_keys`)."""
 
-    __slots__ = ("_cache", "_profile")
+    __slots__ = ("_cache",)
 
-    def __init__(self, profile: Profile) -> None:
-        self._profile = profile
+    def __init__(self) -> None:
         self._cache: dict[str, Any] = {}
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -36,22 +37,41 @@ class ProfileView(Mapping[str, Any]):
         value = self._cache.get(key, _UNREAD)
         if value is _UNREAD:
             value = self._cache[key] = self._read(key)
-        return default if value is _ABSENT else value
+        return default if value is ABSENT else value
 
     def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _ABSENT)
-        if value is _ABSENT:
+        value = self.get(key, ABSENT)
+        if value is ABSENT:
             raise KeyError(key)
         return value
 
     def __iter__(self) -> Iterator[str]:
-        return (key for key in (*KNOWN_FIELDS, *self._profile.custom_fields) if key in self)
+        return (key for key in self._keys() if key in self)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, _ABSENT) is not _ABSENT
+        return isinstance(key, str) and self.get(key, ABSENT) is not ABSENT
+
+    def _read(self, key: str) -> Any:
+        raise NotImplementedError
+
+    def _keys(self) -> Iterable[str]:
+        raise NotImplementedError
+
+
+class ProfileView(LazyDocument):
+    """`profile_to_document(profile)` as a lazy, read-only Mapping (unset fields absent)."""
+
+    __slots__ = ("_profile",)
+
+    def __init__(self, profile: Profile) -> None:
+        super().__init__()
+        self._profile = profile
+
+    def _keys(self) -> Iterable[str]:
+        return (*KNOWN_FIELDS, *self._profile.custom_fields)
 
     def _read(self, key: str) -> Any:
         profile = self._profile
@@ -59,5 +79,5 @@ class ProfileView(Mapping[str, Any]):
             return profile.player_id
         if key in _KNOWN:
             value = document_value(profile, key)
-            return _ABSENT if value is None else value
-        return profile.custom_fields.get(key, _ABSENT)
+            return ABSENT if value is None else value
+        return profile.custom_fields.get(key, ABSENT)

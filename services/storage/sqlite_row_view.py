@@ -10,7 +10,7 @@ holds, as the MongoDB store would keep it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -18,8 +18,6 @@ import orjson
 from profilematcher.profiles.v1 import profile_pb2
 from services.codecs.profile_view import MessageView
 from services.domain.profile_fields import KNOWN_FIELDS
-
-_ABSENT: Any = object()
 
 
 class StoredRowView(MessageView):
@@ -48,15 +46,5 @@ class StoredRowView(MessageView):
             custom = self._custom = parsed if isinstance(parsed, dict) else {}
         return custom
 
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _ABSENT)
-        if value is _ABSENT:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, _ABSENT) is not _ABSENT
-
-    def __iter__(self) -> Iterator[str]:
-        known = (key for key in KNOWN_FIELDS if key in self)
-        return iter((*known, *self._customs()))
+    def _keys(self) -> Iterable[str]:
+        return (*KNOWN_FIELDS, *self._customs())
