@@ -87,11 +87,21 @@ def framed(message: Message) -> bytes:
 
 
 @contextlib.contextmanager
-def server(mode: str, port: int, players: int, workers: int, match_workers: int) -> Iterator[int]:
-    """Runs a bench.serve server; yields its pid once it answers health checks."""
+def server(
+    mode: str,
+    port: int,
+    players: int,
+    workers: int,
+    match_workers: int,
+    *extra: str,
+    checkout: Path = ROOT,
+) -> Iterator[int]:
+    """Runs a bench.serve server of `checkout` (this one, or another with its own
+    .venv, for bench.against); yields its pid once it answers health checks."""
+    python = sys.executable if checkout == ROOT else str(checkout / ".venv" / "bin" / "python")
     process = subprocess.Popen(
         [
-            sys.executable,
+            python,
             "-m",
             "bench.serve",
             mode,
@@ -103,8 +113,9 @@ def server(mode: str, port: int, players: int, workers: int, match_workers: int)
             str(workers),
             "--match-workers",
             str(match_workers),
+            *extra,
         ],
-        cwd=ROOT,
+        cwd=checkout,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -122,6 +133,18 @@ def server(mode: str, port: int, players: int, workers: int, match_workers: int)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def fetch_response(port: int, directory: Path) -> Path:
+    """The server's answer for the sample player, saved for an echo's --response."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+        response = stub.GetClientConfig(
+            pb.GetClientConfigRequest(player_id=SAMPLE_PLAYER), timeout=10
+        )
+    path = directory / f"response-{port}.bin"
+    path.write_bytes(response.SerializeToString())
+    return path
 
 
 def check_answer(port: int, method: str, request: Message) -> int:
@@ -246,6 +269,11 @@ def main() -> None:
         default=EMBEDDED_MATCH_WORKERS,
         help="threads of their own for GetClientConfig and the batch (all; 0: --workers pool)",
     )
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        help="the catalog file the matcher and the floor serve (default: the demo catalog)",
+    )
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         sys.exit("h2load not found: apt-get install nghttp2-client")
@@ -262,10 +290,14 @@ def main() -> None:
     floor_runs: list[LoadResult] = []
     matcher_runs: list[LoadResult] = []
     batch_runs: list[LoadResult] = []
+    catalog = ("--catalog", str(args.catalog.resolve())) if args.catalog else ()
     with (
-        server("matcher", 50061, args.players, *threads) as matcher_pid,
-        server("echo", 50062, 0, *threads) as echo_pid,
-        server("floor", 50063, args.players, *threads) as floor_pid,
+        tempfile.TemporaryDirectory() as tmp,
+        server("matcher", 50061, args.players, *threads, *catalog) as matcher_pid,
+        server(
+            "echo", 50062, 0, *threads, "--response", str(fetch_response(50061, Path(tmp)))
+        ) as echo_pid,
+        server("floor", 50063, args.players, *threads, *catalog) as floor_pid,
     ):
         matcher_at, echo_at, floor_at = (50061, matcher_pid), (50062, echo_pid), (50063, floor_pid)
         for _ in range(rounds):  # interleaved, so drift on a shared machine hits all alike

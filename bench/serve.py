@@ -5,8 +5,9 @@
 
 `matcher` is the real thing (demo catalog, embedded store in memory, seeded).
 `echo` is the baseline: the same server plumbing (services.transport.grpc_server with
-the same options) answering GetClientConfig with a prebuilt response of the same
-size, so the difference between the two is what matching and storage cost.
+the same options) answering GetClientConfig with a prebuilt response, the matcher's
+own answer for the sample player (--response, which bench/e2e.py fetches from the
+matcher first), so the difference between the two is what matching and storage cost.
 `floor` is a lower bound for any matcher on this stack, not a design to ship: see
 FloorServicer.
 """
@@ -37,12 +38,11 @@ from services.codecs.profile_view import MessageView
 from services.codecs.struct_value import json_from_value
 from services.demo.players import generate_players, sample_profile
 from services.domain.profile_json import profile_from_document
-from services.matcher.assignment_messages import AssignmentEncoder, assignment_to_message
+from services.matcher.assignment_messages import AssignmentEncoder
 from services.matcher.bootstrap import SERVICE_NAMES, MatcherServer, match_pool, start_matcher
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_cache import CatalogCache
 from services.matcher.settings import EMBEDDED_MATCH_WORKERS, MatcherSettings
-from services.matching.experiments import Assignment
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.profiles.import_profiles import import_profiles
@@ -57,17 +57,6 @@ from services.transport.grpc_server import (
 from services.transport.status import mapped_errors, time_left
 
 SAMPLE_PLAYER = str(sample_profile()["player_id"])
-
-
-def echo_response(
-    active_campaigns: list[str], assignments: list[Assignment]
-) -> pb.GetClientConfigResponse:
-    """What the matcher answers for the sample player, prebuilt."""
-    profile = profile_to_message(profile_from_document(sample_profile()))
-    profile.active_campaigns[:] = active_campaigns
-    return pb.GetClientConfigResponse(
-        profile=profile, assignments=[assignment_to_message(a) for a in assignments]
-    )
 
 
 class _SingleCallServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
@@ -176,33 +165,15 @@ class Started:
             close()
 
 
-# What the matcher answers the sample player with the demo catalog (the player is in
-# starter_pack's 50% rollout, with its "control" variant, which takes the "popup" group's
-# one place before daily_deal; happy_hour's schedule is on whenever the catalog is new).
-ECHO_CAMPAIGNS = [
-    "starter_pack",
-    "weekend_sale",
-    "mycampaign",
-    "starter_fleet",
-    "happy_hour",
-    "welcome_pack",
-]
-ECHO_ASSIGNMENTS = [
-    Assignment("mygame", "starter_pack", "control", {"price": 4.99}),
-    Assignment("mygame", "weekend_sale"),
-    Assignment("mygame", "mycampaign"),
-    Assignment("spacegame", "starter_fleet"),
-    Assignment("spacegame", "happy_hour", "", {"xp_multiplier": 2}),
-    Assignment("mygame", "welcome_pack"),
-]
-
-
-def start_echo(options: ServerOptions, match_workers: int) -> Started:
-    """The echo, built like the matcher's server: the same pools and interceptor."""
+def start_echo(
+    options: ServerOptions, match_workers: int, response: pb.GetClientConfigResponse
+) -> Started:
+    """The echo, built like the matcher's server (the same pools and interceptor),
+    answering every GetClientConfig with `response`."""
     pools = match_pool(match_workers)
     server = create_server(options, [*pools, MetricsInterceptor(Metrics(new_registry()))])
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        EchoServicer(echo_response(ECHO_CAMPAIGNS, ECHO_ASSIGNMENTS)), server
+        EchoServicer(response), server
     )
     running = start_server(server, options, SERVICE_NAMES)
     running.set_serving(True)
@@ -278,6 +249,16 @@ def main() -> None:
         default=EMBEDDED_MATCH_WORKERS,
         help="threads of their own for ProfileMatcherService (0: the --workers pool)",
     )
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        help="matcher and floor: serve this catalog file instead of the demo catalog",
+    )
+    parser.add_argument(
+        "--response",
+        type=Path,
+        help="echo (required): the serialized GetClientConfigResponse to answer with",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     # No balancer in front of a benchmark: stop at once.
@@ -286,13 +267,16 @@ def main() -> None:
     )
 
     if args.mode == "echo":
-        echo = start_echo(options, args.match_workers)
+        if args.response is None:
+            parser.error("echo needs --response")
+        response = pb.GetClientConfigResponse.FromString(args.response.read_bytes())
+        echo = start_echo(options, args.match_workers, response)
         print(f"echo ready on {echo.port}", flush=True)
         wait_for_signal([echo])
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        catalog = write_demo_catalog(Path(tmp) / "catalog.json", datetime.now(UTC))
+        catalog = args.catalog or write_demo_catalog(Path(tmp) / "catalog.json", datetime.now(UTC))
         campaign_server = start_campaign_server(
             CampaignSettings(catalog=catalog, host="127.0.0.1", port=0, drain_seconds=0)
         )

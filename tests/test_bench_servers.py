@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from bench.e2e import ProcessCounters
+from bench.e2e import ProcessCounters, fetch_response
 from bench.serve import SAMPLE_PLAYER, start_bench_matcher, start_echo, start_floor
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
@@ -37,8 +37,14 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stub]]
     servers = {
         "matcher": start_bench_matcher(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS),
         "floor": start_floor(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS),
-        "echo": start_echo(OPTIONS, EMBEDDED_MATCH_WORKERS),
     }
+    # As bench/e2e.py does: the echo answers with what the matcher answered.
+    response = fetch_response(servers["matcher"].port, tmp_path_factory.mktemp("response"))
+    servers["echo"] = start_echo(
+        OPTIONS,
+        EMBEDDED_MATCH_WORKERS,
+        pb.GetClientConfigResponse.FromString(response.read_bytes()),
+    )
     channels = {
         name: grpc.insecure_channel(f"127.0.0.1:{server.port}") for name, server in servers.items()
     }
