@@ -5,6 +5,9 @@ that loads becomes the new version.
 
 Polling with `os.stat` needs no dependency and works the same on every filesystem,
 including bind mounts and network volumes where change notifications are unreliable.
+`os.stat` follows symlinks, which a Kubernetes ConfigMap mount needs: kubelet swaps
+the `..data` link the file's path goes through to a new directory, so the path stays
+and the file behind it (its inode) changes (tests/campaigns/test_configmap_reload.py).
 A file that fails to load is logged with its problems and the last good catalog stays
 in service; a later fix is picked up by the next poll.
 """
