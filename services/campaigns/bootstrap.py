@@ -74,6 +74,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         max_workers=settings.max_workers,
         grace_seconds=settings.grace_seconds,
         drain_seconds=settings.drain_seconds,
+        reuse_port=settings.reuse_port,
     )
     metrics = CampaignMetrics(
         new_registry(),

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
+from collections.abc import Callable
 
 from services.campaigns.bootstrap import start_campaign_server
+from services.campaigns.catalog import build_catalog
+from services.campaigns.catalog_file import load_catalog_parts
 from services.campaigns.errors import CatalogError
 from services.campaigns.settings import CampaignSettings, add_flags
+from services.observability.http import MetricsSettings
+from services.processes.supervisor import WorkerStart, supervise
 from services.transport.grpc_server import wait_for_signal
 
 log = logging.getLogger(__name__)
@@ -33,11 +39,44 @@ def run(args: argparse.Namespace) -> int:
         )
     try:
         settings = CampaignSettings.from_args(args)
-        server = start_campaign_server(settings)
-    except ValueError as exc:  # SettingsError too
-        print(f"profile-matcher campaigns: {exc}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
-    except CatalogError as exc:
+        if settings.processes > 1:
+            # Refused once here rather than once by every worker.
+            build_catalog(*load_catalog_parts(settings.catalog))
+    except (ValueError, CatalogError) as exc:  # SettingsError too
+        return _refused(exc)
+    if settings.processes > 1:
+        return serve_in_processes(settings)
+    return serve(settings)
+
+
+def serve_in_processes(settings: CampaignSettings) -> int:
+    """`settings.processes` workers on one port (services/processes/supervisor.py),
+    each serving the catalog and following its file; the parent serves /metrics."""
+
+    def work(worker: WorkerStart) -> int:
+        return serve(
+            dataclasses.replace(
+                settings,
+                processes=1,
+                port=worker.port,
+                reuse_port=True,
+                metrics=MetricsSettings(),
+            ),
+            ready=worker.ready,
+        )
+
+    return supervise(
+        "campaigns",
+        settings.processes,
+        host=settings.host,
+        port=settings.port,
+        metrics=settings.metrics,
+        work=work,
+    )
+
+
+def _refused(exc: ValueError | CatalogError) -> int:
+    if isinstance(exc, CatalogError):
         print(
             f"profile-matcher campaigns: the catalog cannot be served "
             f"({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}):",
@@ -45,7 +84,18 @@ def run(args: argparse.Namespace) -> int:
         )
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
+    else:
+        print(f"profile-matcher campaigns: {exc}", file=sys.stderr)
+    return EXIT_BAD_CONFIG
+
+
+def serve(settings: CampaignSettings, ready: Callable[[], None] | None = None) -> int:
+    """One campaign server in this process; `ready` runs once it serves and handles
+    signals."""
+    try:
+        server = start_campaign_server(settings)
+    except (ValueError, CatalogError) as exc:
+        return _refused(exc)
     except OSError as exc:
         print(f"profile-matcher campaigns: {exc}", file=sys.stderr)
         return EXIT_CANNOT_BIND
@@ -60,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
             snapshot.catalog.version,
             len(snapshot.catalog.campaigns),
         )
+        if ready is not None:
+            ready()
 
     wait_for_signal([server], ready=announce)
     log.info("CampaignService stopped")

@@ -15,6 +15,7 @@ from typing import TypeVar
 from services.campaigns.file_watcher import DEFAULT_POLL_INTERVAL
 from services.config import add_flag
 from services.observability.http import MetricsSettings
+from services.processes.cpus import parse_processes
 from services.server_flags import (
     CAMPAIGNS_TOKEN_ENV,
     add_metrics_flags,
@@ -36,6 +37,7 @@ ENV_CATALOG = "PROFILE_MATCHER_CATALOG"
 ENV_PORT = "PROFILE_MATCHER_CAMPAIGNS_PORT"
 ENV_HOST = "PROFILE_MATCHER_CAMPAIGNS_HOST"
 ENV_POLL_INTERVAL = "PROFILE_MATCHER_CATALOG_POLL_INTERVAL"
+ENV_PROCESSES = "PROFILE_MATCHER_CAMPAIGNS_PROCESSES"
 
 
 class SettingsError(ValueError):
@@ -67,6 +69,10 @@ class CampaignSettings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     # When set, ListCampaigns and WatchCampaigns need `authorization: Bearer <token>`.
     auth_token: str | None = None
+    # Worker processes serving the port together (services/processes/supervisor.py),
+    # and whether this server binds with SO_REUSEPORT (set in each of those workers).
+    processes: int = 1
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -125,6 +131,7 @@ class CampaignSettings:
             auth_token=campaign_service_token_from_args(args),
             drain_seconds=args.drain_delay,
             grace_seconds=args.grace,
+            processes=parse_processes("--processes", args.processes),
         )
         if settings.auth_token and not settings.tls.enabled:
             log.warning("an auth token is set but TLS is off: the token travels in clear text")
@@ -182,6 +189,15 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         convert=float,
         help="after the drain, seconds calls in flight get to finish",
+    )
+    add_flag(
+        parser,
+        "--processes",
+        env=ENV_PROCESSES,
+        default="1",
+        convert=str,
+        help="worker processes serving the port together (SO_REUSEPORT), each with the"
+        " catalog and its own watcher of the file; auto: the CPUs this process may use",
     )
     add_server_tls_flags(parser)
     add_campaign_service_auth_flags(parser)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
+from collections.abc import Callable
 
 from services.domain.errors import DependencyUnavailable
 from services.matcher.bootstrap import start_matcher
 from services.matcher.settings import MatcherSettings, add_flags
+from services.observability.http import MetricsSettings
+from services.processes.supervisor import WorkerStart, supervise
 from services.storage.factory import describe_store, open_store
 from services.transport.grpc_server import wait_for_signal
 
@@ -24,6 +28,42 @@ def run(args: argparse.Namespace) -> int:
     cannot be bound."""
     try:
         settings = MatcherSettings.from_args(args)
+    except ValueError as exc:
+        print(f"profile-matcher matcher: {exc}", file=sys.stderr)
+        return 2
+    if settings.processes > 1:
+        return serve_in_processes(settings)
+    return serve(settings)
+
+
+def serve_in_processes(settings: MatcherSettings) -> int:
+    """`settings.processes` workers on one port (services/processes/supervisor.py),
+    each a whole matcher with its own store client; the parent serves /metrics."""
+
+    def work(worker: WorkerStart) -> int:
+        return serve(
+            dataclasses.replace(
+                settings,
+                processes=1,
+                server=dataclasses.replace(settings.server, port=worker.port, reuse_port=True),
+                metrics=MetricsSettings(),
+            ),
+            ready=worker.ready,
+        )
+
+    return supervise(
+        "matcher",
+        settings.processes,
+        host=settings.server.host,
+        port=settings.server.port,
+        metrics=settings.metrics,
+        work=work,
+    )
+
+
+def serve(settings: MatcherSettings, ready: Callable[[], None] | None = None) -> int:
+    """One matcher in this process; `ready` runs once it serves and handles signals."""
+    try:
         store = open_store(
             settings.store or None,
             timeout=settings.store_timeout,
@@ -47,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
             describe_store(settings.store or None),
             settings.campaigns_target,
         )
+        if ready is not None:
+            ready()
 
     try:
         wait_for_signal([server], ready=announce)

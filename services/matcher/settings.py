@@ -18,6 +18,7 @@ from services.matcher.security_flags import (
     token_from_args,
 )
 from services.observability.http import MetricsSettings
+from services.processes.cpus import parse_processes
 from services.profiles.servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
 from services.server_flags import add_metrics_flags, metrics_settings_from, tls_from_args
 from services.storage.mongo_audience import (
@@ -97,6 +98,9 @@ class MatcherSettings:
     # and where MongoDB runs counts (services/storage/mongo_audience.py).
     audience_timeout: float = DEFAULT_AUDIENCE_TIMEOUT
     audience_read_preference: str = DEFAULT_READ_PREFERENCE
+    # Worker processes serving the port together (services/processes/supervisor.py);
+    # 1 serves from this process, as always.
+    processes: int = 1
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MatcherSettings:
@@ -141,6 +145,7 @@ class MatcherSettings:
             index_build_timeout=_index_build_timeout(args.index_build_timeout),
             audience_timeout=_positive("--audience-timeout", args.audience_timeout),
             audience_read_preference=_read_preference(args.audience_read_preference),
+            processes=_processes(args.processes, args.store),
         )
 
 
@@ -187,6 +192,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
          DEFAULT_READ_PREFERENCE, str,
          "where MongoDB runs EstimateAudience counts: " + ", ".join(READ_PREFERENCES)
          + " (secondaryPreferred keeps them off the primary)"),
+        ("--processes", "PROFILE_MATCHER_PROCESSES", "1", str,
+         "worker processes serving the port together (SO_REUSEPORT), each a whole"
+         " matcher; auto: the CPUs this process may use (affinity, cgroup CPU limit)."
+         " Above 1 the store must be a file or MongoDB"),
     ]  # fmt: skip
     for flag, env, default, convert, help_text in flags:
         add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)
@@ -230,6 +239,16 @@ def _match_workers(raw: str, store: str) -> int:
     except ValueError:
         raise ValueError(f"--match-workers: want a number or auto, got {raw!r}") from None
     return _at_least_one("--match-workers", workers)
+
+
+def _processes(raw: str, store: str) -> int:
+    processes = parse_processes("--processes", raw)
+    if processes > 1 and store in ("", ":memory:"):
+        raise ValueError(
+            f"--processes {processes}: the in-memory store lives inside one process;"
+            " give --store a file (every worker opens it) or a mongodb:// URI"
+        )
+    return processes
 
 
 def _at_least_one(flag: str, value: int) -> int:

@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from services.observability.metrics import RpcMetrics
+from services.observability.multiprocess import worker_label
+from services.observability.published import WorkerServingGauges
 
 RELOAD_RESULTS = ("ok", "unchanged", "error")
 
@@ -81,9 +83,17 @@ class CampaignMetrics(RpcMetrics):
             "Unix time the catalog file was last read successfully (at start-up, or"
             " reloaded after a change).",
             registry=registry,
+            # Several workers: the oldest of theirs, so an alert on its age sees a
+            # worker left behind.
+            multiprocess_mode="livemin",
         )
         self._last_success.set(clock())
-        registry.register(_ServingCollector(catalog, watchers))
+        worker = worker_label()
+        if worker is None:
+            registry.register(_ServingCollector(catalog, watchers))
+        else:
+            # A worker of several: the scrape runs in the parent (multiprocess.py).
+            WorkerServingGauges(worker, _ServingCollector._families(), catalog, watchers)
 
     def reloaded(self, result: str) -> None:
         """`result` is "ok", "unchanged" or "error"."""

@@ -26,6 +26,9 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
+from services.observability.multiprocess import worker_label
+from services.observability.published import WorkerCatalogGauges
+
 log = logging.getLogger(__name__)
 
 # RPCs here range from a cached catalog over the embedded store to a slow MongoDB or an
@@ -168,8 +171,14 @@ class CatalogMetrics:
         self._refresh_results = {
             result: refreshes.labels(result=result) for result in REFRESH_RESULTS
         }
-        self._collector = _CatalogCollector()
-        registry.register(self._collector)
+        worker = worker_label()
+        self._collector: _CatalogCollector | WorkerCatalogGauges
+        if worker is None:
+            self._collector = _CatalogCollector()
+            registry.register(self._collector)
+        else:
+            # A worker of several: the scrape runs in the parent (multiprocess.py).
+            self._collector = WorkerCatalogGauges(worker, _CatalogCollector._families())
 
     def hit(self) -> None:
         self._hit.inc()

@@ -45,6 +45,10 @@ class ServerOptions:
     grace_seconds: float = 5.0
     # After SIGTERM, how long health says NOT_SERVING while calls are still served.
     drain_seconds: float = 5.0
+    # Bind with SO_REUSEPORT, so that several processes serve one port and the kernel
+    # spreads connections among them (--processes). Off for one process: a second
+    # server started on its port by mistake then fails to bind instead of sharing it.
+    reuse_port: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,7 @@ def create_server(
         options=[
             ("grpc.max_receive_message_length", grpc_receive_limit(options.max_message_bytes)),
             ("grpc.max_send_message_length", options.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if options.reuse_port else 0),
         ],
     )
 

@@ -1,0 +1,162 @@
+"""Metrics when a server runs as several worker processes (--processes): one /metrics
+for all of them, in prometheus_client's multiprocess mode.
+
+The parent sets PROMETHEUS_MULTIPROC_DIR to a fresh directory before it forks; each
+worker then keeps its counters, histograms and gauges in files there (one set per
+pid), and the parent's endpoint merges them (MultiProcessCollector). Counters and
+histograms are summed over every worker, dead ones included, so rates stay right
+across a restart; gauges merge as each declares (multiprocess_mode). Collectors that
+read a value when scraped (the catalog's age) cannot work so, since the scrape runs in
+the parent: in a worker they are gauges that the worker sets every second, with a
+`worker` label, the worker's index, which a restarted worker keeps (published.py).
+Without a metrics endpoint nothing of this is set up: no one could read the files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, values
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+WORKER_UP = "profilematcher_worker_up"
+WORKER_RESTARTS = "profilematcher_worker_restarts"
+WORKER_RPCS = "profilematcher_worker_rpcs_started"
+_RPCS_STARTED = "grpc_server_started"
+
+
+class _ThisProcess:
+    # Set once, in a worker, before any metric is made.
+    worker: str | None = None
+
+
+def worker_label() -> str | None:
+    """This worker's `worker` label value; None outside multiprocess metrics."""
+    return _ThisProcess.worker
+
+
+def enter_worker_mode(index: int) -> None:
+    """In a worker just forked: from now on its metrics go to the parent's directory.
+
+    prometheus_client picks where values live when it is imported, which happened in
+    the parent before the directory existed: the choice is made again here."""
+    if os.environ.get(MULTIPROC_DIR_ENV):
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+        _ThisProcess.worker = str(index)
+
+
+@contextmanager
+def metrics_directory() -> Iterator[Path]:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for the workers about to be forked, removed
+    (and the variable restored) afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="profile-matcher-metrics-"))
+    before = os.environ.get(MULTIPROC_DIR_ENV)
+    os.environ[MULTIPROC_DIR_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        if before is None:
+            os.environ.pop(MULTIPROC_DIR_ENV, None)
+        else:
+            os.environ[MULTIPROC_DIR_ENV] = before
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def worker_died(directory: Path, pid: int) -> None:
+    """Drops a dead worker's live gauges; its counters stay counted."""
+    mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """What the supervisor knows of one worker slot, for the parent's own metrics."""
+
+    index: int
+    # Every process that has been this worker, the current one last.
+    pids: tuple[int, ...]
+    alive: bool
+    restarts: int
+
+
+def parent_registry(
+    directory: Path, workers: Callable[[], Sequence[WorkerRecord]]
+) -> CollectorRegistry:
+    """What the parent's /metrics serves: every worker's metrics merged, and per
+    worker whether it is up, its restarts and the RPCs it started."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_MergedWorkers(directory))
+    registry.register(_Supervision(directory, workers))
+    return registry
+
+
+class _MergedWorkers:
+    """MultiProcessCollector, less the info gauges' retired versions.
+
+    A worker cannot remove a label set from its file: when its catalog version
+    changes it sets the old one's info to 0, and this drops it, so that an info
+    metric shows only current versions, as it does in a single process."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def collect(self) -> Iterable[Metric]:
+        merged = _merge(_files(self._directory, "*"))
+        for metric in merged:
+            if metric.type == "gauge" and metric.name.endswith("_info"):
+                metric.samples = [sample for sample in metric.samples if sample.value != 0]
+            yield metric
+
+
+class _Supervision:
+    def __init__(self, directory: Path, workers: Callable[[], Sequence[WorkerRecord]]) -> None:
+        self._directory = directory
+        self._workers = workers
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            WORKER_UP, "1 while the worker process runs (--processes).", labels=["worker"]
+        )
+        restarts = CounterMetricFamily(
+            WORKER_RESTARTS,
+            "Times the worker process was started again after it died.",
+            labels=["worker"],
+        )
+        rpcs = CounterMetricFamily(
+            WORKER_RPCS,
+            "RPCs started by the worker, over all its processes: how the kernel spread"
+            " the connections (grpc_server_started_total is their sum).",
+            labels=["worker"],
+        )
+        for worker in self._workers():
+            label = [str(worker.index)]
+            up.add_metric(label, 1.0 if worker.alive else 0.0)
+            restarts.add_metric(label, worker.restarts)
+            rpcs.add_metric(label, self._rpcs_started(worker.pids))
+        return [up, restarts, rpcs]
+
+    def _rpcs_started(self, pids: Sequence[int]) -> float:
+        files = [path for pid in pids for path in _files(self._directory, f"counter_{pid}")]
+        return sum(
+            sample.value
+            for metric in _merge(files)
+            if metric.name == _RPCS_STARTED
+            for sample in metric.samples
+        )
+
+
+def _files(directory: Path, stem: str) -> list[str]:
+    return sorted(str(path) for path in directory.glob(f"{stem}.db"))
+
+
+def _merge(files: list[str]) -> list[Metric]:
+    """The files' metrics merged as the endpoint shows them (histograms accumulated)."""
+    merged = MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+    return list(merged)
