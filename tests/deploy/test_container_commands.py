@@ -22,10 +22,6 @@ ENV_IN_HELP = re.compile(r"\benv (PROFILE_MATCHER_[A-Z0-9_]+)\b")
 REFERENCE = re.compile(r"\$\((\w+)\)")
 # What production's hand-made Secrets hold, for starting the parser with them.
 STAND_INS = {"uri": "mongodb://mongodb.example:27017/profilematcher", "token": "stand-in-token"}
-# `--processes` is being added by another branch of issue 16. Until it is merged here,
-# it is the one argument the parser may not know.
-# TODO(lead): remove this allowance (and its use below) once --processes is merged.
-NOT_YET_MERGED = "--processes"
 
 
 def subcommand(name: str) -> argparse.ArgumentParser:
@@ -74,22 +70,13 @@ def started(
     return args[0], namespace, unknown
 
 
-def known_unknowns(command: str, unknown: list[str]) -> list[str]:
-    """`unknown` less `--processes N` while the parser lacks that flag (see above)."""
-    if NOT_YET_MERGED in subcommand(command)._option_string_actions or not unknown:
-        return unknown
-    assert unknown[0] == NOT_YET_MERGED
-    assert int(unknown[1]) >= 1
-    return unknown[2:]
-
-
 @pytest.mark.parametrize(("deployment", "name"), OUR_CONTAINERS)
 def test_every_argument_is_one_the_command_takes(
     objects: list[Obj], deployment: str, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     command, namespace, unknown = started(objects, deployment, name, monkeypatch)
     assert command == {"profile-matcher": "matcher"}.get(deployment, "campaigns")
-    assert known_unknowns(command, unknown) == []
+    assert unknown == []
     assert namespace.command == command
 
 
@@ -115,10 +102,8 @@ def test_the_matcher_runs_as_many_processes_as_its_cpu_limit(
     for overlay, expected in (("dev", "1"), ("production", "2")):
         objects = rendered_overlays[overlay]
         _, namespace, unknown = started(objects, "profile-matcher", "matcher", monkeypatch)
-        if unknown:  # --processes is not merged yet: what it would be given
-            assert unknown == [NOT_YET_MERGED, expected]
-        else:
-            assert str(namespace.processes) == expected
+        assert unknown == []
+        assert str(namespace.processes) == expected
 
 
 def variables_read_by(command: str) -> set[str]:
