@@ -111,6 +111,4 @@ def is_player_id_index(index: Mapping[str, Any]) -> bool:
 
 
 def _describe(key: object) -> str:
-    if isinstance(key, str):
-        return "a string"
-    return f"a {type(key).__name__}" if key is not None else "missing"
+    return "missing" if key is None else f"{key!r} ({type(key).__name__})"
