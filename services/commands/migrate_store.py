@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     where = describe_store(uri)
     migration = Migration(database, DEFAULT_COLLECTION, batch=args.batch)
     try:
-        with mongo_errors("reach MongoDB"), pymongo.timeout(min(args.timeout, _CONNECT_LIMIT)):
+        with mongo_errors("ping the server"), pymongo.timeout(min(args.timeout, _CONNECT_LIMIT)):
             database.command("ping")
         outcome = migration.run(lambda line: print(line, flush=True))
     except DependencyUnavailable as exc:

@@ -126,7 +126,7 @@ def test_an_unreachable_server_is_exit_2_in_time(capsys: pytest.CaptureFixture[s
     assert code == 2
     assert time.monotonic() - started < 5
     err = capsys.readouterr().err
-    assert "reach MongoDB" in err
+    assert "MongoDB unreachable, could not ping the server" in err
     assert SECRET not in err
     assert "Traceback" not in err
 
