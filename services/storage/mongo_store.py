@@ -212,8 +212,12 @@ class MongoProfileStore:
             return {}
         with self._call("read profiles", timeout):
             docs = self._find(keys)
-        # Filed under `_id`, the id asked for.
-        return {str(doc.get("_id")): _stored_or_error(doc) for doc in docs}
+        found: dict[str, Profile | StoredProfileCorrupt] = {}
+        for doc in docs:
+            # Filed under `_id`, the id asked for (read before profile_fields takes it).
+            key = str(doc.get("_id"))
+            found[key] = _stored_or_error(doc)
+        return found
 
     def _find(self, keys: list[str]) -> list[Document]:
         """The players' documents in one round trip.
