@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Sequence
 
 from services.campaigns import main as campaigns_main
-from services.commands import audience, demo_catalog, health, import_profiles, up
+from services.commands import audience, demo_catalog, health, import_profiles, migrate_store, up
 from services.config import add_flag
 from services.matcher import main as matcher_main
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("health", health, "check a server's grpc.health.v1 status (exit 0 when SERVING)"),
         ("demo-catalog", demo_catalog, "write the demo catalog, with windows live from now"),
         ("audience", audience, "count the stored players a catalog campaign reaches"),
+        ("migrate-store", migrate_store, "move a MongoDB store to the layout keyed by player id"),
     ):
         sub = commands.add_parser(
             name, help=help_text, description=help_text, formatter_class=_HelpFormatter

@@ -40,6 +40,7 @@ def running_mockupdb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 ID_INDEX = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
+# The previous layout's unique index (services/storage/mongo_layout.py).
 PLAYER_ID_INDEX = {"v": 2, "key": {"player_id": 1}, "name": "player_id_1", "unique": True}
 
 
@@ -76,9 +77,9 @@ class ScriptedProfiles:
 
     def _find(self, request: Any) -> bool:
         self.commands.append("find")
-        wanted = request["filter"]["player_id"]
+        wanted = request["filter"]["_id"]
         ids = wanted["$in"] if isinstance(wanted, dict) else [wanted]
-        found = [d for d in self._documents if d["player_id"] in ids]
+        found = [d for d in self._documents if d["_id"] in ids]
         limit = request.doc.get("limit", 0)
         batch_size = request.doc.get("batchSize", 101)
         results = found[:limit] if limit else found

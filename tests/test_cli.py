@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from mockupdb import OpMsg, go
 
 from services.campaigns.catalog_file import load_catalog_file
 from services.cli import main
 from services.commands import up
 from services.storage.sqlite_store import SQLiteProfileStore
-from tests.mockupdb_server import ID_INDEX, reply_indexes, running_mockupdb
+from tests.mockupdb_server import ID_INDEX, PLAYER_ID_INDEX, reply_indexes, running_mockupdb
 
 
 def test_import_reports_counts_and_rejections(
@@ -127,13 +128,18 @@ def mongodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     yield from running_mockupdb(monkeypatch)
 
 
-def test_matcher_builds_a_missing_index_under_its_index_build_timeout(mongodb: Any) -> None:
+def test_matcher_refuses_the_previous_mongodb_layout_naming_the_migration(
+    mongodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = f"mongodb://{mongodb.address_string}/game"
     future = go(main, ["matcher", "--store", store, "--index-build-timeout", "1800"])
 
-    reply_indexes(mongodb.receives(OpMsg("listIndexes", "profiles")), [ID_INDEX])
-    build = mongodb.receives(OpMsg("createIndexes", "profiles"))
-    # Beyond the 600 s default: the flag's 1800 s, less what has passed since.
-    assert 600_000 < build["maxTimeMS"] <= 1_800_000
-    build.replies({"ok": 0, "errmsg": "not authorized", "code": 13})
-    assert future() == 2  # the refusal fails the start, as an unreachable server does
+    reply_indexes(mongodb.receives(OpMsg("listIndexes", "profiles")), [ID_INDEX, PLAYER_ID_INDEX])
+    mongodb.receives(OpMsg("find", "profiles")).ok(
+        cursor={"id": 0, "ns": "game.profiles", "firstBatch": [{"_id": ObjectId()}]}
+    )
+    assert future() == 2  # as an unreachable server or a bad URI does
+    err = capsys.readouterr().err
+    assert err.startswith("profile-matcher matcher: MongoDB collection game.profiles is in the")
+    assert "run `profile-matcher migrate-store --store <the same URI>` once" in err
+    assert "Traceback" not in err

@@ -63,7 +63,7 @@ class MatcherSettings:
     # The profile store: mongodb://..., a file for the embedded store, or empty for
     # memory. The process opens it (services/storage/factory.py) and hands it over.
     store: str = ""
-    # Longest wait for one store call, and for a missing index to be built.
+    # Longest wait for one store call (index_build_timeout: deprecated, unused).
     store_timeout: float = 2.0
     index_build_timeout: float = DEFAULT_INDEX_BUILD_TIMEOUT
     campaigns_target: str = "localhost:50052"
@@ -167,7 +167,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
          "longest wait for MongoDB or the campaign service; a caller's deadline shortens it"),
         ("--index-build-timeout", "PROFILE_MATCHER_INDEX_BUILD_TIMEOUT",
          DEFAULT_INDEX_BUILD_TIMEOUT, float,
-         "seconds MongoDB may take to build the unique player_id index when it is missing"),
+         "deprecated, does nothing: the player id is MongoDB's _id, so no index is built"),
         ("--workers", "PROFILE_MATCHER_WORKERS", 16, int, "gRPC worker threads"),
         ("--match-workers", "PROFILE_MATCHER_MATCH_WORKERS", "auto", str,
          "threads of their own for GetClientConfig, BatchGetClientConfig and MatchProfile,"

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 
+from pymongo import MongoClient
+from pymongo.database import Database
 from pymongo.errors import ConfigurationError, InvalidName
 
 from profilematcher.profiles.v1 import profile_pb2
 from services.storage.base import ServingStore
 from services.storage.mongo_audience import DEFAULT_READ_PREFERENCE, read_preference_named
+from services.storage.mongo_documents import Document
 from services.storage.mongo_store import (
     DEFAULT_COLLECTION,
     DEFAULT_DATABASE,
@@ -41,16 +44,18 @@ def open_store(
     """The store for `uri`, ready to serve.
 
     `timeout` (seconds) bounds how long MongoDB may take to be found and the default
-    time of each call. For MongoDB the unique player_id index is ensured here, so an
-    unreachable server fails start-up with DependencyUnavailable; building a missing
-    one may take up to `index_build_timeout`. A malformed URI raises ValueError (its
-    text never includes the credentials). `audience_read_preference` is MongoDB's
-    (mongo_audience.py); the embedded store has no replicas.
+    time of each call. For MongoDB the collection's layout is checked here, so an
+    unreachable server fails start-up with DependencyUnavailable, and a collection in
+    the previous layout with StoreLayoutError (a ValueError naming `profile-matcher
+    migrate-store`). A malformed URI raises ValueError (its text never includes the
+    credentials). `audience_read_preference` is MongoDB's (mongo_audience.py); the
+    embedded store has no replicas. `index_build_timeout` is accepted and unused: the
+    player id is `_id`, so there is no index to build.
     """
     if not uri:
         return SQLiteProfileStore.in_memory(timeout=timeout)
     if uri.startswith(MONGODB_SCHEMES):
-        return _open_mongo(uri, timeout, index_build_timeout, audience_read_preference)
+        return _open_mongo(uri, timeout, audience_read_preference)
     if _SCHEME.match(uri):
         raise ValueError(
             f"unsupported store URI scheme in {describe_store(uri)!r}: use mongodb://,"
@@ -59,31 +64,43 @@ def open_store(
     return SQLiteProfileStore.open(uri, timeout=timeout)
 
 
-def _open_mongo(
-    uri: str, timeout: float, index_build_timeout: float, audience_read_preference: str
-) -> MongoProfileStore:
+def _open_mongo(uri: str, timeout: float, audience_read_preference: str) -> MongoProfileStore:
     read_preference_named(audience_read_preference)  # before a client is made
+    _, database = mongo_database(uri, timeout=timeout)
+    store = MongoProfileStore(
+        database[DEFAULT_COLLECTION],
+        owns_client=True,
+        audience_read_preference=audience_read_preference,
+    )
     try:
-        client = mongo_client(uri, server_selection_timeout=timeout, operation_timeout=timeout)
-    except (ConfigurationError, ValueError) as exc:
-        # pymongo raises a bare ValueError for some host and port mistakes.
-        raise ValueError(f"invalid MongoDB URI {describe_store(uri)!r}: {_redacted(exc)}") from None
-    try:
-        database = client.get_default_database(default=DEFAULT_DATABASE)
-        store = MongoProfileStore(
-            database[DEFAULT_COLLECTION],
-            owns_client=True,
-            audience_read_preference=audience_read_preference,
-        )
-    except (ConfigurationError, InvalidName) as exc:
-        client.close()
-        raise ValueError(f"invalid MongoDB URI {describe_store(uri)!r}: {_redacted(exc)}") from None
-    try:
-        store.ensure_indexes(build_timeout=index_build_timeout)
+        store.check_layout()
     except BaseException:
         store.close()
         raise
     return store
+
+
+def mongo_database(
+    uri: str, *, timeout: float, operation_timeout: float | None = None
+) -> tuple[MongoClient[Document], Database[Document]]:
+    """The client for a mongodb:// URI and the database it names (default
+    "profilematcher"); the caller closes the client. ValueError for a malformed URI,
+    without the credentials. `operation_timeout` (default `timeout`) is the client's
+    timeoutMS."""
+    try:
+        client = mongo_client(
+            uri,
+            server_selection_timeout=timeout,
+            operation_timeout=timeout if operation_timeout is None else operation_timeout,
+        )
+    except (ConfigurationError, ValueError) as exc:
+        # pymongo raises a bare ValueError for some host and port mistakes.
+        raise ValueError(f"invalid MongoDB URI {describe_store(uri)!r}: {_redacted(exc)}") from None
+    try:
+        return client, client.get_default_database(default=DEFAULT_DATABASE)
+    except (ConfigurationError, InvalidName) as exc:
+        client.close()
+        raise ValueError(f"invalid MongoDB URI {describe_store(uri)!r}: {_redacted(exc)}") from None
 
 
 def _redacted(exc: Exception) -> str:

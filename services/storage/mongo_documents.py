@@ -1,10 +1,13 @@
 """Profiles as the MongoDB store's documents, and the filters that find them.
 
-A stored document is exactly profile_to_document's output (times as BSON dates) plus
-MongoDB's own `_id`, which is never read back (NO_ID). Every player id reaching a
-filter has been validated as a plain string first; filters are always built here as
-`{"player_id": <str>}`, never taken from a caller's dict, so no operator can be
-smuggled in.
+A stored document is profile_to_document's output (times as BSON dates) with `_id`,
+MongoDB's own unique key, set to the player id (mongo_layout.py says why `player_id`
+stays beside it). Every single-player filter is on `_id` alone, so a cluster sharded on
+`{_id: "hashed"}` sends it to one shard. Every player id reaching a filter has been
+validated as a plain string first; filters are always built here as `{"_id": <str>}`,
+never taken from a caller's dict, so no operator can be smuggled in. A document read
+back must have `_id` equal to its `player_id` (profile_fields), so no answer is ever
+filed under another player's id.
 
 Other writers may put BSON types JSON has no word for (ObjectId, Decimal128, dates,
 Binary, Timestamp, Regex...) in custom fields. They are read as MongoDB's relaxed
@@ -23,13 +26,11 @@ from bson import json_util
 
 from profilematcher.profiles.v1 import profile_pb2
 from services.codecs.profile_message import profile_to_message
+from services.domain.errors import StoredProfileCorrupt
 from services.domain.profile import Profile, ServingRecord
 from services.domain.profile_json import profile_to_document, validate_player_id
 
 Document: TypeAlias = dict[str, Any]
-
-# Never read MongoDB's `_id`: it is not a profile field and would fail validation.
-NO_ID = {"_id": 0}
 
 
 def serving_record(profile: Profile) -> ServingRecord[profile_pb2.Profile]:
@@ -46,13 +47,32 @@ def serving_record(profile: Profile) -> ServingRecord[profile_pb2.Profile]:
 
 def by_id(player_id: str) -> Document:
     """The filter that finds the player's document."""
-    return {"player_id": validate_player_id(player_id)}
+    return {"_id": validate_player_id(player_id)}
+
+
+def by_ids(player_ids: list[str]) -> Document:
+    """The filter that finds the documents of `player_ids` (validated by the caller)."""
+    return {"_id": {"$in": player_ids}}
 
 
 def document(profile: Profile) -> Document:
-    """The document to store for `profile`."""
-    validate_player_id(profile.player_id)
-    return profile_to_document(profile)
+    """The document to store for `profile`: keyed by its player id."""
+    return {"_id": validate_player_id(profile.player_id), **profile_to_document(profile)}
+
+
+def profile_fields(doc: Document) -> Document:
+    """A document as read (a fresh dict, changed in place) as the profile's fields:
+    `_id` taken off once it is found to be the player_id, custom values `readable`.
+
+    StoredProfileCorrupt when they differ (a document another writer stored under
+    another key), as for any other stored field that breaks the rules.
+    """
+    key = doc.pop("_id", None)
+    if key != doc.get("player_id"):
+        raise StoredProfileCorrupt(
+            f"player {key!r}: its player_id {doc.get('player_id')!r} is not its _id"
+        )
+    return readable(doc)
 
 
 _JSON_SCALARS = (str, int, bool, type(None))

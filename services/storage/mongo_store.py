@@ -1,9 +1,13 @@
 """The MongoDB profile store, on pymongo's synchronous client.
 
-One document per player in one collection (mongo_documents says what a document
-holds and how filters are built). Players are found through a unique index on
-player_id: call `ensure_indexes()` once at start-up (open_store does), before
-serving. MongoDB stores times with millisecond precision: microseconds are truncated.
+One document per player in one collection, keyed by the player id: `_id` is the
+player id (mongo_layout.py; mongo_documents says what a document holds and how
+filters are built). Every single-player operation filters on `_id` alone, so on a
+cluster sharded on `{_id: "hashed"}` each goes to one shard, and MongoDB's own
+unique `_id` index makes a taken id fail `create` with no index of ours. Call
+`check_layout()` once at start-up (open_store does): a collection in the previous
+layout (ObjectId `_id`, unique player_id index) is refused, naming the migration
+command. MongoDB stores times with millisecond precision: microseconds are truncated.
 
 The documents are never rewritten by a read: an update sets only the fields it
 names, so values other writers stored (ObjectId, Decimal128...) stay what they are.
@@ -12,7 +16,6 @@ names, so values other writers stored (ObjectId, Decimal128...) stay what they a
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Collection as CollectionABC
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,23 +45,22 @@ from services.storage.mongo_audience import (
     read_preference_named,
 )
 from services.storage.mongo_documents import (
-    NO_ID,
     Document,
     by_id,
+    by_ids,
     document,
-    readable,
+    profile_fields,
     serving_record,
 )
 from services.storage.mongo_errors import mongo_errors
+from services.storage.mongo_layout import Layout, StoreLayoutError, detect_layout
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "profilematcher"
 DEFAULT_COLLECTION = "profiles"
-PLAYER_ID_INDEX = "player_id_1"
-_PLAYER_ID_KEY = {"player_id": pymongo.ASCENDING}
-# Building the unique index reads the whole collection: minutes for millions of
-# profiles, so it has a limit of its own rather than an operation's.
+# What --index-build-timeout defaults to. That flag is kept so deployments that set it
+# still start, and does nothing: the player id is `_id`, so no index is built.
 DEFAULT_INDEX_BUILD_TIMEOUT = 600.0
 
 
@@ -148,32 +150,31 @@ class MongoProfileStore:
     def collection(self) -> Collection[Document]:
         return self._collection
 
-    def ensure_indexes(
-        self, *, timeout: float | None = None, build_timeout: float = DEFAULT_INDEX_BUILD_TIMEOUT
-    ) -> None:
-        """Creates the unique player_id index if missing (idempotent; run at start-up).
+    def check_layout(self, *, timeout: float | None = None) -> None:
+        """Refuses a collection in the previous layout (run at start-up, before serving).
 
-        It makes lookups by player id index searches, and makes `create` of a taken id
-        fail instead of storing a second profile for the same player. The indexes are
-        listed first (under `timeout`, like any call); only a missing index is built,
-        under `build_timeout` seconds, as building one reads every profile.
+        StoreLayoutError (a ValueError) names `profile-matcher migrate-store`. Two or
+        three small reads (mongo_layout.detect_layout) under `timeout`, like any call;
+        nothing is written or built. A leftover unique player_id index on a collection
+        in the new layout is logged as a warning: it costs every write and stops
+        sharding on `_id`.
         """
-        with self._call("check the player_id index", timeout):
-            indexes = list(self._collection.list_indexes())
-        if any(_is_player_id_index(index) for index in indexes):
-            log.info("MongoDB: unique player_id index found on %s", self._collection.full_name)
-            return
-        log.info(
-            "MongoDB: building the unique player_id index on %s (at most %g s)",
-            self._collection.full_name,
-            build_timeout,
-        )
-        started = time.monotonic()
-        with mongo_errors("create the player_id index"), pymongo.timeout(build_timeout):
-            self._collection.create_index(
-                list(_PLAYER_ID_KEY.items()), unique=True, name=PLAYER_ID_INDEX
+        with self._call("check the collection's layout", timeout):
+            found = detect_layout(self._collection)
+        name = self._collection.full_name
+        if found.layout is Layout.PREVIOUS:
+            raise StoreLayoutError.previous_layout(name, found.evidence)
+        log.info("MongoDB: %s keys profiles by player id (%s)", name, found.evidence)
+        if found.leftover_index is not None:
+            log.warning(
+                "MongoDB: %s still has the previous layout's unique index %r on player_id:"
+                " redundant now, it costs every write and stops sharding on {_id: 'hashed'};"
+                " drop it with db.%s.dropIndex(%r)",
+                name,
+                found.leftover_index,
+                self._collection.name,
+                found.leftover_index,
             )
-        log.info("MongoDB: player_id index built in %.1f s", time.monotonic() - started)
 
     @contextmanager
     def _call(self, action: str, timeout: float | None) -> Iterator[None]:
@@ -200,8 +201,8 @@ class MongoProfileStore:
     def get(self, player_id: str, *, timeout: float | None = None) -> Profile | None:
         query = by_id(player_id)
         with self._call("read a profile", timeout):
-            doc = self._collection.find_one(query, NO_ID)
-        return None if doc is None else stored_profile(readable(doc))
+            doc = self._collection.find_one(query)
+        return None if doc is None else stored_profile(profile_fields(doc))
 
     def get_many(
         self, player_ids: Sequence[str], *, timeout: float | None = None
@@ -211,7 +212,12 @@ class MongoProfileStore:
             return {}
         with self._call("read profiles", timeout):
             docs = self._find(keys)
-        return {str(doc.get("player_id")): stored_profile_or_error(readable(doc)) for doc in docs}
+        found: dict[str, Profile | StoredProfileCorrupt] = {}
+        for doc in docs:
+            # Filed under `_id`, the id asked for (read before profile_fields takes it).
+            key = str(doc.get("_id"))
+            found[key] = _stored_or_error(doc)
+        return found
 
     def _find(self, keys: list[str]) -> list[Document]:
         """The players' documents in one round trip.
@@ -222,13 +228,9 @@ class MongoProfileStore:
         a limit; the batch size lifts the first batch's default cap of 101 documents.
         """
         if len(keys) == 1:
-            doc = self._collection.find_one({"player_id": keys[0]}, NO_ID)
+            doc = self._collection.find_one(by_id(keys[0]))
             return [] if doc is None else [doc]
-        return list(
-            self._collection.find(
-                {"player_id": {"$in": keys}}, NO_ID, limit=len(keys), batch_size=len(keys)
-            )
-        )
+        return list(self._collection.find(by_ids(keys), limit=len(keys), batch_size=len(keys)))
 
     def read_for_serving(
         self, player_ids: Sequence[str], *, timeout: float | None = None
@@ -292,10 +294,10 @@ class MongoProfileStore:
         query = by_id(player_id)
         # One deadline for both round trips.
         with self._call("update a profile", timeout):
-            current = self._collection.find_one(query, NO_ID)
+            current = self._collection.find_one(query)
             if current is None:
                 raise ProfileNotFound(player_id)
-            current = readable(current)
+            current = profile_fields(current)
             # Validated against the stored profile in memory first, so an invalid value
             # is refused with nothing written. The write itself touches only the named
             # fields, which each validate on their own, so a concurrent change to another
@@ -309,11 +311,11 @@ class MongoProfileStore:
             if not update:
                 return plan.profile
             after = self._collection.find_one_and_update(
-                query, update, projection=NO_ID, return_document=ReturnDocument.AFTER
+                query, update, return_document=ReturnDocument.AFTER
             )
         if after is None:
             raise ProfileNotFound(player_id)
-        return stored_profile(readable(after))
+        return stored_profile(profile_fields(after))
 
     def delete(self, player_id: str, *, timeout: float | None = None) -> bool:
         query = by_id(player_id)
@@ -353,12 +355,8 @@ class MongoProfileStore:
         return f"MongoProfileStore({self._collection.full_name})"
 
 
-def _is_player_id_index(index: Mapping[str, Any]) -> bool:
-    """The index ensure_indexes makes, under any name: unique on all of player_id, with
-    the default (binary) string comparison."""
-    return (
-        dict(index.get("key", {})) == _PLAYER_ID_KEY
-        and index.get("unique") is True
-        and "partialFilterExpression" not in index
-        and "collation" not in index
-    )
+def _stored_or_error(doc: Document) -> Profile | StoredProfileCorrupt:
+    try:
+        return stored_profile_or_error(profile_fields(doc))
+    except StoredProfileCorrupt as exc:
+        return exc

@@ -34,7 +34,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[SpyStore]:
         inner: Any = SQLiteProfileStore.in_memory()
     else:
         inner = MongoProfileStore(mongomock.MongoClient().db.profiles)
-        inner.ensure_indexes()
+        inner.check_layout()
     spy = SpyStore(inner)
     yield spy
     spy.close()

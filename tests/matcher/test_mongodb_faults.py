@@ -107,8 +107,8 @@ def test_mongodb_down_is_unavailable_then_service_resumes(
     revived.autoresponds("endSessions")
     revived.run()
     try:
-        # As MongoDB answers the store's query: projected without _id.
-        doc = profile_to_document(profile_from_document(sample_profile_doc))
+        # As MongoDB answers the store's query: the document, keyed by the player id.
+        doc = {"_id": PLAYER, **profile_to_document(profile_from_document(sample_profile_doc))}
         revived.autoresponds(
             OpMsg("find", "profiles"),
             cursor={"id": 0, "ns": "profilematcher.profiles", "firstBatch": [doc]},

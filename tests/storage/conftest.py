@@ -14,7 +14,7 @@ from services.storage.sqlite_store import SQLiteProfileStore
 
 def mongomock_store() -> MongoProfileStore:
     store = MongoProfileStore(mongomock.MongoClient(tz_aware=True).profilematcher.profiles)
-    store.ensure_indexes()
+    store.check_layout()
     return store
 
 

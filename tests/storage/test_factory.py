@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from mockupdb import OpMsg, go
 
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.storage.factory import describe_store, open_store
+from services.storage.mongo_layout import StoreLayoutError
 from services.storage.mongo_store import MongoProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
-from tests.mockupdb_server import ID_INDEX, reply_indexes, running_mockupdb
+from tests.mockupdb_server import ID_INDEX, PLAYER_ID_INDEX, reply_indexes, running_mockupdb
 from tests.storage.contract import PLAYER, sample
 
 SECRET = "pa55-w0rd"
@@ -53,23 +55,44 @@ def test_a_path_gives_a_sqlite_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("path", "database"), [("/game_a", "game_a"), ("/", "profilematcher"), ("", "profilematcher")]
 )
-def test_mongodb_uri_uses_its_database_and_ensures_the_index(
+def test_mongodb_uri_uses_its_database_and_checks_the_layout(
     server: Any, path: str, database: str
 ) -> None:
     uri = f"mongodb://{server.address_string}{path}"
     future = go(open_store, uri, timeout=2.0)
 
-    reply_indexes(server.receives(OpMsg("listIndexes", "profiles")), [ID_INDEX])
-    request = server.receives(OpMsg("createIndexes", "profiles"))
-    assert request.namespace == database
-    assert request["indexes"] == [{"key": {"player_id": 1}, "name": "player_id_1", "unique": True}]
-    request.ok()
+    listing = server.receives(OpMsg("listIndexes", "profiles"))
+    assert listing.namespace == database
+    reply_indexes(listing, [ID_INDEX])
+    probe = server.receives(OpMsg("find", "profiles"))
+    assert probe["filter"] == {"_id": {"$type": "objectId"}}
+    probe.ok(cursor={"id": 0, "ns": f"{database}.profiles", "firstBatch": []})
     store = future()
     try:
         assert isinstance(store, MongoProfileStore)
         assert store.collection.full_name == f"{database}.profiles"
+        # Nothing was built: the next command the server sees is the ping.
+        ping = go(store.ping)
+        server.receives(OpMsg("ping")).ok()
+        ping()
     finally:
         store.close()
+
+
+def test_a_collection_in_the_previous_layout_fails_open_store_naming_the_migration(
+    server: Any,
+) -> None:
+    future = go(open_store, f"mongodb://{server.address_string}/game", timeout=2.0)
+
+    reply_indexes(server.receives(OpMsg("listIndexes", "profiles")), [ID_INDEX, PLAYER_ID_INDEX])
+    server.receives(OpMsg("find", "profiles")).ok(
+        cursor={"id": 0, "ns": "game.profiles", "firstBatch": [{"_id": ObjectId()}]}
+    )
+    with pytest.raises(StoreLayoutError) as err:
+        future()
+    assert isinstance(err.value, ValueError)
+    assert "profile-matcher migrate-store --store" in str(err.value)
+    assert "game.profiles is in the previous layout" in str(err.value)
 
 
 def test_unreachable_mongodb_fails_open_store_without_showing_the_password() -> None:
@@ -81,7 +104,7 @@ def test_unreachable_mongodb_fails_open_store_without_showing_the_password() -> 
         open_store(f"mongodb://app:{SECRET}@127.0.0.1:{port}/db", timeout=0.3)
 
     assert not isinstance(err.value, DependencyTimeout)
-    assert "player_id index" in str(err.value)
+    assert "check the collection's layout" in str(err.value)
     assert SECRET not in str(err.value)
 
 

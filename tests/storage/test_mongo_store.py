@@ -1,4 +1,8 @@
-"""The queries MongoProfileStore sends, checked on mongomock, and its error mapping."""
+"""The queries MongoProfileStore sends, checked on mongomock, and its error mapping.
+
+Every single-player operation filters on `_id` alone (the player id), so a cluster
+sharded on `{_id: "hashed"}` sends it to one shard; test_mongo_wire.py shows the same
+on the wire."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Any
 
 import mongomock
 import pytest
-from bson import ObjectId
 from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import (
     AutoReconnect,
@@ -29,7 +32,9 @@ from services.domain.errors import (
     DependencyUnavailable,
     InvalidInput,
     ProfileAlreadyExists,
+    StoredProfileCorrupt,
 )
+from services.domain.profile import Profile
 from services.domain.profile_json import profile_to_document
 from services.storage.mongo_errors import mongo_errors
 from services.storage.mongo_store import MongoProfileStore
@@ -68,50 +73,83 @@ def collection() -> Any:
 def recorded(collection: Any) -> tuple[MongoProfileStore, Recorder]:
     recorder = Recorder(collection)
     store = MongoProfileStore(recorder)  # type: ignore[arg-type]
-    store.ensure_indexes()
+    store.check_layout()
     store.create(sample())
     recorder.calls.clear()
     return store, recorder
 
 
-def test_ensure_indexes_makes_player_id_unique_and_is_idempotent(collection: Any) -> None:
-    store = MongoProfileStore(collection)
-    store.ensure_indexes()
-    store.ensure_indexes()
-
-    index = collection.index_information()["player_id_1"]
-    assert index["key"] == [("player_id", 1)]
-    assert index["unique"] is True
-    collection.insert_one({"player_id": "p"})
-    with pytest.raises(DuplicateKeyError):
-        collection.insert_one({"player_id": "p"})
-
-
-def test_documents_hold_native_dates_and_no_id_is_read_back(collection: Any) -> None:
+def test_documents_are_keyed_by_player_id_with_native_dates(collection: Any) -> None:
     store = MongoProfileStore(collection)
     store.create(sample())
 
-    raw = collection.find_one({"player_id": PLAYER})
-    assert isinstance(raw["_id"], ObjectId)
+    raw = collection.find_one({"_id": PLAYER})
+    # The player id is the key, and stays a field beside it (conditions may read it).
+    assert (raw["_id"], raw["player_id"]) == (PLAYER, PLAYER)
     assert raw["created"] == datetime(2021, 1, 10, 13, 37, 17, tzinfo=UTC)
     assert raw["_customfield"] == "mycustom"
     assert "custom_fields" not in raw
     assert store.get(PLAYER) == sample()
+    # MongoDB's own `_id` index is the only one: none of ours on any write.
+    assert list(collection.index_information()) == ["_id_"]
 
 
-def test_reads_project_away_the_id(recorded: tuple[MongoProfileStore, Recorder]) -> None:
+def test_a_taken_id_is_a_duplicate_id_without_any_index_of_ours(collection: Any) -> None:
+    store = MongoProfileStore(collection)
+    store.create(sample())
+
+    with pytest.raises(ProfileAlreadyExists):
+        store.create(player(PLAYER, level=99))
+    assert collection.count_documents({}) == 1
+
+
+def test_reads_filter_on_the_id_only(recorded: tuple[MongoProfileStore, Recorder]) -> None:
     store, recorder = recorded
 
     store.get(PLAYER)
     store.get_many([PLAYER, "other", PLAYER])
     store.get_many([PLAYER, PLAYER])
 
-    (_, get_args, _), (_, many_args, many_kwargs), (_, one_args, _) = recorder.calls
+    (_, get_args, get_kwargs), (_, many_args, many_kwargs), (_, one_args, _) = recorder.calls
     assert recorder.names() == ["find_one", "find", "find_one"]
-    assert get_args == one_args == ({"player_id": PLAYER}, {"_id": 0})
-    assert many_args == ({"player_id": {"$in": [PLAYER, "other"]}}, {"_id": 0})
+    assert get_args == one_args == ({"_id": PLAYER},)
+    assert get_kwargs == {}
+    assert many_args == ({"_id": {"$in": [PLAYER, "other"]}},)
     # A limit closes the cursor in the first batch (see test_mongo_wire.py).
     assert many_kwargs == {"limit": 2, "batch_size": 2}
+
+
+def test_create_and_delete_use_the_id(recorded: tuple[MongoProfileStore, Recorder]) -> None:
+    store, recorder = recorded
+
+    store.create(player("fresh"))
+    assert store.delete("fresh") is True
+
+    (_, insert_args, _), (_, delete_args, _) = recorder.calls
+    assert recorder.names() == ["insert_one", "delete_one"]
+    assert insert_args == ({"_id": "fresh", **profile_to_document(player("fresh"))},)
+    assert delete_args == ({"_id": "fresh"},)
+
+
+def _stored_under_another_key(collection: Any) -> None:
+    collection.insert_one({**profile_to_document(player("b", level=2)), "_id": "a"})
+
+
+def test_a_document_whose_player_id_is_not_its_id_is_corrupt(collection: Any) -> None:
+    # Another writer's mistake: it is never answered under the id asked for.
+    _stored_under_another_key(collection)
+    store = MongoProfileStore(collection)
+    store.create(player("c"))
+
+    with pytest.raises(StoredProfileCorrupt, match="player 'a': its player_id 'b' is not its _id"):
+        store.get("a")
+    found = store.get_many(["a", "c"])
+    assert isinstance(found["a"], StoredProfileCorrupt)
+    assert found["c"] == player("c")
+    assert "b" not in found
+    with pytest.raises(StoredProfileCorrupt):
+        store.update_fields("a", {"level": 3})
+    assert collection.find_one({"_id": "a"})["level"] == 2
 
 
 def test_set_active_campaigns_is_one_unordered_bulk_of_single_field_sets(
@@ -126,8 +164,8 @@ def test_set_active_campaigns_is_one_unordered_bulk_of_single_field_sets(
     (_, args, kwargs) = recorder.calls[0]
     assert args == (
         [
-            UpdateOne({"player_id": PLAYER}, {"$set": {"active_campaigns": ["a", "b"]}}),
-            UpdateOne({"player_id": "other"}, {"$set": {"active_campaigns": []}}),
+            UpdateOne({"_id": PLAYER}, {"$set": {"active_campaigns": ["a", "b"]}}),
+            UpdateOne({"_id": "other"}, {"$set": {"active_campaigns": []}}),
         ],
     )
     assert kwargs == {"ordered": False}
@@ -147,14 +185,15 @@ def test_update_fields_sets_and_unsets_only_the_named_fields(
     update: Any = args[1]
     assert type(update["$set"]["level"]) is int
     assert args == (
-        {"player_id": PLAYER},
+        {"_id": PLAYER},
         {
             # Canonical values: an int level, a real date for the time given as text.
             "$set": {"level": 5, "modified": datetime(2022, 1, 25, tzinfo=UTC)},
             "$unset": {"_customfield": "", "gender": ""},
         },
     )
-    assert kwargs == {"projection": {"_id": 0}, "return_document": ReturnDocument.AFTER}
+    assert recorder.calls[0][1] == ({"_id": PLAYER},)
+    assert kwargs == {"return_document": ReturnDocument.AFTER}
 
 
 def test_invalid_update_sends_no_write(recorded: tuple[MongoProfileStore, Recorder]) -> None:
@@ -166,7 +205,7 @@ def test_invalid_update_sends_no_write(recorded: tuple[MongoProfileStore, Record
     assert recorder.names() == ["find_one"]
 
 
-def test_upsert_replaces_by_player_id_and_reports_creation(
+def test_upsert_replaces_by_id_and_reports_creation(
     recorded: tuple[MongoProfileStore, Recorder],
 ) -> None:
     store, recorder = recorded
@@ -175,16 +214,19 @@ def test_upsert_replaces_by_player_id_and_reports_creation(
     assert store.upsert_many([player("fresh", level=9), player("newer")]) == 1
 
     assert recorder.names() == ["replace_one", "bulk_write"]
+    assert recorder.calls[0][1] == ({"_id": "fresh"}, keyed(player("fresh")))
     _, args, kwargs = recorder.calls[1]
     assert args == (
         [
-            ReplaceOne(
-                {"player_id": "fresh"}, profile_to_document(player("fresh", level=9)), upsert=True
-            ),
-            ReplaceOne({"player_id": "newer"}, profile_to_document(player("newer")), upsert=True),
+            ReplaceOne({"_id": "fresh"}, keyed(player("fresh", level=9)), upsert=True),
+            ReplaceOne({"_id": "newer"}, keyed(player("newer")), upsert=True),
         ],
     )
     assert kwargs == {"ordered": False}
+
+
+def keyed(profile: Profile) -> dict[str, Any]:
+    return {"_id": profile.player_id, **profile_to_document(profile)}
 
 
 def test_collection_of_a_client_without_tz_aware_still_reads_times() -> None:
@@ -211,8 +253,7 @@ def test_from_client_uses_the_default_names() -> None:
     assert store.collection.full_name == "profilematcher.profiles"
 
 
-def test_create_maps_duplicate_key_even_without_the_index(collection: Any) -> None:
-    # Without ensure_indexes mongomock accepts duplicates; the mapping is what matters.
+def test_create_maps_any_duplicate_key_error(collection: Any) -> None:
     store = MongoProfileStore(collection)
 
     def duplicate(*_: Any, **__: Any) -> Any:

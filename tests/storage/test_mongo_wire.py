@@ -7,7 +7,6 @@ the server's part.
 
 from __future__ import annotations
 
-import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -28,13 +27,7 @@ from services.domain.errors import (
 from services.domain.profile import Profile
 from services.domain.profile_json import profile_to_document
 from services.storage.mongo_store import MongoProfileStore, mongo_client
-from tests.mockupdb_server import (
-    ID_INDEX,
-    PLAYER_ID_INDEX,
-    ScriptedProfiles,
-    reply_indexes,
-    running_mockupdb,
-)
+from tests.mockupdb_server import ScriptedProfiles, running_mockupdb
 from tests.storage.contract import PLAYER, player, sample
 
 SELECTION_TIMEOUT = 0.5
@@ -64,18 +57,18 @@ def store(server: Any) -> Iterator[MongoProfileStore]:
     store.close()
 
 
-def test_get_sends_a_find_by_player_id_without_id(server: Any, store: MongoProfileStore) -> None:
+def test_get_sends_a_find_on_the_id_alone(server: Any, store: MongoProfileStore) -> None:
     future = go(store.get, PLAYER)
 
     request = server.receives(OpMsg("find", "profiles"))
-    assert request["filter"] == {"player_id": PLAYER}
-    assert request["projection"] == {"_id": 0}
+    assert request["filter"] == {"_id": PLAYER}
+    assert "projection" not in request  # `_id` is read, to check it is the player_id
     request.ok(cursor={"id": 0, "ns": "profilematcher.profiles", "firstBatch": [sample_document()]})
     assert future() == sample()
 
 
 def sample_document() -> dict[str, Any]:
-    return profile_to_document(sample())
+    return {"_id": PLAYER, **profile_to_document(sample())}
 
 
 def test_set_active_campaigns_sends_single_field_updates(
@@ -86,8 +79,8 @@ def test_set_active_campaigns_sends_single_field_updates(
     request = server.receives(OpMsg("update", "profiles"))
     assert request["ordered"] is False
     assert [(u["q"], u["u"]) for u in request["updates"]] == [
-        ({"player_id": PLAYER}, {"$set": {"active_campaigns": ["a"]}}),
-        ({"player_id": "other"}, {"$set": {"active_campaigns": []}}),
+        ({"_id": PLAYER}, {"$set": {"active_campaigns": ["a"]}}),
+        ({"_id": "other"}, {"$set": {"active_campaigns": []}}),
     ]
     assert not any(u.get("upsert") for u in request["updates"])
     request.ok(n=1, nModified=1)
@@ -211,7 +204,7 @@ def test_the_scripted_server_leaves_a_cursor_open_on_an_exactly_full_batch(
     # What a real server does, and why a read must not ask for a bare batch size.
     scripted = ScriptedProfiles(server, [player_document(f"p{i}") for i in range(2)])
 
-    found = list(store.collection.find({"player_id": {"$in": ["p0", "p1"]}}, batch_size=2))
+    found = list(store.collection.find({"_id": {"$in": ["p0", "p1"]}}, batch_size=2))
 
     assert len(found) == 2
     assert scripted.commands == ["find", "getMore"]
@@ -231,71 +224,7 @@ def test_reading_players_is_one_find_and_no_get_more(
 
 
 def player_document(player_id: str) -> dict[str, Any]:
-    return profile_to_document(player(player_id, level=3))
-
-
-def test_existing_index_is_not_built_again(
-    server: Any, store: MongoProfileStore, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="services.storage.mongo_store")
-    future = go(store.ensure_indexes, build_timeout=600.0)
-
-    listing = server.receives(OpMsg("listIndexes", "profiles"))
-    # Listing is an ordinary call, under the operation timeout.
-    assert listing["maxTimeMS"] <= OPERATION_TIMEOUT * 1000
-    # Another name for the same index is the same index.
-    reply_indexes(listing, [ID_INDEX, {**PLAYER_ID_INDEX, "name": "by_player"}])
-    future()
-
-    ping = go(store.ping)
-    server.receives(OpMsg("ping")).ok()  # the next command: no createIndexes came first
-    ping()
-    assert "unique player_id index found" in caplog.text
-
-
-@pytest.mark.parametrize(
-    "indexes",
-    [
-        [ID_INDEX],
-        [ID_INDEX, {**PLAYER_ID_INDEX, "unique": False}],
-        [ID_INDEX, {**PLAYER_ID_INDEX, "partialFilterExpression": {"level": {"$gt": 1}}}],
-        [ID_INDEX, {**PLAYER_ID_INDEX, "collation": {"locale": "en", "strength": 2}}],
-        [ID_INDEX, {**PLAYER_ID_INDEX, "key": {"player_id": 1, "level": 1}}],
-    ],
-    ids=["missing", "not-unique", "partial", "collation", "compound"],
-)
-def test_missing_index_is_built_under_the_build_timeout(
-    server: Any,
-    store: MongoProfileStore,
-    caplog: pytest.LogCaptureFixture,
-    indexes: list[dict[str, Any]],
-) -> None:
-    caplog.set_level(logging.INFO, logger="services.storage.mongo_store")
-    future = go(store.ensure_indexes, build_timeout=600.0)
-
-    reply_indexes(server.receives(OpMsg("listIndexes", "profiles")), indexes)
-    build = server.receives(OpMsg("createIndexes", "profiles"))
-    assert build["indexes"] == [{"key": {"player_id": 1}, "name": "player_id_1", "unique": True}]
-    # The build's own limit (what is left of its 600 s), far above an operation's.
-    assert 60_000 < build["maxTimeMS"] <= 600_000
-    build.ok()
-    future()
-
-    assert "building the unique player_id index" in caplog.text
-    assert "player_id index built in" in caplog.text
-
-
-def test_index_build_that_runs_out_of_time_is_a_timeout(
-    server: Any, store: MongoProfileStore
-) -> None:
-    future = go(store.ensure_indexes, build_timeout=600.0)
-
-    reply_indexes(server.receives(OpMsg("listIndexes", "profiles")), [ID_INDEX])
-    server.receives(OpMsg("createIndexes", "profiles")).replies(
-        {"ok": 0, "errmsg": "operation exceeded time limit", "code": 50}
-    )
-    with pytest.raises(DependencyTimeout, match="create the player_id index"):
-        future()
+    return {"_id": player_id, **profile_to_document(player(player_id, level=3))}
 
 
 OID = ObjectId("5f1d7a1f9b1e8b3a2c4d5e6f")

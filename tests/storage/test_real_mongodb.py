@@ -1,4 +1,5 @@
-"""The ProfileStore contract against a real MongoDB server, when one is configured.
+"""The ProfileStore contract against a real MongoDB server, when one is configured,
+with the layout keyed by player id and the migration to it.
 
 Set PROFILE_MATCHER_TEST_MONGODB_URI (e.g. mongodb://localhost:27017) to run it. Each
 run works in a database of its own, dropped afterwards.
@@ -6,7 +7,6 @@ run works in a database of its own, dropped afterwards.
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,6 +16,9 @@ import pytest
 from bson import Decimal128, Int64, ObjectId
 from pymongo import MongoClient, monitoring
 
+from services.domain.profile_json import profile_to_document
+from services.storage.mongo_layout import StoreLayoutError
+from services.storage.mongo_migration import Migration
 from services.storage.mongo_store import MongoProfileStore, mongo_client
 from tests.storage.contract import PLAYER, ProfileStoreContract, player, sample
 
@@ -51,22 +54,30 @@ class TestRealMongoDB(ProfileStoreContract):
         # A collection per test keeps the tests independent inside the run's database.
         collection = client[database][f"profiles_{uuid.uuid4().hex[:8]}"]
         store = MongoProfileStore(collection)
-        store.ensure_indexes()
+        store.check_layout()
         yield store
         collection.drop()
 
-    def test_unique_index_exists_on_the_server(self, store: MongoProfileStore) -> None:
-        index = store.collection.index_information()["player_id_1"]
-        assert index["unique"] is True
-        assert index["key"] == [("player_id", 1)]
-
-    def test_a_second_start_finds_the_index_and_builds_nothing(
-        self, store: MongoProfileStore, caplog: pytest.LogCaptureFixture
+    def test_profiles_are_keyed_by_player_id_with_no_index_of_ours(
+        self, store: MongoProfileStore
     ) -> None:
-        caplog.set_level(logging.INFO, logger="services.storage.mongo_store")
-        store.ensure_indexes()
-        assert "unique player_id index found" in caplog.text
-        assert "building" not in caplog.text
+        store.create(sample())
+        raw = store.collection.find_one({"_id": PLAYER})
+        assert raw is not None
+        assert raw["player_id"] == PLAYER
+        assert list(store.collection.index_information()) == ["_id_"]
+        store.check_layout()  # a second start finds the new layout too
+
+    def test_a_collection_in_the_previous_layout_is_refused(
+        self, client: MongoClient[dict[str, Any]], database: str
+    ) -> None:
+        collection = client[database][f"previous_{uuid.uuid4().hex[:8]}"]
+        previous_layout(collection, ["a", "b"])
+        try:
+            with pytest.raises(StoreLayoutError, match="profile-matcher migrate-store"):
+                MongoProfileStore(collection).check_layout()
+        finally:
+            collection.drop()
 
     def test_bson_values_of_other_writers_read_as_extended_json_and_stay_put(
         self, store: MongoProfileStore
@@ -77,7 +88,7 @@ class TestRealMongoDB(ProfileStoreContract):
             "_price": Decimal128("1.10"),
             "_count": Int64(2**62 + 1),
         }
-        store.collection.update_one({"player_id": PLAYER}, {"$set": bson_values})
+        store.collection.update_one({"_id": PLAYER}, {"$set": bson_values})
 
         got = store.get(PLAYER)
         assert got is not None
@@ -85,7 +96,7 @@ class TestRealMongoDB(ProfileStoreContract):
         assert got.custom_fields["_price"] == {"$numberDecimal": "1.10"}
         assert got.custom_fields["_count"] == 2**62 + 1
         store.update_fields(PLAYER, {"level": 9})
-        raw = store.collection.find_one({"player_id": PLAYER}, {"_id": 0})
+        raw = store.collection.find_one({"_id": PLAYER}, {"_id": 0})
         assert raw is not None
         assert {k: raw[k] for k in bson_values} == bson_values
 
@@ -93,9 +104,11 @@ class TestRealMongoDB(ProfileStoreContract):
 class _Commands(monitoring.CommandListener):
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.commands: list[dict[str, Any]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.names.append(event.command_name)
+        self.commands.append(dict(event.command))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -112,7 +125,7 @@ def test_reading_players_is_one_find_on_a_real_server(database: str, count: int)
     )
     try:
         store = MongoProfileStore(client[database][f"reads_{uuid.uuid4().hex[:8]}"])
-        store.ensure_indexes()
+        store.check_layout()
         ids = [f"p{i}" for i in range(count)]
         store.upsert_many([player(pid) for pid in ids])
         commands.names.clear()
@@ -122,3 +135,94 @@ def test_reading_players_is_one_find_on_a_real_server(database: str, count: int)
         store.collection.drop()
     finally:
         client.close()
+
+
+def previous_layout(collection: Any, ids: list[str]) -> None:
+    """Profiles as the previous version stored them: ObjectId `_id`s, unique player_id."""
+    collection.create_index("player_id", unique=True)
+    collection.insert_many(
+        [{**profile_to_document(player(pid)), "_oid": ObjectId(), "_n": Int64(7)} for pid in ids]
+    )
+
+
+def _filters(command: dict[str, Any]) -> list[Any]:
+    """The filters a command sends, whatever its kind."""
+    name = next(iter(command))
+    if name == "find":
+        return [command["filter"]]
+    if name == "findAndModify":
+        return [command["query"]]
+    if name == "update":
+        return [u["q"] for u in command["updates"]]
+    if name == "delete":
+        return [d["q"] for d in command["deletes"]]
+    if name == "insert":
+        return [{"_id": d["_id"]} for d in command["documents"]]
+    raise AssertionError(f"unexpected command {name}")
+
+
+def test_every_single_player_operation_filters_on_the_id_alone(database: str) -> None:
+    commands = _Commands()
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        URI, tz_aware=True, event_listeners=[commands], timeoutMS=10_000
+    )
+    try:
+        store = MongoProfileStore(client[database][f"ops_{uuid.uuid4().hex[:8]}"])
+        store.check_layout()
+        commands.commands.clear()
+        store.create(player("a"))
+        store.upsert(player("b"))
+        store.upsert_many([player("c"), player("a", level=5)])
+        store.get("a")
+        store.get_many(["a", "b"])
+        store.read_for_serving(["c"])
+        store.set_active_campaigns({"a": ["x"], "b": []})
+        store.update_fields("a", {"level": 6})
+        store.delete("c")
+
+        filters = [f for command in commands.commands for f in _filters(command)]
+        assert len(filters) == 12
+        assert all(list(f) == ["_id"] for f in filters), filters
+        store.collection.drop()
+    finally:
+        client.close()
+
+
+def test_the_migration_copies_switches_and_is_idempotent(
+    client: MongoClient[dict[str, Any]], database: str
+) -> None:
+    name = f"mig_{uuid.uuid4().hex[:8]}"
+    db = client[database]
+    ids = [f"p{i:03d}" for i in range(25)]
+    previous_layout(db[name], ids)
+    db[name].create_index("country")
+    before = {d["player_id"]: d for d in db[name].find()}
+
+    lines: list[str] = []
+    outcome = Migration(db, name, batch=10).run(lines.append)
+
+    assert outcome.kind == "migrated"
+    assert [line for line in lines if line.startswith("copied")] == [
+        "copied 10/25",
+        "copied 20/25",
+        "copied 25/25",
+    ]
+    MongoProfileStore(db[name]).check_layout()
+    after = {d["_id"]: d for d in db[name].find()}
+    assert sorted(after) == ids
+    assert all(
+        {k: v for k, v in after[p].items() if k != "_id"}
+        == {k: v for k, v in before[p].items() if k != "_id"}
+        for p in ids
+    )
+    assert sorted(db[name].index_information()) == ["_id_", "country_1"]
+    (backup,) = [n for n in db.list_collection_names() if n.startswith(f"{name}_pre_migration_")]
+    assert db[backup].count_documents({}) == 25
+    assert Migration(db, name).run(lines.append).kind == "nothing to do"
+
+    # The state between the two renames, which a rerun finishes.
+    db[name].rename(f"{name}_migrating")
+    assert Migration(db, name).run(lines.append).kind == "finished the switch"
+    assert db[name].count_documents({}) == 25
+    for leftover in (name, backup):
+        db[leftover].drop()
