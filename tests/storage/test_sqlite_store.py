@@ -232,27 +232,44 @@ def test_readers_and_writers_in_many_threads_never_fail(path: Path, kind: str) -
 
         return run
 
+    readers = 6
+    # Every reader reads once before the writer starts and once after it is done, and
+    # keeps reading in between: the levels seen span the writes however the threads
+    # are scheduled.
+    all_started = threading.Barrier(readers + 1, timeout=60)  # broken, not hung, by a failure
+    writer_done = threading.Event()
+
+    def read_once() -> None:
+        got = store.get("p")
+        assert got is not None
+        seen_levels.add(got.level or 0)
+        assert store.get_many(["p", "q"]).keys() == {"p"}
+
     def write() -> None:
-        for i in range(1, 200):
-            store.update_fields("p", {"level": i})
-            store.set_active_campaigns({"p": [f"c{i}"]})
+        all_started.wait()
+        try:
+            for i in range(1, 200):
+                store.update_fields("p", {"level": i})
+                store.set_active_campaigns({"p": [f"c{i}"]})
+        finally:
+            writer_done.set()
 
     def read() -> None:
-        for _ in range(400):
-            got = store.get("p")
-            assert got is not None
-            seen_levels.add(got.level or 0)
-            assert store.get_many(["p", "q"]).keys() == {"p"}
+        read_once()
+        all_started.wait()
+        while not writer_done.is_set():
+            read_once()
+        read_once()
 
     threads = [threading.Thread(target=guarded(write))]
-    threads += [threading.Thread(target=guarded(read)) for _ in range(6)]
+    threads += [threading.Thread(target=guarded(read)) for _ in range(readers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     store.close()
     assert errors == []
-    assert len(seen_levels) > 1  # the readers really ran while the writer wrote
+    assert {0, 199} <= seen_levels
 
 
 def test_two_stores_on_one_file_keep_each_others_changes(path: Path) -> None:
