@@ -15,7 +15,14 @@ from typing import Any
 import grpc
 
 from services.domain.errors import InvalidInput
-from services.transport.handlers import Behaviour, Continuation, Handler, behaviour_of, rebuilt
+from services.transport.handlers import (
+    Behaviour,
+    Continuation,
+    Handler,
+    PerMethod,
+    behaviour_of,
+    rebuilt,
+)
 
 
 class _Undecodable:
@@ -28,13 +35,19 @@ class _Undecodable:
 
 
 class RequestDecodingInterceptor(grpc.ServerInterceptor):
+    """Install it innermost: the handlers it is given are then the registered ones,
+    the same on every call, and each method's decoding handler is built once."""
+
+    def __init__(self) -> None:
+        self._built = PerMethod(_decoding_handler)
+
     def intercept_service(
         self,
         continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler | None:
         handler = continuation(handler_call_details)
-        return None if handler is None else _decoding_handler(handler)
+        return None if handler is None else self._built.get(handler_call_details.method, handler)
 
 
 def _decoding_handler(handler: Handler) -> Handler:

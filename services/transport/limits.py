@@ -33,8 +33,12 @@ from services.transport.handlers import (
     Continuation,
     Deserializer,
     Handler,
+    PerMethod,
     behaviour_of,
+    handler_maker,
     rebuilt,
+    server_hints,
+    take_hints,
 )
 
 
@@ -97,7 +101,7 @@ class CallLimits(grpc.ServerInterceptor):
         self._max_bytes = max_message_bytes
         self._lock = threading.Lock()
         self._in_flight = 0
-        self._deserializers: dict[Deserializer | None, Deserializer] = {}
+        self._plans = PerMethod(self._plan)
         self._check_request = functools.partial(_checked_request, limit=max_message_bytes)
         self._check_stream = functools.partial(_checked_stream, limit=max_message_bytes)
         self._refusals = futures.ThreadPoolExecutor(
@@ -123,7 +127,7 @@ class CallLimits(grpc.ServerInterceptor):
                 self._in_flight += 1
         if not admitted:
             return self._refusal(handler)
-        return self._limited(handler, _Slot(self))
+        return self._plans.get(handler_call_details.method, handler)(_Slot(self))
 
     def _give_back(self) -> None:
         with self._lock:
@@ -141,26 +145,30 @@ class CallLimits(grpc.ServerInterceptor):
         refuse.experimental_thread_pool = self._refusals  # type: ignore[attr-defined]
         return rebuilt(handler, refuse, handler.request_deserializer)
 
-    def _limited(self, handler: Handler, slot: _Slot) -> Handler:
+    def _plan(self, handler: Handler) -> Callable[[_Slot], Handler]:
+        """What a call of `handler`'s method needs but its slot, worked out once per
+        method: the call then only binds its slot."""
         behaviour = behaviour_of(handler)
         assert behaviour is not None, "a registered method has a behaviour"
         arguments = self._check_stream if handler.request_streaming else self._check_request
+        limit: Callable[[Behaviour, Behaviour, _Slot], Behaviour]
         if getattr(behaviour, "experimental_non_blocking", False):
-            wrapped = _non_blocking(behaviour, arguments, slot)
+            limit = _non_blocking
         elif handler.response_streaming:
-            wrapped = _response_stream(behaviour, arguments, slot)
+            limit = _response_stream
         else:
-            wrapped = _single_response(behaviour, arguments, slot)
-        deserializer = self._deserializer(handler.request_deserializer)
-        return rebuilt(handler, wrapped, deserializer, stands_in_for=behaviour)
+            limit = _single_response
+        hints = server_hints(behaviour)
+        make = handler_maker(handler)
+        deserializer = _size_checked(handler.request_deserializer, self._max_bytes)
+        serializer = handler.response_serializer
 
-    def _deserializer(self, inner: Deserializer | None) -> Deserializer:
-        """`inner` with the size check; made once per method rather than per call."""
-        checked = self._deserializers.get(inner)
-        if checked is None:
-            # A race here makes the same wrapper twice, which is harmless.
-            checked = self._deserializers[inner] = _size_checked(inner, self._max_bytes)
-        return checked
+        def bind(slot: _Slot) -> Handler:
+            limited = limit(behaviour, arguments, slot)
+            take_hints(limited, hints)
+            return make(limited, deserializer, serializer)
+
+        return bind
 
 
 def _single_response(behaviour: Behaviour, arguments: Behaviour, slot: _Slot) -> Behaviour:

@@ -71,7 +71,9 @@ def test_reloads_are_counted_by_result(
     def reloads(result: str) -> float:
         return value(metrics, "profilematcher_campaigns_reloads_total", result=result)
 
-    assert (reloads("ok"), reloads("unchanged"), reloads("error")) == (0, 0, 0)
+    # Polls of the file the server started with may already have counted "unchanged"
+    # rereads (a file this new is reread until it settles), never another result.
+    assert (reloads("ok"), reloads("error")) == (0, 0)
     before = served_version(server)
     write_atomically(catalog_path, catalog_docs[3:])
     wait_until(lambda: reloads("ok") == 1)
