@@ -15,6 +15,7 @@ it against the catalog's segments, through the `decode` it passes).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,13 +23,17 @@ from typing import Any
 
 from services.domain.campaign import Campaign, Catalog
 from services.domain.conditions import ConditionError, MongoFilter, legacy_matchers_condition
-from services.domain.errors import CampaignNotFound, InvalidInput
+from services.domain.errors import CampaignNotFound, InvalidInput, Overloaded
 from services.matcher.client_config import CatalogSource
 from services.storage.base import AudienceCounts
 
 # The longest a count may take when the caller's deadline allows longer (or is unset):
 # a scan reads every profile, so counts get a limit of their own, above a read's.
 DEFAULT_AUDIENCE_TIMEOUT = 60.0
+# Counts at once per matcher process: each one reads every profile, so a few callers
+# asking at once could otherwise take every thread of the server (and the store's
+# capacity) from the calls game servers make.
+DEFAULT_MAX_AUDIENCE_COUNTS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,8 @@ class EstimateAudience:
     """EstimateAudience: a catalog campaign's or a draft's audience, counted by the store.
 
     `timeout` is the ceiling of every count; a caller's shorter deadline shortens it.
+    At most `max_concurrent` counts run at once; one more is refused (Overloaded) at
+    once rather than queued, as its caller can retry and a queue would only hold it.
     """
 
     def __init__(
@@ -90,11 +97,16 @@ class EstimateAudience:
         clock: Callable[[], datetime],
         *,
         timeout: float = DEFAULT_AUDIENCE_TIMEOUT,
+        max_concurrent: int = DEFAULT_MAX_AUDIENCE_COUNTS,
     ) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
         self._counts = counts
         self._catalogs = catalogs
         self._clock = clock
         self._timeout = timeout
+        self._max_concurrent = max_concurrent
+        self._running = threading.BoundedSemaphore(max_concurrent)
 
     def of_catalog_campaign(
         self, game: str, name: str, at: datetime | None, *, timeout: float | None = None
@@ -134,7 +146,15 @@ class EstimateAudience:
         now = at or self._clock()
         query = audience_query(campaign, now, where=where)
         limit = self._timeout if timeout is None else min(self._timeout, timeout)
-        count = self._counts.count_audience(query.query, timeout=limit)
+        if not self._running.acquire(blocking=False):
+            raise Overloaded(
+                f"{self._max_concurrent} audience counts are already running, this"
+                " matcher's limit (--max-audience-counts); retry later"
+            )
+        try:
+            count = self._counts.count_audience(query.query, timeout=limit)
+        finally:
+            self._running.release()
         return AudienceEstimate(
             matched=count.matched,
             scanned=count.scanned,

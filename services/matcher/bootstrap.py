@@ -178,7 +178,11 @@ def start_matcher(
     # On the server's general pool, never the match pool: a count can take seconds.
     # Every store wrapper forwards count_audience (StoreWrapper).
     audiences = EstimateAudience(
-        cast(AudienceCounts, store), cache, clock, timeout=settings.audience_timeout
+        cast(AudienceCounts, store),
+        cache,
+        clock,
+        timeout=settings.audience_timeout,
+        max_concurrent=settings.max_audience_counts,
     )
     audience_service_pb2_grpc.add_AudienceServiceServicer_to_server(
         AudienceServicer(audiences), server

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 
 from services.config import add_flag
-from services.matcher.audience import DEFAULT_AUDIENCE_TIMEOUT
+from services.matcher.audience import DEFAULT_AUDIENCE_TIMEOUT, DEFAULT_MAX_AUDIENCE_COUNTS
 from services.matcher.catalog_subscription import RECONNECT_CAP
 from services.matcher.security_flags import (
     add_security_flags,
@@ -98,6 +98,8 @@ class MatcherSettings:
     # and where MongoDB runs counts (services/storage/mongo_audience.py).
     audience_timeout: float = DEFAULT_AUDIENCE_TIMEOUT
     audience_read_preference: str = DEFAULT_READ_PREFERENCE
+    # EstimateAudience counts at once in this process; more get RESOURCE_EXHAUSTED.
+    max_audience_counts: int = DEFAULT_MAX_AUDIENCE_COUNTS
     # Worker processes serving the port together (services/processes/supervisor.py);
     # 1 serves from this process, as always.
     processes: int = 1
@@ -145,6 +147,7 @@ class MatcherSettings:
             index_build_timeout=_index_build_timeout(args.index_build_timeout),
             audience_timeout=_positive("--audience-timeout", args.audience_timeout),
             audience_read_preference=_read_preference(args.audience_read_preference),
+            max_audience_counts=_at_least_one("--max-audience-counts", args.max_audience_counts),
             processes=_processes(args.processes, args.store),
         )
 
@@ -188,6 +191,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         ("--audience-timeout", "PROFILE_MATCHER_AUDIENCE_TIMEOUT", DEFAULT_AUDIENCE_TIMEOUT,
          float, "longest an EstimateAudience count may take (a scan reads every profile);"
          " a caller's deadline shortens it"),
+        ("--max-audience-counts", "PROFILE_MATCHER_MAX_AUDIENCE_COUNTS",
+         DEFAULT_MAX_AUDIENCE_COUNTS, int,
+         "EstimateAudience counts running at once in one process (each reads every"
+         " profile); more are refused with RESOURCE_EXHAUSTED"),
         ("--audience-read-preference", "PROFILE_MATCHER_AUDIENCE_READ_PREFERENCE",
          DEFAULT_READ_PREFERENCE, str,
          "where MongoDB runs EstimateAudience counts: " + ", ".join(READ_PREFERENCES)

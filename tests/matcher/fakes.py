@@ -117,7 +117,8 @@ class CampaignServer:
 
 class SpyStore(StoreWrapper[profile_pb2.Profile]):
     """Wraps a real store: records active_campaigns writes, can fail on demand, and runs
-    hooks before reads and before the write-back (to race another writer)."""
+    hooks before reads, before the write-back (to race another writer) and before
+    audience counts."""
 
     def __init__(self, inner: ServingStore[profile_pb2.Profile]) -> None:
         super().__init__(inner)
@@ -125,14 +126,15 @@ class SpyStore(StoreWrapper[profile_pb2.Profile]):
         self.down = False
         self.before_read: list[Callable[[], object]] = []
         self.before_write: list[Callable[[], object]] = []
+        self.before_count: list[Callable[[], object]] = []
         self._lock = threading.Lock()
 
     def _around(self, operation: str, call: Callable[[], T]) -> T:
         if self.down and operation != "close":
             raise DependencyUnavailable("profile store: connection refused (test)")
-        if operation == "get_many":
-            for hook in self.before_read:
-                hook()
+        hooks = {"get_many": self.before_read, "count_audience": self.before_count}
+        for hook in hooks.get(operation, ()):
+            hook()
         return call()
 
     def corrupt(self, player_id: str, field: str, value: str) -> None:

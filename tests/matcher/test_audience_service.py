@@ -3,7 +3,9 @@ store scans, MongoDB (mongomock) counts)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent import futures
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from profilematcher.matcher.v1 import audience_service_pb2_grpc
 from services.codecs.timestamps import timestamp_from_datetime
 from services.domain.conditions import parse_condition
 from services.domain.profile_json import profile_from_document
+from services.matcher.audience import DEFAULT_MAX_AUDIENCE_COUNTS
 from services.matcher.bootstrap import MatcherServer
 from services.transport.campaign_messages import campaign_to_message
 from services.transport.condition_messages import condition_to_message
@@ -197,6 +200,35 @@ def test_a_store_that_cannot_count_is_unavailable(stub: Stub, store: SpyStore) -
     with pytest.raises(grpc.RpcError) as caught:
         stub.EstimateAudience(_of("mycampaign"))
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_counts_beyond_the_limit_are_refused_at_once_and_the_slots_come_back(
+    stub: Stub, store: SpyStore
+) -> None:
+    inside, release = threading.Semaphore(0), threading.Event()
+
+    def hold() -> None:
+        inside.release()
+        release.wait(timeout=30)
+
+    store.before_count.append(hold)
+    with futures.ThreadPoolExecutor(max_workers=DEFAULT_MAX_AUDIENCE_COUNTS) as pool:
+        running = [
+            pool.submit(stub.EstimateAudience, _of("mycampaign"), timeout=30)
+            for _ in range(DEFAULT_MAX_AUDIENCE_COUNTS)
+        ]
+        for _ in running:
+            assert inside.acquire(timeout=30)
+        try:
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.EstimateAudience(_of("mycampaign"), timeout=30)
+        finally:
+            release.set()
+        assert [f.result().matched for f in running] == [3] * DEFAULT_MAX_AUDIENCE_COUNTS
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "--max-audience-counts" in (caught.value.details() or "")
+    store.before_count.clear()
+    assert stub.EstimateAudience(_of("mycampaign"), timeout=30).matched == 3
 
 
 def test_it_is_a_read_that_needs_the_token(
