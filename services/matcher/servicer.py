@@ -19,7 +19,7 @@ from services.matcher.assignment_messages import AssignmentEncoder
 from services.matcher.client_config import ClientConfig, ServeClientConfig
 from services.matcher.dry_run import MatchDryRun
 from services.matching.explain import Explanation, Outcome
-from services.transport.status import client_message, mapped_errors, status_for, time_left
+from services.transport.status import client_message, code_number, mapped_errors, time_left
 
 # The `assignments` field numbers of the responses, for AssignmentEncoder.
 _CONFIG_ASSIGNMENTS = pb.GetClientConfigResponse.ASSIGNMENTS_FIELD_NUMBER
@@ -70,9 +70,7 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
             if isinstance(result, DomainError):
                 response.results.add(
                     player_id=player_id,
-                    error=pb.PlayerError(
-                        code=status_for(result).value[0], message=client_message(result)
-                    ),
+                    error=pb.PlayerError(code=code_number(result), message=client_message(result)),
                 )
             else:
                 self._fill(response.results.add(player_id=player_id), _RESULT_ASSIGNMENTS, result)

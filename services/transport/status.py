@@ -79,9 +79,16 @@ def attach_details(context: grpc.ServicerContext, error: DomainError, details: M
     google.rpc.Status in the standard `grpc-status-details-bin` trailer (grpcurl prints
     it; gRPC libraries read it, e.g. grpc_status.rpc_status.from_call). The caller keeps
     `details` within DETAILS_BUDGET_BYTES, then raises `error`."""
-    status = Status(code=status_for(error).value[0], message=client_message(error))
+    status = Status(code=code_number(error), message=client_message(error))
     status.details.add().Pack(details)
     context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
+
+
+def code_number(error: DomainError) -> int:
+    """The number of the code `error` maps to, as google.rpc.Status and per-player
+    results carry it."""
+    number: int = status_for(error).value[0]
+    return number
 
 
 def client_message(error: DomainError) -> str:
