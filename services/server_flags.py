@@ -8,12 +8,15 @@ services/campaigns/settings.py) adds these beside its own flags and reads them b
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from services.config import add_flag, optional_path
 from services.observability.http import CONVENTIONAL_PORT, MetricsSettings
 from services.transport.auth import check_token
 from services.transport.tls import TLSSettings, server_tls
+
+log = logging.getLogger(__name__)
 
 # The campaign service reads the same variables as the matcher's client of it, so one
 # setting configures both ends.
@@ -126,3 +129,10 @@ def add_metrics_flags(parser: argparse.ArgumentParser) -> None:
 
 def metrics_settings_from(args: argparse.Namespace) -> MetricsSettings:
     return MetricsSettings(port=args.metrics_port, host=args.metrics_host)
+
+
+def warn_if_token_in_clear(token: str | None, tls_enabled: bool, which: str) -> None:
+    """Warns when `which` (a token and the connection it travels on) is sent
+    without TLS: anyone on the path can read it."""
+    if token and not tls_enabled:
+        log.warning("%s is set but TLS is off: the token travels in clear text", which)

@@ -24,6 +24,7 @@ from services.server_flags import (
     metrics_settings_from,
     read_token,
     tls_from_args,
+    warn_if_token_in_clear,
 )
 from services.transport.tls import TLSSettings
 
@@ -133,8 +134,7 @@ class CampaignSettings:
             grace_seconds=args.grace,
             processes=parse_processes("--processes", args.processes),
         )
-        if settings.auth_token and not settings.tls.enabled:
-            log.warning("an auth token is set but TLS is off: the token travels in clear text")
+        warn_if_token_in_clear(settings.auth_token, settings.tls.enabled, "an auth token")
         return settings
 
 

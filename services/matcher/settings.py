@@ -20,7 +20,12 @@ from services.matcher.security_flags import (
 from services.observability.http import MetricsSettings
 from services.processes.cpus import parse_processes
 from services.profiles.servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
-from services.server_flags import add_metrics_flags, metrics_settings_from, tls_from_args
+from services.server_flags import (
+    add_metrics_flags,
+    metrics_settings_from,
+    tls_from_args,
+    warn_if_token_in_clear,
+)
 from services.storage.mongo_audience import (
     DEFAULT_READ_PREFERENCE,
     READ_PREFERENCES,
@@ -109,15 +114,10 @@ class MatcherSettings:
         """Raises ValueError for settings that do not fit together (named in the message)."""
         token = token_from_args(args)
         tls = tls_from_args(args)
-        if token and not tls.enabled:
-            log.warning("an auth token is set but TLS is off: the token travels in clear text")
+        warn_if_token_in_clear(token, tls.enabled, "an auth token")
         campaigns_token = campaigns_client_token_from_args(args)
         campaigns_tls = client_tls_from_args(args)
-        if campaigns_token and not campaigns_tls.enabled:
-            log.warning(
-                "a campaigns auth token is set but TLS to the campaign service is off: "
-                "the token travels in clear text"
-            )
+        warn_if_token_in_clear(campaigns_token, campaigns_tls.enabled, "a campaigns auth token")
         return cls(
             server=ServerOptions(
                 host=args.host,
