@@ -3,7 +3,10 @@ answer, so a long campaign-service outage does not take the whole fleet out."""
 
 from __future__ import annotations
 
+import logging
+
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
@@ -43,8 +46,12 @@ def stale_metric(server: MatcherServer) -> float | None:
 
 
 def test_past_max_staleness_the_matcher_reports_it_and_keeps_serving(
-    store: SpyStore, campaigns: CampaignServer, sample_player: str
+    store: SpyStore,
+    campaigns: CampaignServer,
+    sample_player: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="services.matcher.catalog_subscription")
     timer = Timer()
     server = start_matcher(
         MatcherSettings(
@@ -62,6 +69,9 @@ def test_past_max_staleness_the_matcher_reports_it_and_keeps_serving(
         assert health(server, CATALOG_HEALTH) == SERVING
         assert stale_metric(server) == 0.0
         campaigns.stop()
+        # Once the watch has seen its stream end, it has offered every push it had
+        # received: none is read late and confirms the catalog after the jump below.
+        eventually(lambda: _assert("catalog watch" in caplog.text))
         timer.now += MAX_STALENESS + 1
         eventually(lambda: _assert(health(server, CATALOG_HEALTH) == NOT_SERVING))
         assert stale_metric(server) == 1.0
