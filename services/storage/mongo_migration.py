@@ -8,9 +8,10 @@ what it finds, so running the same command again is the answer to any interrupti
    copied as stored), in batches read in player_id order through the unique index and
    written as ordered bulk upserts keyed by `_id`. Ordered, so when a batch fails every
    player before the failure is written and none after; a rerun resumes after the
-   largest `_id` already copied, and an upsert never makes a second copy. `profiles`
-   is not touched: old matchers keep serving it. The other indexes of `profiles`
-   (not `_id_`, not the unique player_id one) are created on the copy first.
+   largest `_id` already copied, and an upsert never makes a second copy. The copy
+   does not write `profiles`, but it is no snapshot: nothing else may write it
+   meanwhile (below). The other indexes of `profiles` (not `_id_`, not the unique
+   player_id one) are created on the copy first.
 2. Verify: both collections are counted exactly; a difference (players without a
    string player_id, profiles added or deleted during the copy) stops here with
    nothing switched.
@@ -21,7 +22,8 @@ what it finds, so running the same command again is the answer to any interrupti
    `profiles_migrating` beside the backup, checks their counts, and finishes the switch.
 
 Writes to `profiles` made during the copy to players already copied are not carried
-over: stop every writer (old matchers, imports) before migrating.
+over: stop every writer before migrating, old matchers included (a matcher writes a
+player's active_campaigns whenever a GetClientConfig changes them), and imports.
 """
 
 from __future__ import annotations
