@@ -15,7 +15,12 @@ from services.config import add_flag
 from services.domain.errors import DependencyUnavailable
 from services.storage.factory import MONGODB_SCHEMES, describe_store, mongo_database
 from services.storage.mongo_errors import mongo_errors
-from services.storage.mongo_migration import DEFAULT_BATCH, Migration, MigrationRefused
+from services.storage.mongo_migration import (
+    DEFAULT_BATCH,
+    TARGET_SUFFIX,
+    Migration,
+    MigrationRefused,
+)
 from services.storage.mongo_store import DEFAULT_COLLECTION
 
 # Finding the server gets at most this long, so a wrong host fails fast even when each
@@ -105,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 _HINTS = {
+    "indexes": "; nothing was switched: if MongoDB refused an index, create it on"
+    f" {DEFAULT_COLLECTION}{TARGET_SUFFIX} by hand under the same name; then run the same"
+    " command again",
     "copy": "; nothing was switched: run the same command again to resume the copy",
     "verify": "; nothing was switched: run the same command again",
     "switch": "; the switch-over was interrupted: run the same command again to finish it",
