@@ -32,7 +32,7 @@ player's active_campaigns whenever a GetClientConfig changes them), and imports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,7 +143,7 @@ class Migration:
 
     def _copy_indexes(
         self,
-        indexes: list[dict[str, Any]],
+        indexes: Sequence[Mapping[str, Any]],
         target: Collection[Any],
         report: Callable[[str], None],
     ) -> None:
