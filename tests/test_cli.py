@@ -114,15 +114,6 @@ def test_up_serves_on_loopback_only_and_takes_writes_without_a_token() -> None:
     assert (campaigns.host, campaigns.port, campaigns.auth_token) == ("127.0.0.1", 6002, None)
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "inf", "nan"])
-def test_matcher_refuses_an_index_build_timeout_that_is_no_limit(
-    value: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["matcher", "--index-build-timeout", value]) == 2
-    err = capsys.readouterr().err
-    assert "--index-build-timeout: must be more than 0 seconds" in err
-
-
 @pytest.fixture
 def mongodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     yield from running_mockupdb(monkeypatch)

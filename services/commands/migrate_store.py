@@ -15,7 +15,12 @@ from services.config import add_flag
 from services.domain.errors import DependencyUnavailable
 from services.storage.factory import MONGODB_SCHEMES, describe_store, mongo_database
 from services.storage.mongo_errors import mongo_errors
-from services.storage.mongo_migration import DEFAULT_BATCH, Migration, MigrationRefused
+from services.storage.mongo_migration import (
+    DEFAULT_BATCH,
+    TARGET_SUFFIX,
+    Migration,
+    MigrationRefused,
+)
 from services.storage.mongo_store import DEFAULT_COLLECTION
 
 # Finding the server gets at most this long, so a wrong host fails fast even when each
@@ -27,9 +32,10 @@ EPILOG = (
     " by player id (_id), in batches of ordered bulk upserts, printing copied/total after"
     " each; counts both exactly; then renames 'profiles' to"
     " 'profiles_pre_migration_<UTC time>' (kept as a backup) and 'profiles_migrating' to"
-    " 'profiles'. Stop every writer (old matchers, imports) first: writes made during the"
-    " copy to players already copied are not carried over. Safe to interrupt: during the"
-    " copy 'profiles' is untouched and a rerun resumes after the last player copied;"
+    " 'profiles'. Stop every writer (old matchers, which write active campaigns while"
+    " serving, and imports) first: writes made during the copy to players already copied"
+    " are not carried over. Safe to interrupt: the copy does not write 'profiles' and a"
+    " rerun resumes after the last player copied;"
     " after a failed count nothing is switched; between the two renames (a moment)"
     " there is no 'profiles', and a rerun finishes the switch. On a store already in the"
     " new layout it says so and exits 0. Exit 0 when done or nothing to do, 1 when the"
@@ -104,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 _HINTS = {
+    "indexes": "; nothing was switched: if MongoDB refused an index, create it on"
+    f" {DEFAULT_COLLECTION}{TARGET_SUFFIX} by hand under the same name; then run the same"
+    " command again",
     "copy": "; nothing was switched: run the same command again to resume the copy",
     "verify": "; nothing was switched: run the same command again",
     "switch": "; the switch-over was interrupted: run the same command again to finish it",

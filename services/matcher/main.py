@@ -67,7 +67,6 @@ def serve(settings: MatcherSettings, ready: Callable[[], None] | None = None) ->
         store = open_store(
             settings.store or None,
             timeout=settings.store_timeout,
-            index_build_timeout=settings.index_build_timeout,
             audience_read_preference=settings.audience_read_preference,
         )
     except (ValueError, DependencyUnavailable) as exc:

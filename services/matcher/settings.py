@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from dataclasses import dataclass, field
 
 from services.config import add_flag
@@ -31,7 +30,6 @@ from services.storage.mongo_audience import (
     READ_PREFERENCES,
     read_preference_named,
 )
-from services.storage.mongo_store import DEFAULT_INDEX_BUILD_TIMEOUT
 from services.transport.grpc_server import ServerOptions
 from services.transport.tls import ClientTLSSettings, TLSSettings
 
@@ -68,9 +66,8 @@ class MatcherSettings:
     # The profile store: mongodb://..., a file for the embedded store, or empty for
     # memory. The process opens it (services/storage/factory.py) and hands it over.
     store: str = ""
-    # Longest wait for one store call (index_build_timeout: deprecated, unused).
+    # Longest wait for one store call.
     store_timeout: float = 2.0
-    index_build_timeout: float = DEFAULT_INDEX_BUILD_TIMEOUT
     campaigns_target: str = "localhost:50052"
     catalog_ttl: float = 300.0
     # Past this age without word from the campaign service, the catalog is reported
@@ -118,6 +115,7 @@ class MatcherSettings:
         campaigns_token = campaigns_client_token_from_args(args)
         campaigns_tls = client_tls_from_args(args)
         warn_if_token_in_clear(campaigns_token, campaigns_tls.enabled, "a campaigns auth token")
+        _warn_if_index_build_timeout_set(args.index_build_timeout)
         return cls(
             server=ServerOptions(
                 host=args.host,
@@ -144,7 +142,6 @@ class MatcherSettings:
             import_idle_timeout=_positive("--import-idle-timeout", args.import_idle_timeout),
             store=args.store,
             store_timeout=args.timeout,
-            index_build_timeout=_index_build_timeout(args.index_build_timeout),
             audience_timeout=_positive("--audience-timeout", args.audience_timeout),
             audience_read_preference=_read_preference(args.audience_read_preference),
             max_audience_counts=_at_least_one("--max-audience-counts", args.max_audience_counts),
@@ -168,9 +165,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
          " (still served; health service profilematcher.catalog says NOT_SERVING)"),
         ("--timeout", "PROFILE_MATCHER_TIMEOUT", 2.0, float,
          "longest wait for MongoDB or the campaign service; a caller's deadline shortens it"),
-        ("--index-build-timeout", "PROFILE_MATCHER_INDEX_BUILD_TIMEOUT",
-         DEFAULT_INDEX_BUILD_TIMEOUT, float,
-         "deprecated, does nothing: the player id is MongoDB's _id, so no index is built"),
+        ("--index-build-timeout", "PROFILE_MATCHER_INDEX_BUILD_TIMEOUT", None, str,
+         "deprecated, does nothing but log a warning (accepted so deployments that set it"
+         " still start): the player id is MongoDB's _id, so no index is built"),
         ("--workers", "PROFILE_MATCHER_WORKERS", 16, int, "gRPC worker threads"),
         ("--match-workers", "PROFILE_MATCHER_MATCH_WORKERS", "auto", str,
          "threads of their own for GetClientConfig, BatchGetClientConfig and MatchProfile,"
@@ -278,7 +275,9 @@ def _read_preference(name: str) -> str:
     return name
 
 
-def _index_build_timeout(seconds: float) -> float:
-    if not 0 < seconds < math.inf:
-        raise ValueError(f"--index-build-timeout: must be more than 0 seconds, got {seconds}")
-    return seconds
+def _warn_if_index_build_timeout_set(value: str | None) -> None:
+    if value is not None:
+        log.warning(
+            "--index-build-timeout (PROFILE_MATCHER_INDEX_BUILD_TIMEOUT) is deprecated and"
+            " does nothing: the player id is MongoDB's _id, so no index is built; drop it"
+        )

@@ -21,7 +21,6 @@ from services.storage.mongo_documents import Document
 from services.storage.mongo_store import (
     DEFAULT_COLLECTION,
     DEFAULT_DATABASE,
-    DEFAULT_INDEX_BUILD_TIMEOUT,
     MongoProfileStore,
     mongo_client,
 )
@@ -38,7 +37,6 @@ def open_store(
     uri: str | None,
     *,
     timeout: float = 2.0,
-    index_build_timeout: float = DEFAULT_INDEX_BUILD_TIMEOUT,
     audience_read_preference: str = DEFAULT_READ_PREFERENCE,
 ) -> ServingStore[profile_pb2.Profile]:
     """The store for `uri`, ready to serve.
@@ -49,8 +47,7 @@ def open_store(
     the previous layout with StoreLayoutError (a ValueError naming `profile-matcher
     migrate-store`). A malformed URI raises ValueError (its text never includes the
     credentials). `audience_read_preference` is MongoDB's (mongo_audience.py); the
-    embedded store has no replicas. `index_build_timeout` is accepted and unused: the
-    player id is `_id`, so there is no index to build.
+    embedded store has no replicas. No index is built: the player id is `_id`.
     """
     if not uri:
         return SQLiteProfileStore.in_memory(timeout=timeout)

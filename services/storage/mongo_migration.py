@@ -5,12 +5,17 @@ what it finds, so running the same command again is the answer to any interrupti
 
 1. Copy: every document of `profiles` is written to `profiles_migrating` as itself
    with `_id` set to its player_id (the ObjectId `_id` is dropped; every other value is
-   copied as stored), in batches read in player_id order through the unique index and
+   copied as stored), in batches read in player_id order through an index on
+   player_id (the unique one; with none, the run stops before anything is made, naming
+   the index to create: without one every batch would read the whole collection), and
    written as ordered bulk upserts keyed by `_id`. Ordered, so when a batch fails every
    player before the failure is written and none after; a rerun resumes after the
-   largest `_id` already copied, and an upsert never makes a second copy. `profiles`
-   is not touched: old matchers keep serving it. The other indexes of `profiles`
-   (not `_id_`, not the unique player_id one) are created on the copy first.
+   largest `_id` already copied, and an upsert never makes a second copy. The copy
+   does not write `profiles`, but it is no snapshot: nothing else may write it
+   meanwhile (below). The other indexes of `profiles` (not `_id_`, not the unique
+   player_id one) are created on the copy first, as createIndex takes them
+   (mongo_index_copy.py), but for those it already has by name (made by an earlier
+   run, or by hand where MongoDB refused one).
 2. Verify: both collections are counted exactly; a difference (players without a
    string player_id, profiles added or deleted during the copy) stops here with
    nothing switched.
@@ -21,29 +26,33 @@ what it finds, so running the same command again is the answer to any interrupti
    `profiles_migrating` beside the backup, checks their counts, and finishes the switch.
 
 Writes to `profiles` made during the copy to players already copied are not carried
-over: stop every writer (old matchers, imports) before migrating.
+over: stop every writer before migrating, old matchers included (a matcher writes a
+player's active_campaigns whenever a GetClientConfig changes them), and imports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import IndexModel, ReplaceOne
+from pymongo import ReplaceOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 
 from services.storage.mongo_errors import mongo_errors
-from services.storage.mongo_layout import Layout, detect_layout, is_player_id_index
+from services.storage.mongo_index_copy import (
+    UncopyableIndex,
+    indexes_to_copy,
+    player_id_order_index,
+)
+from services.storage.mongo_layout import Layout, detect_layout
 
 TARGET_SUFFIX = "_migrating"
 BACKUP_INFIX = "_pre_migration_"
 DEFAULT_BATCH = 1000
-# Index fields that describe the index rather than its options.
-_NOT_OPTIONS = frozenset({"v", "key", "ns"})
 
 
 class MigrationRefused(Exception):
@@ -105,9 +114,18 @@ class Migration:
             )  # fmt: skip
             return Outcome("nothing to do", f"{source.full_name} is already in the new layout"
                            f" ({found.evidence}): nothing to do{note}")  # fmt: skip
+        with self._step("look", "list the indexes"):
+            indexes = list(source.list_indexes())
+        if player_id_order_index(indexes) is None:
+            raise MigrationRefused(
+                f"{source.full_name} has no index on player_id, which the copy reads the"
+                " profiles in order through (without one every batch would read the whole"
+                f" collection): create one, db.{self._name}.createIndex({{player_id: 1}}),"
+                " then run the command again (nothing was changed)"
+            )
         report(f"{source.full_name}: previous layout ({found.evidence}); copying into"
                f" {target.full_name}")  # fmt: skip
-        self._copy_indexes(source, target, report)
+        self._copy_indexes(indexes, target, report)
         copied = self._copy(source, target, report)
         self._verify(source, target)
         backup = self._switch(source, target, report)
@@ -124,20 +142,28 @@ class Migration:
             yield
 
     def _copy_indexes(
-        self, source: Collection[Any], target: Collection[Any], report: Callable[[str], None]
+        self,
+        indexes: Sequence[Mapping[str, Any]],
+        target: Collection[Any],
+        report: Callable[[str], None],
     ) -> None:
-        with self._step("copy", "copy the indexes"):
-            models = [
-                IndexModel(
-                    list(index["key"].items()),
-                    **{k: v for k, v in index.items() if k not in _NOT_OPTIONS},
-                )
-                for index in source.list_indexes()
-                if index.get("name") != "_id_" and not is_player_id_index(index)
-            ]
-            if models:
-                names = target.create_indexes(models)
-                report(f"indexes created on {target.full_name}: {', '.join(names)}")
+        with self._step("indexes", "list the copy's indexes"):
+            present = {str(index.get("name")) for index in target.list_indexes()}
+        try:
+            wanted = indexes_to_copy(i for i in indexes if str(i.get("name")) not in present)
+        except UncopyableIndex as exc:
+            raise MigrationRefused(
+                f"{exc}: create it on {target.full_name} by hand under the same name, then"
+                " run the command again (nothing was switched)"
+            ) from None
+        for copy in wanted:
+            if copy.left_out:
+                report(f"index {copy.name!r}: left out {', '.join(copy.left_out)}"
+                       " (not an option createIndex takes)")  # fmt: skip
+        if wanted:
+            with self._step("indexes", "create the indexes on the copy"):
+                names = target.create_indexes([copy.model for copy in wanted])
+            report(f"indexes created on {target.full_name}: {', '.join(names)}")
 
     def _copy(
         self, source: Collection[Any], target: Collection[Any], report: Callable[[str], None]

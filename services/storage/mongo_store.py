@@ -59,9 +59,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "profilematcher"
 DEFAULT_COLLECTION = "profiles"
-# What --index-build-timeout defaults to. That flag is kept so deployments that set it
-# still start, and does nothing: the player id is `_id`, so no index is built.
-DEFAULT_INDEX_BUILD_TIMEOUT = 600.0
 
 
 def mongo_client(

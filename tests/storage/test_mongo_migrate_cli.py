@@ -4,7 +4,6 @@ steps themselves: test_mongo_migration.py), MockupDB and a closed port."""
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,17 +113,15 @@ def test_bad_arguments_are_exit_2(
     assert SECRET not in err
 
 
-def test_an_unreachable_server_is_exit_2_in_time(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unreachable_server_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
 
-    started = time.monotonic()
     code = main(["migrate-store", "--store", f"mongodb://app:{SECRET}@127.0.0.1:{port}/game",
                  "--timeout", "0.5"])  # fmt: skip
 
     assert code == 2
-    assert time.monotonic() - started < 5
     err = capsys.readouterr().err
     assert "MongoDB unreachable, could not ping the server" in err
     assert SECRET not in err

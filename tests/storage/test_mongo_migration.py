@@ -219,3 +219,49 @@ def test_a_copy_alone_is_switched_only_beside_a_backup_of_as_many(
 def test_a_batch_must_hold_a_profile(database: Any) -> None:
     with pytest.raises(ValueError, match="batch must be at least 1"):
         Migration(database, "profiles", batch=0)
+
+
+def test_without_an_index_on_player_id_it_names_the_one_to_create(database: Any) -> None:
+    before = previous_layout(database)
+    database.profiles.drop_index("player_id_1")
+
+    with pytest.raises(MigrationRefused) as err:
+        migrate(database)
+
+    assert "profilematcher.profiles has no index on player_id" in str(err.value)
+    assert "db.profiles.createIndex({player_id: 1}), then run the command again" in str(err.value)
+    assert database.list_collection_names() == ["profiles"]
+    assert list(database.profiles.find({}, sort=[("player_id", 1)])) == before
+
+    database.profiles.create_index("player_id")  # not unique: enough to read in order
+    kind, _ = migrate(database)
+
+    assert kind == "migrated"
+    assert [d["_id"] for d in database.profiles.find({}, sort=[("_id", 1)])] == [
+        d["player_id"] for d in before
+    ]
+
+
+def test_an_index_the_copy_already_has_by_name_is_left_as_it_is(database: Any) -> None:
+    previous_layout(database)
+    # Made by hand on the copy, under the name of the original (`country_1`).
+    database.profiles_migrating.create_index([("country", -1)], name="country_1")
+
+    _, lines = migrate(database)
+
+    assert not any(line.startswith("indexes created") for line in lines)
+    assert database.profiles.index_information()["country_1"]["key"] == [("country", -1)]
+
+
+def test_an_index_no_create_index_call_can_repeat_stops_before_the_copy(database: Any) -> None:
+    previous_layout(database)
+    database.profiles.create_index([("_fts", "text"), ("_ftsx", 1)], name="no_weights")
+
+    with pytest.raises(MigrationRefused) as err:
+        migrate(database)
+
+    assert str(err.value).startswith(
+        "text index 'no_weights' is listed without the weights of its fields: create it on"
+        " profilematcher.profiles_migrating by hand under the same name"
+    )
+    assert database.profiles_migrating.count_documents({}) == 0

@@ -226,3 +226,29 @@ def test_the_migration_copies_switches_and_is_idempotent(
     assert db[name].count_documents({}) == 25
     for leftover in (name, backup):
         db[leftover].drop()
+
+
+def test_the_migration_recreates_text_geo_wildcard_and_optioned_indexes(
+    client: MongoClient[dict[str, Any]], database: str
+) -> None:
+    name = f"mig_{uuid.uuid4().hex[:8]}"
+    db = client[database]
+    previous_layout(db[name], ["a", "b", "c"])
+    db[name].create_index(
+        [("country", 1), ("bio", "text"), ("nickname", "text")],
+        weights={"nickname": 5},
+        default_language="none",
+    )
+    db[name].create_index([("home", "2dsphere")])
+    db[name].create_index([("custom.$**", 1)])
+    db[name].create_index("level", partialFilterExpression={"level": {"$gt": 5}}, hidden=True)
+    db[name].create_index("nickname", collation={"locale": "fr", "strength": 2})
+    listed = {i["name"]: i for i in db[name].list_indexes() if i["name"] != "player_id_1"}
+
+    assert Migration(db, name).run(lambda _: None).kind == "migrated"
+
+    # Every index as the original was listed, the player_id one aside.
+    assert {i["name"]: i for i in db[name].list_indexes()} == listed
+    (backup,) = [n for n in db.list_collection_names() if n.startswith(f"{name}_pre_migration_")]
+    for leftover in (name, backup):
+        db[leftover].drop()
