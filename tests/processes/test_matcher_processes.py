@@ -111,6 +111,13 @@ def test_workers_share_the_port_come_back_when_killed_and_drain_on_sigterm(
 
         eventually(answers_every_time, timeout=15)
         text = scrape(metrics_port)
+        # The killed worker's calls still counted, from its slot's archive.
+        again_started = sample(
+            text, "grpc_server_started_total", grpc_method="GetClientConfig", grpc_type="unary"
+        )
+        assert again_started >= started + 6
+        (directory,) = tmp_path.glob("profile-matcher-metrics-*")
+        assert not list(directory.glob(f"*_{first[1]}.db")), "the dead worker's files stay"
         assert sample(text, WORKER_RESTARTS + "_total", worker="1") == 1
         assert sample(text, WORKER_RESTARTS + "_total", worker="0") == 0
         assert sample(text, WORKER_UP, worker="1") == 1
