@@ -23,7 +23,8 @@ class FakeWorker:
 
     def __init__(self, directory: Path, pid: int, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
-        monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue(lambda: pid))
+        value_class = values.MultiProcessValue(lambda: pid)  # type: ignore[no-untyped-call]
+        monkeypatch.setattr(values, "ValueClass", value_class)
         self.pid = pid
         self.started = Counter(
             "grpc_server_started", "RPCs started.", ["grpc_method"], registry=None
