@@ -13,10 +13,14 @@ read a value when scraped (the catalog's age) cannot work so, since the scrape r
 the parent: in a worker they are gauges that the worker sets every second, with a
 `worker` label, the worker's index, which a restarted worker keeps (published.py).
 Without a metrics endpoint nothing of this is set up: no one could read the files.
+The directory is removed when the parent exits; one that a killed parent left behind
+is removed by the next start in the same temporary directory (metrics_directory).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
@@ -31,6 +35,11 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_DIRECTORY_PREFIX = "profile-matcher-metrics-"
+# Held locked (flock) by the parent while its directory is in use: the kernel lets go
+# of it when the parent dies, however it dies, so a directory whose lock can be
+# taken is a killed parent's, left behind.
+_IN_USE = ".in-use"
 WORKER_UP = "profilematcher_worker_up"
 WORKER_RESTARTS = "profilematcher_worker_restarts"
 WORKER_RPCS = "profilematcher_worker_rpcs_started"
@@ -60,10 +69,16 @@ def enter_worker_mode(index: int) -> None:
 
 
 @contextmanager
-def metrics_directory() -> Iterator[Path]:
-    """A fresh PROMETHEUS_MULTIPROC_DIR for the workers about to be forked, removed
-    (and the variable restored) afterwards."""
-    path = Path(tempfile.mkdtemp(prefix="profile-matcher-metrics-"))
+def metrics_directory(under: Path | None = None) -> Iterator[Path]:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for the workers about to be forked (in `under`,
+    by default the temporary directory), removed (and the variable restored)
+    afterwards. Directories that killed parents left there are removed first."""
+    parent = Path(under or tempfile.gettempdir())
+    remove_abandoned(parent)
+    path = Path(tempfile.mkdtemp(prefix=_DIRECTORY_PREFIX, dir=parent))
+    # Inherited by the workers, which hold it too while they write here.
+    in_use = os.open(path / _IN_USE, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(in_use, fcntl.LOCK_EX)
     before = os.environ.get(MULTIPROC_DIR_ENV)
     os.environ[MULTIPROC_DIR_ENV] = str(path)
     try:
@@ -74,6 +89,25 @@ def metrics_directory() -> Iterator[Path]:
         else:
             os.environ[MULTIPROC_DIR_ENV] = before
         shutil.rmtree(path, ignore_errors=True)
+        os.close(in_use)
+
+
+def remove_abandoned(parent: Path) -> None:
+    """Removes the metrics directories in `parent` that no live process holds."""
+    for path in parent.glob(_DIRECTORY_PREFIX + "*"):
+        try:
+            lock = os.open(path / _IN_USE, os.O_RDWR)
+        except OSError:  # another user's, or not ours to judge
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # in use
+            continue
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(lock)
 
 
 def worker_died(directory: Path, pid: int, index: int) -> None:

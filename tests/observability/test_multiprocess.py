@@ -3,6 +3,9 @@ and a dead worker leaves no files of its own behind."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from prometheus_client import Counter, Gauge, Histogram, values
 from services.observability.multiprocess import (
     WORKER_RPCS,
     WorkerRecord,
+    metrics_directory,
     parent_registry,
     worker_died,
 )
@@ -88,3 +92,31 @@ def test_a_crash_loop_leaves_one_archive_per_slot_and_the_totals_climb(
         "histogram_worker1.db",
     ]
     assert value(registry, "rpc_seconds_count") == 20
+
+
+def test_a_killed_parents_directory_goes_at_the_next_start_a_live_ones_stays(
+    tmp_path: Path,
+) -> None:
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, sys; from pathlib import Path;"
+            " from services.observability.multiprocess import metrics_directory;"
+            " held = metrics_directory(Path(sys.argv[1])); held.__enter__();"
+            " os.kill(os.getpid(), signal.SIGKILL)",
+            str(tmp_path),
+        ],
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    (left_behind,) = tmp_path.glob("profile-matcher-metrics-*")
+    older = tmp_path / "profile-matcher-metrics-older"  # no lock file: not ours to judge
+    older.mkdir()
+    with metrics_directory(tmp_path) as live:
+        assert not left_behind.exists()
+        with metrics_directory(tmp_path) as second:
+            assert live.is_dir(), "a directory in use was removed"
+            assert second != live
+        assert not second.exists()
+    assert [path.name for path in tmp_path.iterdir()] == [older.name]
