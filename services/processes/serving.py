@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from services.observability.http import MetricsSettings
-from services.processes.supervisor import WorkerStart, supervise
+from services.processes.supervisor import supervise
+from services.processes.worker import WorkerStart
 
 SettingsT = TypeVar("SettingsT")
 

@@ -45,14 +45,11 @@ from services.observability.multiprocess import (
 )
 from services.processes.ports import shared_port
 from services.processes.restarts import FailStart, GiveUp, RestartPolicy, SlotHistory
-from services.processes.worker import HELD_AT_FORK, Work, WorkerStart, run_worker
+from services.processes.worker import HELD_AT_FORK, Work, run_worker
 
 log = logging.getLogger(__name__)
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-__all__ = ["RestartPolicy", "Supervisor", "Work", "WorkerStart", "supervise"]
 
 
 @dataclass(slots=True)

@@ -26,7 +26,9 @@ from typing import Any
 
 from services.observability.http import MetricsSettings
 from services.processes import worker as worker_side
-from services.processes.supervisor import RestartPolicy, WorkerStart, supervise
+from services.processes.restarts import RestartPolicy
+from services.processes.supervisor import supervise
+from services.processes.worker import WorkerStart
 from services.transport.grpc_server import wait_for_signal
 
 # Restarts at once, and every death counts as one soon after the start.
