@@ -14,7 +14,7 @@ from services.campaigns.catalog_file import load_catalog_parts
 from services.campaigns.errors import CatalogError
 from services.campaigns.settings import CampaignSettings, add_flags
 from services.observability.http import MetricsSettings
-from services.processes.supervisor import WorkerStart, supervise
+from services.processes.serving import serve_in_processes
 from services.transport.grpc_server import wait_for_signal
 
 log = logging.getLogger(__name__)
@@ -45,33 +45,24 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, CatalogError) as exc:  # SettingsError too
         return _refused(exc)
     if settings.processes > 1:
-        return serve_in_processes(settings)
+        return serve_in_processes(
+            "campaigns",
+            settings,
+            processes=settings.processes,
+            host=settings.host,
+            port=settings.port,
+            metrics=settings.metrics,
+            for_worker=_worker_settings,
+            serve=serve,
+        )
     return serve(settings)
 
 
-def serve_in_processes(settings: CampaignSettings) -> int:
-    """`settings.processes` workers on one port (services/processes/supervisor.py),
-    each serving the catalog and following its file; the parent serves /metrics."""
-
-    def work(worker: WorkerStart) -> int:
-        return serve(
-            dataclasses.replace(
-                settings,
-                processes=1,
-                port=worker.port,
-                reuse_port=True,
-                metrics=MetricsSettings(),
-            ),
-            ready=worker.ready,
-        )
-
-    return supervise(
-        "campaigns",
-        settings.processes,
-        host=settings.host,
-        port=settings.port,
-        metrics=settings.metrics,
-        work=work,
+def _worker_settings(settings: CampaignSettings, port: int) -> CampaignSettings:
+    """Serving the catalog and following its file, on the shared port. It loads the
+    catalog before it binds (bootstrap), so it serves from its first connection."""
+    return dataclasses.replace(
+        settings, processes=1, port=port, reuse_port=True, metrics=MetricsSettings()
     )
 
 

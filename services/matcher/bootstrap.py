@@ -136,11 +136,14 @@ def start_matcher(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     timer: Callable[[], float] = time.monotonic,
+    before_bind: Callable[[CatalogCache], None] | None = None,
 ) -> MatcherServer:
     """Starts serving; the store is the caller's (it owns the one client per process).
 
     Health is SERVING while a catalog is held, however old: a cold start with the
     campaign service down stays NOT_SERVING. `timer` is the catalog cache's clock.
+    `before_bind` runs just before the port is bound (a worker of several waits there
+    for its first catalog: services/matcher/first_catalog.py).
     """
     # Its own registry per server: tests start many matchers in one process.
     metrics = Metrics(new_registry())
@@ -188,6 +191,8 @@ def start_matcher(
         AudienceServicer(audiences), server
     )
     try:
+        if before_bind is not None:
+            before_bind(cache)
         running = start_server(
             server, settings.server, SERVICE_NAMES, credentials=security.credentials
         )

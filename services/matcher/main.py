@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 import sys
 from collections.abc import Callable
 
 from services.domain.errors import DependencyUnavailable
 from services.matcher.bootstrap import start_matcher
+from services.matcher.catalog_cache import CatalogCache
+from services.matcher.first_catalog import hold_first_catalog
 from services.matcher.settings import MatcherSettings, add_flags
 from services.observability.http import MetricsSettings
-from services.processes.supervisor import WorkerStart, supervise
+from services.processes.serving import serve_in_processes
 from services.storage.factory import describe_store, open_store
 from services.transport.grpc_server import wait_for_signal
 
@@ -32,37 +35,42 @@ def run(args: argparse.Namespace) -> int:
         print(f"profile-matcher matcher: {exc}", file=sys.stderr)
         return 2
     if settings.processes > 1:
-        return serve_in_processes(settings)
+        return serve_in_processes(
+            "matcher",
+            settings,
+            processes=settings.processes,
+            host=settings.server.host,
+            port=settings.server.port,
+            metrics=settings.metrics,
+            for_worker=_worker_settings,
+            serve=_serve_worker,
+        )
     return serve(settings)
 
 
-def serve_in_processes(settings: MatcherSettings) -> int:
-    """`settings.processes` workers on one port (services/processes/supervisor.py),
-    each a whole matcher with its own store client; the parent serves /metrics."""
-
-    def work(worker: WorkerStart) -> int:
-        return serve(
-            dataclasses.replace(
-                settings,
-                processes=1,
-                server=dataclasses.replace(settings.server, port=worker.port, reuse_port=True),
-                metrics=MetricsSettings(),
-            ),
-            ready=worker.ready,
-        )
-
-    return supervise(
-        "matcher",
-        settings.processes,
-        host=settings.server.host,
-        port=settings.server.port,
-        metrics=settings.metrics,
-        work=work,
+def _worker_settings(settings: MatcherSettings, port: int) -> MatcherSettings:
+    """A whole matcher with its own store client, on the shared port."""
+    return dataclasses.replace(
+        settings,
+        processes=1,
+        server=dataclasses.replace(settings.server, port=port, reuse_port=True),
+        metrics=MetricsSettings(),
     )
 
 
-def serve(settings: MatcherSettings, ready: Callable[[], None] | None = None) -> int:
-    """One matcher in this process; `ready` runs once it serves and handles signals."""
+def _serve_worker(settings: MatcherSettings, ready: Callable[[], None]) -> int:
+    """Bound only once it holds a catalog, so it is SERVING when `ready` runs."""
+    hold = functools.partial(hold_first_catalog, timeout=settings.campaigns_timeout)
+    return serve(settings, ready, before_bind=hold)
+
+
+def serve(
+    settings: MatcherSettings,
+    ready: Callable[[], None] | None = None,
+    before_bind: Callable[[CatalogCache], None] | None = None,
+) -> int:
+    """One matcher in this process; `ready` runs once it serves and handles signals,
+    `before_bind` just before it binds its port (bootstrap.start_matcher)."""
     try:
         store = open_store(
             settings.store or None,
@@ -73,7 +81,7 @@ def serve(settings: MatcherSettings, ready: Callable[[], None] | None = None) ->
         print(f"profile-matcher matcher: {exc}", file=sys.stderr)
         return 2
     try:
-        server = start_matcher(settings, store)
+        server = start_matcher(settings, store, before_bind=before_bind)
     except OSError as exc:
         store.close()
         print(f"profile-matcher matcher: {exc}", file=sys.stderr)

@@ -29,27 +29,29 @@ class _ServingCollector:
 
     def describe(self) -> Iterable[Metric]:
         # Lets the registry refuse a second definition of these names.
-        return self._families()
+        return serving_families()
 
     def collect(self) -> Iterable[Metric]:
-        info, campaigns, watchers = self._families()
+        info, campaigns, watchers = serving_families()
         version, count = self._catalog()
         info.add_metric([version], 1.0)
         campaigns.add_metric([], count)
         watchers.add_metric([], self._watchers())
         return info, campaigns, watchers
 
-    @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
-        return (
-            GaugeMetricFamily(
-                CATALOG_INFO,
-                "The catalog version being served (1 for the current one).",
-                labels=["version"],
-            ),
-            GaugeMetricFamily(CATALOG_CAMPAIGNS, "Campaigns in the catalog being served."),
-            GaugeMetricFamily(WATCHERS, "Open WatchCampaigns streams (matchers following)."),
-        )
+
+def serving_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    """The served catalog's info and size and the open streams, empty: read at scrape
+    time in one process, published by each worker of several (published.py)."""
+    return (
+        GaugeMetricFamily(
+            CATALOG_INFO,
+            "The catalog version being served (1 for the current one).",
+            labels=["version"],
+        ),
+        GaugeMetricFamily(CATALOG_CAMPAIGNS, "Campaigns in the catalog being served."),
+        GaugeMetricFamily(WATCHERS, "Open WatchCampaigns streams (matchers following)."),
+    )
 
 
 class CampaignMetrics(RpcMetrics):
@@ -93,7 +95,7 @@ class CampaignMetrics(RpcMetrics):
             registry.register(_ServingCollector(catalog, watchers))
         else:
             # A worker of several: the scrape runs in the parent (multiprocess.py).
-            WorkerServingGauges(worker, _ServingCollector._families(), catalog, watchers)
+            WorkerServingGauges(worker, serving_families(), catalog, watchers)
 
     def reloaded(self, result: str) -> None:
         """`result` is "ok", "unchanged" or "error"."""

@@ -9,6 +9,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from services.transport.addresses import bare_host, cannot_bind, url_host
+
 log = logging.getLogger(__name__)
 
 # The port OpenTelemetry's Prometheus exporter made conventional.
@@ -24,8 +26,7 @@ class MetricsServer:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/metrics"
+        return metrics_url(self.host, self.port)
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -41,14 +42,17 @@ def start_metrics_server(
 
     `host` may be bracketed like the gRPC flags ("[::]"). OSError when the bind fails.
     """
-    bare_host = host.removeprefix("[").removesuffix("]")
     try:
-        httpd, thread = start_http_server(port, addr=bare_host, registry=registry)
+        httpd, thread = start_http_server(port, addr=bare_host(host), registry=registry)
     except OSError as exc:
-        raise OSError(f"cannot bind metrics endpoint {host}:{port}: {exc}") from None
-    server = MetricsServer(bare_host, httpd.server_port, httpd, thread)
+        raise cannot_bind("metrics endpoint", host, port, exc) from None
+    server = MetricsServer(bare_host(host), httpd.server_port, httpd, thread)
     log.info("metrics at %s", server.url)
     return server
+
+
+def metrics_url(host: str, port: int) -> str:
+    return f"http://{url_host(host)}:{port}/metrics"
 
 
 @dataclass(frozen=True, slots=True)

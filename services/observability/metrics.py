@@ -97,12 +97,12 @@ class _CatalogCollector:
 
     def describe(self) -> Iterable[Metric]:
         # Lets the registry refuse a second definition of these names.
-        return self._families()
+        return catalog_families()
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
             version, source, stale_after = self._version, self._age, self._stale_after
-        info, age_family, stale_family = self._families()
+        info, age_family, stale_family = catalog_families()
         if version is not None:
             info.add_metric([version], 1.0)
         families: list[Metric] = [info]
@@ -121,24 +121,26 @@ class _CatalogCollector:
             families.append(stale_family)
         return families
 
-    @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
-        return (
-            GaugeMetricFamily(
-                CATALOG_INFO,
-                "The campaign catalog version being served (1 for the current one).",
-                labels=["version"],
-            ),
-            GaugeMetricFamily(
-                CATALOG_AGE,
-                "Seconds since the campaign service last confirmed the catalog;"
-                " absent while there is no catalog.",
-            ),
-            GaugeMetricFamily(
-                CATALOG_STALE,
-                "1 while there is no catalog or it is older than the staleness limit.",
-            ),
-        )
+
+def catalog_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    """The catalog's info, age and stale metrics, empty: read at scrape time in one
+    process, published by each worker of several (published.WorkerCatalogGauges)."""
+    return (
+        GaugeMetricFamily(
+            CATALOG_INFO,
+            "The campaign catalog version being served (1 for the current one).",
+            labels=["version"],
+        ),
+        GaugeMetricFamily(
+            CATALOG_AGE,
+            "Seconds since the campaign service last confirmed the catalog;"
+            " absent while there is no catalog.",
+        ),
+        GaugeMetricFamily(
+            CATALOG_STALE,
+            "1 while there is no catalog or it is older than the staleness limit.",
+        ),
+    )
 
 
 class CatalogMetrics:
@@ -178,7 +180,7 @@ class CatalogMetrics:
             registry.register(self._collector)
         else:
             # A worker of several: the scrape runs in the parent (multiprocess.py).
-            self._collector = WorkerCatalogGauges(worker, _CatalogCollector._families())
+            self._collector = WorkerCatalogGauges(worker, catalog_families())
 
     def hit(self) -> None:
         self._hit.inc()

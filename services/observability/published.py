@@ -1,5 +1,6 @@
 """What a worker of several publishes instead of scrape-time collectors: gauges it sets
-itself, every second, since the scrape runs in the parent (multiprocess.py).
+itself, every second from when they are made, since the scrape runs in the parent
+(multiprocess.py).
 
 Each series carries the worker's index as `worker`: every worker holds its own catalog,
 and they may briefly disagree. multiprocess_mode "live...": a dead worker's series go
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from prometheus_client import Gauge
@@ -20,32 +22,20 @@ log = logging.getLogger(__name__)
 PUBLISH_INTERVAL = 1.0
 
 
-class Publisher:
-    """Runs `publish` on a daemon thread every `interval` seconds, for the life of the
+def start_publishing(publish: Callable[[], None], interval: float = PUBLISH_INTERVAL) -> None:
+    """Runs `publish` every `interval` seconds on a daemon thread, which ends with the
     worker process (a worker builds its metrics once)."""
 
-    def __init__(self, publish: Callable[[], None], interval: float = PUBLISH_INTERVAL) -> None:
-        self._publish = publish
-        self._interval = interval
-        self._started = False
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        with self._lock:
-            if self._started:
-                return
-            self._started = True
-        threading.Thread(target=self._run, name="metrics-publisher", daemon=True).start()
-
-    def _run(self) -> None:
-        stop = threading.Event()  # never set: the thread ends with the process
+    def run() -> None:
         while True:
             try:
-                self._publish()
+                publish()
             except Exception:
                 # A broken source must not end the publishing; the gap shows instead.
                 log.exception("publishing metrics failed")
-            stop.wait(self._interval)
+            time.sleep(interval)
+
+    threading.Thread(target=run, name="metrics-publisher", daemon=True).start()
 
 
 class VersionInfo:
@@ -83,8 +73,8 @@ def worker_gauge(family: GaugeMetricFamily, worker: str) -> Gauge:
 
 
 class WorkerCatalogGauges:
-    """The matcher's catalog info, age and stale metrics (metrics._CatalogCollector's
-    families), published by a worker of several."""
+    """The matcher's catalog info, age and stale metrics (metrics.catalog_families),
+    published by a worker of several: nothing of the age until it has a source."""
 
     def __init__(self, worker: str, families: Sequence[GaugeMetricFamily]) -> None:
         info, age, stale = families
@@ -92,21 +82,20 @@ class WorkerCatalogGauges:
         self._age_family, self._stale_family, self._worker = age, stale, worker
         self._age: Gauge | None = None  # made with the first age: absent until then
         self._stale: Gauge | None = None
-        self._source: Callable[[], float | None] | None = None
-        self._stale_after = float("inf")
-        self._publisher = Publisher(self._publish)
+        # (source, stale_after), set at once so the publisher never sees half of it.
+        self._source: tuple[Callable[[], float | None], float] | None = None
+        start_publishing(self._publish)
 
     def set_version(self, version: str) -> None:
         self._info.set(version)
 
     def set_age_source(self, source: Callable[[], float | None], stale_after: float) -> None:
-        self._source, self._stale_after = source, stale_after
-        self._publisher.start()
+        self._source = (source, stale_after)
 
     def _publish(self) -> None:
-        source = self._source
-        if source is None:
+        if self._source is None:
             return
+        source, stale_after = self._source
         age = source()
         if age is not None:
             if self._age is None:
@@ -115,12 +104,12 @@ class WorkerCatalogGauges:
         if self._stale is None:
             self._stale = worker_gauge(self._stale_family, self._worker)
         # No catalog at all is worse than an old one, so it counts as stale.
-        self._stale.set(1.0 if age is None or age > self._stale_after else 0.0)
+        self._stale.set(1.0 if age is None or age > stale_after else 0.0)
 
 
 class WorkerServingGauges:
-    """The campaign service's served-catalog metrics (campaign_metrics._ServingCollector's
-    families), published by a worker of several: the open streams summed over them."""
+    """The campaign service's served-catalog metrics (campaign_metrics.serving_families),
+    published by a worker of several: the open streams summed over them."""
 
     def __init__(
         self,
@@ -136,7 +125,7 @@ class WorkerServingGauges:
             streams.name, streams.documentation, multiprocess_mode="livesum", registry=None
         )
         self._catalog, self._watcher_count = catalog, watchers
-        Publisher(self._publish).start()
+        start_publishing(self._publish)
 
     def _publish(self) -> None:
         version, count = self._catalog()

@@ -14,6 +14,8 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from services.transport.addresses import bare_host, cannot_bind
+
 
 @contextmanager
 def shared_port(host: str, port: int) -> Iterator[tuple[int, list[int]]]:
@@ -38,13 +40,13 @@ def shared_port(host: str, port: int) -> Iterator[tuple[int, list[int]]]:
 
 def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple[str, int]]:
     """The family and address gRPC binds for "host:port" ("[::]" bracketed as in our flags)."""
-    bare = host.removeprefix("[").removesuffix("]")
+    bare = bare_host(host)
     try:
         infos = socket.getaddrinfo(
             bare or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
     except socket.gaierror as exc:
-        raise OSError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+        raise cannot_bind("", host, port, exc) from None
     family, _, _, _, address = infos[0]
     return family, (str(address[0]), int(address[1]))
 
@@ -53,4 +55,4 @@ def _bind(sock: socket.socket, address: tuple[str, int], host: str, port: int) -
     try:
         sock.bind(address)
     except OSError as exc:
-        raise OSError(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
+        raise cannot_bind("", host, port, exc) from None

@@ -11,10 +11,12 @@ The parent supervises from one thread, on a loop over a pipe that signals wake
 (signal.set_wakeup_fd), one pipe per worker that says when it serves, and the
 metrics endpoint (served inline, so the parent never holds a thread across a fork):
 - a worker that dies is started again, after a delay that doubles while it keeps
-  dying soon after its start (RestartPolicy), so a crash loop does not spin;
-- a worker that dies before serving while the first start is still under way fails
-  the whole start: the others are stopped and the parent exits with its code (2 for
-  a bad configuration or store, 1 for a port it cannot bind);
+  dying soon after its start (restarts.RestartPolicy), so a crash loop does not
+  spin; after a few such deaths in a row the parent gives up: it stops the others
+  and exits non-zero, for Kubernetes or systemd to restart the whole server;
+- a worker of a slot that has never served, dying before it serves, fails the whole
+  start: the others are stopped and the parent exits with its code (2 for a bad
+  configuration or store, 1 for a port it cannot bind);
 - SIGTERM or SIGINT is passed on to every worker (each drains, then stops; a second
   signal, passed on too, cuts their drain short), and the parent waits for them all.
 """
@@ -29,10 +31,9 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
 
 from services.observability.http import MetricsSettings
 from services.observability.inline_http import InlineMetricsEndpoint
@@ -43,37 +44,12 @@ from services.observability.multiprocess import (
     worker_died,
 )
 from services.processes.ports import shared_port
-from services.processes.worker import become_worker
+from services.processes.restarts import FailStart, GiveUp, RestartPolicy, SlotHistory
+from services.processes.worker import HELD_AT_FORK, Work, run_worker
 
 log = logging.getLogger(__name__)
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerStart:
-    """What a worker process is told: which it is, the port to bind with SO_REUSEPORT,
-    and what to call once it serves."""
-
-    index: int
-    port: int
-    ready: Callable[[], None]
-
-
-# Runs in the worker process; returns its exit code (0 after a signal's drain).
-Work = Callable[[WorkerStart], int]
-
-
-@dataclass(frozen=True, slots=True)
-class RestartPolicy:
-    first_delay: float = 0.5
-    max_delay: float = 30.0
-    # A worker that ran this long before it died starts the delays over.
-    stable_after: float = 10.0
-
-    def delay(self, quick_deaths: int) -> float:
-        """Before the next start, after `quick_deaths` deaths in a row soon after start."""
-        return min(self.max_delay, self.first_delay * 2.0 ** max(0, quick_deaths - 1))
 
 
 @dataclass(slots=True)
@@ -87,10 +63,10 @@ class _Worker:
 @dataclass(slots=True)
 class _Slot:
     index: int
-    pids: list[int] = field(default_factory=list)
+    history: SlotHistory
+    pid: int | None = None  # its latest process, alive or not
     worker: _Worker | None = None
     restarts: int = 0
-    quick_deaths: int = 0
     due: float | None = None  # when to start it again
 
 
@@ -109,11 +85,18 @@ def supervise(
 
 
 class Supervisor:
-    def __init__(self, name: str, processes: int, work: Work, policy: RestartPolicy) -> None:
+    def __init__(
+        self,
+        name: str,
+        processes: int,
+        work: Work,
+        policy: RestartPolicy,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._name = name
         self._work = work
-        self._policy = policy
-        self._slots = [_Slot(index) for index in range(processes)]
+        self._clock = clock
+        self._slots = [_Slot(index, SlotHistory(policy)) for index in range(processes)]
         self._parent = os.getpid()
         self._port = 0
         self._directory: Path | None = None
@@ -148,7 +131,7 @@ class Supervisor:
 
     def records(self) -> list[WorkerRecord]:
         return [
-            WorkerRecord(slot.index, tuple(slot.pids), slot.worker is not None, slot.restarts)
+            WorkerRecord(slot.index, slot.pid, slot.worker is not None, slot.restarts)
             for slot in self._slots
         ]
 
@@ -204,7 +187,7 @@ class Supervisor:
 
     def _wait(self) -> None:
         due = [slot.due for slot in self._slots if slot.due is not None]
-        timeout = None if not due else max(0.0, min(due) - time.monotonic())
+        timeout = None if not due else max(0.0, min(due) - self._clock())
         for key, _ in self._selector.select(timeout):
             if key.data is None:  # the signal pipe: its bytes only woke us
                 with contextlib.suppress(BlockingIOError):
@@ -227,6 +210,7 @@ class Supervisor:
             self._close_pipe(worker)
             return
         worker.ready = True
+        slot.history.served = True
         if not self._serving and all(s.worker is not None and s.worker.ready for s in self._slots):
             self._serving = True
             log.info(
@@ -240,11 +224,13 @@ class Supervisor:
         while self._signals:
             signum = self._signals.pop(0)
             signame = signal.Signals(signum).name
-            if self._stopping:
-                log.info("received %s again, passing it on to the workers", signame)
+            again = self._stopping
+            self._stop(signum)
+            # Only once passed on: whoever reads it knows every worker has it.
+            if again:
+                log.info("received %s again, passed it on to the workers", signame)
             else:
                 log.info("received %s, stopping the workers", signame)
-            self._stop(signum)
 
     def _stop(self, signum: int) -> None:
         self._stopping = True
@@ -273,37 +259,46 @@ class Supervisor:
         slot.worker = None
         self._close_pipe(worker)
         if self._directory is not None:
-            worker_died(self._directory, worker.pid)
+            worker_died(self._directory, worker.pid, slot.index)
         how = _how_it_ended(code)
         if self._stopping:
             log.info("worker %d (pid %d) %s", slot.index, worker.pid, how)
             if code != 0 and -code not in self._forwarded:
                 self._unclean = True
             return
-        if not worker.ready and not self._serving:
+        verdict = slot.history.died(self._clock() - worker.started)
+        if isinstance(verdict, FailStart):
             log.error(
                 "worker %d (pid %d) %s before it served: stopping the others",
                 slot.index,
                 worker.pid,
                 how,
             )
-            self._failure = code if code > 0 else 1
-            self._stop(signal.SIGTERM)
+        elif isinstance(verdict, GiveUp):
+            log.error(
+                "worker %d (pid %d) %s, its %d. death in a row soon after its start:"
+                " giving up, stopping every worker and exiting, for the service manager"
+                " to start the whole server again",
+                slot.index,
+                worker.pid,
+                how,
+                verdict.quick_deaths,
+            )
+        else:
+            slot.due = self._clock() + verdict.delay
+            log.warning(
+                "worker %d (pid %d) %s; starting it again in %.1f s",
+                slot.index,
+                worker.pid,
+                how,
+                verdict.delay,
+            )
             return
-        lived = time.monotonic() - worker.started
-        slot.quick_deaths = slot.quick_deaths + 1 if lived < self._policy.stable_after else 1
-        delay = self._policy.delay(slot.quick_deaths)
-        slot.due = time.monotonic() + delay
-        log.warning(
-            "worker %d (pid %d) %s; starting it again in %.1f s",
-            slot.index,
-            worker.pid,
-            how,
-            delay,
-        )
+        self._failure = code if code > 0 else 1
+        self._stop(signal.SIGTERM)
 
     def _start_due(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         for slot in self._slots:
             if slot.due is not None and slot.due <= now and not self._stopping:
                 slot.due = None
@@ -318,37 +313,28 @@ class Supervisor:
         inherited = [*self._inherited, *others, ready_read]
         for stream in (sys.stdout, sys.stderr):  # or the child would write it out again
             stream.flush()
-        pid = os.fork()
-        if pid == 0:
-            self._be_worker(slot.index, ready_write, inherited)
+        # Until the child has handlers of its own (worker.become_worker).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_AT_FORK)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                run_worker(
+                    self._work,
+                    slot.index,
+                    self._port,
+                    parent=self._parent,
+                    inherited=inherited,
+                    ready_write=ready_write,
+                    mask=mask,
+                )
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(ready_write)
         os.set_blocking(ready_read, False)
-        slot.worker = _Worker(pid, ready_read, time.monotonic())
-        slot.pids.append(pid)
+        slot.worker = _Worker(pid, ready_read, self._clock())
+        slot.pid = pid
         self._selector.register(ready_read, selectors.EVENT_READ, slot)
         log.info("worker %d started (pid %d)", slot.index, pid)
-
-    def _be_worker(self, index: int, ready_write: int, inherited: list[int]) -> NoReturn:
-        """The forked child: never returns into the parent's code."""
-        code = 1
-        try:
-            become_worker(index, parent=self._parent, inherited=inherited)
-
-            def ready() -> None:
-                with contextlib.suppress(OSError):
-                    os.write(ready_write, b"r")
-
-            code = self._work(WorkerStart(index, self._port, ready))
-        except SystemExit as exc:
-            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            log.exception("worker %d failed", index)
-        finally:
-            logging.shutdown()
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            os._exit(code)
 
     def _close_pipe(self, worker: _Worker) -> None:
         if worker.ready_fd is not None:

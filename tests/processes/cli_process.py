@@ -19,9 +19,15 @@ SERVING = re.compile(r"(\d+) worker processes serving on port (\d+)")
 
 
 class CliProcess:
-    def __init__(self, argv: Sequence[str], *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        module: str = "services.cli",
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", *argv],
+            [sys.executable, "-m", module, *argv],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
@@ -111,6 +112,13 @@ def test_workers_share_the_port_come_back_when_killed_and_drain_on_sigterm(
 
         eventually(answers_every_time, timeout=15)
         text = scrape(metrics_port)
+        # The killed worker's calls still counted, from its slot's archive.
+        again_started = sample(
+            text, "grpc_server_started_total", grpc_method="GetClientConfig", grpc_type="unary"
+        )
+        assert again_started >= started + 6
+        (directory,) = tmp_path.glob("profile-matcher-metrics-*")
+        assert not list(directory.glob(f"*_{first[1]}.db")), "the dead worker's files stay"
         assert sample(text, WORKER_RESTARTS + "_total", worker="1") == 1
         assert sample(text, WORKER_RESTARTS + "_total", worker="0") == 0
         assert sample(text, WORKER_UP, worker="1") == 1
@@ -124,6 +132,42 @@ def test_workers_share_the_port_come_back_when_killed_and_drain_on_sigterm(
     assert log.count("health NOT_SERVING; still serving for 0.2 s") == 2, log
     assert "every worker has stopped" in log
     assert not list(tmp_path.glob("profile-matcher-metrics-*")), "the metrics files stay"
+
+
+def health(port: int) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+    """On a connection of its own, as a probe: the status of the one worker it reaches."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        return stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+
+
+def test_a_worker_takes_connections_only_once_it_holds_a_catalog(store_file: Path) -> None:
+    campaigns = CampaignServer(FakeCampaignService([sample_campaign()]))
+    campaigns.port = free_port()  # where it will start; nothing listens there yet
+    matcher = CliProcess(matcher_argv(campaigns, str(store_file)))
+    try:
+        port = int(matcher.wait_for(r"starting 2 worker processes on port (\d+)").group(1))
+        for worker in "01":
+            matcher.wait_for(
+                rf"^\[worker {worker} pid \d+\] .*no campaign catalog yet: this worker binds"
+                " the port once it holds one"
+            )
+        # No worker listens: a probe's connection is refused, not answered by a worker
+        # that cannot match (nor by chance by one that can).
+        with pytest.raises(grpc.RpcError) as refused:
+            health(port)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "serving on port" not in matcher.text
+
+        campaigns.start()
+        assert matcher.serving_port() == port
+        for _ in range(8):  # whichever worker each connection reaches
+            assert health(port) == health_pb2.HealthCheckResponse.SERVING
+        assert matcher.stop() == 0, matcher.text
+    finally:
+        matcher.kill()
+        campaigns.stop()
+    assert matcher.text.count("campaign catalog held: binding the port") == 2, matcher.text
 
 
 def test_a_start_that_fails_in_every_worker_exits_2_and_is_not_retried(

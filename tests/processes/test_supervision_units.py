@@ -1,4 +1,4 @@
-"""The supervisor's pieces that need no process: restart delays, the shared port."""
+"""The supervisor's pieces that need no process: the shared port."""
 
 from __future__ import annotations
 
@@ -7,12 +7,6 @@ import socket
 import pytest
 
 from services.processes.ports import shared_port
-from services.processes.supervisor import RestartPolicy
-
-
-def test_restart_delays_double_while_a_worker_keeps_dying_quickly_up_to_the_cap() -> None:
-    policy = RestartPolicy(first_delay=0.5, max_delay=4.0)
-    assert [policy.delay(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
 
 
 def test_port_0_is_reserved_and_still_bindable_with_so_reuseport() -> None:

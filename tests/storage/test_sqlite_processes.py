@@ -13,7 +13,7 @@ from services.storage.sqlite_store import SQLiteProfileStore
 UPDATES = 150
 
 
-def increment(path: str, player_id: str, field: str, start: Any) -> None:
+def increment(path: str, player_id: str, field: str, both_open: Any) -> None:
     """UpdateProfile's way, many times: read the profile, then write the field + 1.
 
     Only this process writes `field`, so the read is never stale for it; what could
@@ -21,7 +21,7 @@ def increment(path: str, player_id: str, field: str, start: Any) -> None:
     this write committed."""
     store = SQLiteProfileStore.open(path, timeout=30)
     try:
-        start.wait(30)
+        both_open.wait(30)  # neither loop starts before the other process has the store
         for _ in range(UPDATES):
             profile = store.get(player_id)
             assert profile is not None
@@ -43,14 +43,13 @@ def test_concurrent_writers_in_two_processes_lose_no_update(
     store.close()
     # spawn: a fresh interpreter, so no gRPC state of this test process is forked.
     context = multiprocessing.get_context("spawn")
-    start = context.Event()
+    both_open = context.Barrier(2)
     writers = [
-        context.Process(target=increment, args=(str(path), player_id, field, start))
+        context.Process(target=increment, args=(str(path), player_id, field, both_open))
         for field in ("_a", "_b")
     ]
     for writer in writers:
         writer.start()
-    start.set()  # both opened the store by now or soon: their loops overlap
     for writer in writers:
         writer.join(timeout=120)
     assert [writer.exitcode for writer in writers] == [0, 0]
