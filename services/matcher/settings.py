@@ -49,6 +49,20 @@ WAITING_STORE_MATCH_WORKERS = 8
 GRACE_MARGIN = 1.0
 
 
+# How the matcher serves (--io): "aio", one event loop (grpc.aio); "threads", grpc's
+# thread-pool server. Both serve the same services with the same behaviour.
+IO_AIO = "aio"
+IO_THREADS = "threads"
+IO_MODES = (IO_AIO, IO_THREADS)
+DEFAULT_IO = IO_AIO
+
+
+def store_in_memory(store: str | None) -> bool:
+    """Whether a store URI names the embedded store in memory, whose reads never wait
+    on anything but the GIL (the aio server runs them inline on its loop)."""
+    return store in (None, "", ":memory:")
+
+
 def default_match_workers(store: str | None) -> int:
     """MatcherSettings.match_workers for a store URI (empty: the in-memory store)."""
     return (
@@ -97,6 +111,8 @@ class MatcherSettings:
     # and where MongoDB runs counts (services/storage/mongo_audience.py).
     audience_timeout: float = DEFAULT_AUDIENCE_TIMEOUT
     audience_read_preference: str = DEFAULT_READ_PREFERENCE
+    # IO_AIO or IO_THREADS (services/matcher/aio_wiring.py, bootstrap.py).
+    io: str = DEFAULT_IO
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MatcherSettings:
@@ -141,6 +157,7 @@ class MatcherSettings:
             index_build_timeout=_index_build_timeout(args.index_build_timeout),
             audience_timeout=_positive("--audience-timeout", args.audience_timeout),
             audience_read_preference=_read_preference(args.audience_read_preference),
+            io=_io(args.io),
         )
 
 
@@ -183,6 +200,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         ("--audience-timeout", "PROFILE_MATCHER_AUDIENCE_TIMEOUT", DEFAULT_AUDIENCE_TIMEOUT,
          float, "longest an EstimateAudience count may take (a scan reads every profile);"
          " a caller's deadline shortens it"),
+        ("--io", "PROFILE_MATCHER_IO", DEFAULT_IO, str,
+         f"how to serve: {IO_AIO}, one event loop (grpc.aio; the in-memory store read on it,"
+         f" any other through --match-workers threads), or {IO_THREADS}, grpc's thread pool"),
         ("--audience-read-preference", "PROFILE_MATCHER_AUDIENCE_READ_PREFERENCE",
          DEFAULT_READ_PREFERENCE, str,
          "where MongoDB runs EstimateAudience counts: " + ", ".join(READ_PREFERENCES)
@@ -242,6 +262,12 @@ def _positive(flag: str, value: float) -> float:
     if not value > 0:  # also refuses nan
         raise ValueError(f"{flag}: must be more than 0 seconds, got {value:g}")
     return value
+
+
+def _io(mode: str) -> str:
+    if mode not in IO_MODES:
+        raise ValueError(f"--io: want one of {', '.join(IO_MODES)}, got {mode!r}")
+    return mode
 
 
 def _read_preference(name: str) -> str:
