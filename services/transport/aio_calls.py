@@ -24,14 +24,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 import grpc
 
 from services.domain.errors import InvalidInput
+from services.transport.aio_sync import (
+    Aborted,
+    AioContext,
+    Metadata,
+    Run,
+    SyncContext,
+    pooled_client_stream,
+    pooled_unary,
+)
 from services.transport.handlers import Behaviour, Handler
 from services.transport.limits import RequestTooLarge
 
@@ -40,7 +49,6 @@ log = logging.getLogger(__name__)
 # Core ends the call on its own clock, Python reads the wall clock: a call cancelled
 # this close to its deadline was ended by the deadline (as the sync metrics read it).
 _DEADLINE_SLACK = 0.05
-Metadata = Sequence[tuple[str, str | bytes]]
 
 
 class MethodObserver(Protocol):
@@ -84,29 +92,28 @@ class CallWrapper:
             [gate for gate in self.gates if gate.protects(method)],
             None if self.observe is None else self.observe(method, kind),
         )
+        serialize = handler.response_serializer
         is_async = inspect.iscoroutinefunction(behaviour) or inspect.isasyncgenfunction(behaviour)
+        executor = None if is_async else self.placement(method)
         if kind == "unary":
-            run = _async_unary(behaviour) if is_async else _sync_unary(behaviour, self, method)
-            return grpc.unary_unary_rpc_method_handler(
-                call.unary(run), None, handler.response_serializer
-            )
+            if is_async:
+                wrapped = call.unary(run=behaviour)
+            elif executor is None:
+                wrapped = call.unary(inline=behaviour)
+            else:
+                wrapped = call.unary(run=pooled_unary(behaviour, executor))
+            return grpc.unary_unary_rpc_method_handler(wrapped, None, serialize)
+        if not is_async and (kind != "client_stream" or executor is None):
+            raise TypeError(f"{method}: a sync {kind} needs a pool on the aio server")
         if kind == "client_stream":
-            run = (
-                _async_unary(behaviour)
-                if is_async
-                else _sync_client_stream(behaviour, self.placement(method))
-            )
+            run = pooled_client_stream(behaviour, executor) if executor else behaviour
             return grpc.stream_unary_rpc_method_handler(
-                call.client_stream(run), call.marking_deserializer(), handler.response_serializer
+                call.client_stream(run), call.marking_deserializer(), serialize
             )
-        if not is_async:
-            raise TypeError(f"{method}: a sync response stream cannot run on the aio server")
         if kind == "server_stream":
-            return grpc.unary_stream_rpc_method_handler(
-                call.server_stream(behaviour), None, handler.response_serializer
-            )
+            return grpc.unary_stream_rpc_method_handler(call.streamed(behaviour), None, serialize)
         return grpc.stream_stream_rpc_method_handler(
-            call.bidi_stream(behaviour), call.marking_deserializer(), handler.response_serializer
+            call.streamed(behaviour), call.marking_deserializer(), serialize
         )
 
 
@@ -139,12 +146,16 @@ class _Problem:
         self.error = error
 
 
-# The behaviour of a call, once admitted: (request or requests, context) -> response.
-Run = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Any]
+_OK = grpc.StatusCode.OK
 
 
 class _Call:
-    """One method's checks, bound once; its methods make the behaviours grpc runs."""
+    """One method's checks, bound once; its methods make the behaviours grpc runs.
+
+    A call is counted by the metrics from its start, and in `in_flight` from its
+    admission to its end. A refusal or a servicer's abort is recorded before the
+    status goes out (Aborted), as the sync server's interceptor records it.
+    """
 
     def __init__(
         self,
@@ -161,10 +172,8 @@ class _Call:
         self._observer = observer
         self._limit = wrapper.max_message_bytes
 
-    # -- the checks every call goes through ----------------------------------------
-
-    def _admit(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        """Refuses a call the gates or the concurrency limit refuse (raises _Aborted)."""
+    def _admit(self, context: AioContext) -> None:
+        """Raises Aborted for a call the gates or the concurrency limit refuse."""
         for gate in self._gates:
             # grpc.aio's Metadata holds the same (key, value) pairs as the sync stack's.
             metadata: Any = context.invocation_metadata()
@@ -172,49 +181,23 @@ class _Call:
             if refusal is not None:
                 code, reason = refusal
                 log.warning("refused %s from %s: %s", self._method, context.peer(), reason)
-                raise _Aborted(code, reason)
+                raise Aborted(code, reason)
         wrapper = self._wrapper
         if wrapper.in_flight >= wrapper.max_concurrent:
-            raise _Aborted(
+            raise Aborted(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"server busy: {wrapper.max_concurrent} calls in flight, its limit; retry later",
             )
 
-    async def _observed(
-        self, context: grpc.aio.ServicerContext[Any, Any], body: Callable[[], Any]
-    ) -> Any:
-        """Runs `body` (a coroutine function) under the concurrency count and the metrics."""
-        observer = self._observer
-        started = 0.0 if observer is None else observer.started()
-        try:
-            self._admit(context)
-            self._wrapper.in_flight += 1
-            try:
-                result = await body()
-            finally:
-                self._wrapper.in_flight -= 1
-        except _Aborted as aborted:
-            # Recorded before the status goes out, as the sync server's metrics are.
-            if observer is not None:
-                observer.finished(started, aborted.code)
-            await context.abort(aborted.code, aborted.details)
-        except BaseException as exc:
-            if observer is not None:
-                observer.finished(started, _raised_code(context, exc))
-            raise
-        if observer is not None:
-            observer.finished(started, context.code() or grpc.StatusCode.OK)
-        return result
-
     def _request(self, data: bytes) -> Any:
         if len(data) > self._limit:
-            raise _Aborted(
+            raise Aborted(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, str(RequestTooLarge(len(data), self._limit))
             )
         try:
             return self._parse(data)
         except Exception as exc:  # whatever the parser raises, the bytes are at fault
-            raise _Aborted(
+            raise Aborted(
                 grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid request message ({exc})"
             ) from None
 
@@ -233,108 +216,106 @@ class _Call:
 
         return deserialize
 
-    # -- the behaviours, by kind -------------------------------------------------------
+    def _started(self) -> float:
+        return 0.0 if self._observer is None else self._observer.started()
 
-    def unary(self, run: Run) -> Behaviour:
-        async def unary(data: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            async def body() -> Any:
-                return await run(self._request(data), context)
+    def _finished(self, started: float, code: grpc.StatusCode) -> None:
+        if self._observer is not None:
+            self._observer.finished(started, code)
 
-            return await self._observed(context, body)
+    def unary(self, *, run: Run | None = None, inline: Behaviour | None = None) -> Behaviour:
+        """A single request and response; `inline` (a sync behaviour) runs right here,
+        with no await between the request and the response."""
+        wrapper = self._wrapper
+
+        async def unary(data: bytes, context: AioContext) -> Any:
+            started = self._started()
+            try:
+                self._admit(context)
+                wrapper.in_flight += 1
+                try:
+                    if inline is not None:
+                        response = inline(self._request(data), SyncContext(context))
+                    else:
+                        assert run is not None
+                        response = await run(self._request(data), context)
+                finally:
+                    wrapper.in_flight -= 1
+            except Aborted as aborted:
+                self._finished(started, aborted.code)
+                await context.abort(aborted.code, aborted.details)
+            except BaseException as exc:
+                self._finished(started, _raised_code(context, exc))
+                raise
+            self._finished(started, context.code() or _OK)
+            return response
 
         return unary
 
     def client_stream(self, run: Run) -> Behaviour:
-        async def client_stream(
-            requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
-        ) -> Any:
-            async def body() -> Any:
-                return await run(_checked(requests), context)
+        wrapper = self._wrapper
 
-            return await self._observed(context, body)
+        async def client_stream(requests: AsyncIterator[Any], context: AioContext) -> Any:
+            started = self._started()
+            try:
+                self._admit(context)
+                wrapper.in_flight += 1
+                try:
+                    response = await run(_checked(requests), context)
+                finally:
+                    wrapper.in_flight -= 1
+            except Aborted as aborted:
+                self._finished(started, aborted.code)
+                await context.abort(aborted.code, aborted.details)
+            except BaseException as exc:
+                self._finished(started, _raised_code(context, exc))
+                raise
+            self._finished(started, context.code() or _OK)
+            return response
 
         return client_stream
 
-    def server_stream(self, behaviour: Behaviour) -> Behaviour:
-        if inspect.isasyncgenfunction(behaviour):
+    def streamed(self, behaviour: Behaviour) -> Behaviour:
+        """A response stream (health's Watch, reflection), an async generator or a
+        coroutine that writes; the call lasts until its end."""
+        wrapper = self._wrapper
 
-            async def generated(
-                data: bytes, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Any]:
-                async def responses() -> AsyncIterator[Any]:
-                    async for response in behaviour(self._request(data), context):
-                        yield response
+        def start(argument: Any) -> Any:
+            if isinstance(argument, bytes):
+                return self._request(argument)
+            return _checked(argument)
 
-                async for response in self._observed_stream(context, responses):
-                    yield response
+        if not inspect.isasyncgenfunction(behaviour):
 
-            return generated
+            async def written(argument: Any, context: AioContext) -> None:
+                await self.client_stream(lambda a, c: behaviour(start(a), c))(argument, context)
 
-        async def written(data: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-            async def body() -> None:
-                await behaviour(self._request(data), context)
+            return written
 
-            await self._observed(context, body)
-
-        return written
-
-    def bidi_stream(self, behaviour: Behaviour) -> Behaviour:
-        if inspect.isasyncgenfunction(behaviour):
-
-            async def generated(
-                requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Any]:
-                def responses() -> AsyncIterator[Any]:
-                    return behaviour(_checked(requests), context)  # type: ignore[no-any-return]
-
-                async for response in self._observed_stream(context, responses):
-                    yield response
-
-            return generated
-
-        async def written(
-            requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
-        ) -> None:
-            async def body() -> None:
-                await behaviour(_checked(requests), context)
-
-            await self._observed(context, body)
-
-        return written
-
-    async def _observed_stream(
-        self,
-        context: grpc.aio.ServicerContext[Any, Any],
-        responses: Callable[[], AsyncIterator[Any]],
-    ) -> AsyncIterator[Any]:
-        """`_observed` for a response stream: the call lasts until its last response."""
-        observer = self._observer
-        started = 0.0 if observer is None else observer.started()
-        try:
-            self._admit(context)
-            self._wrapper.in_flight += 1
+        async def generated(argument: Any, context: AioContext) -> AsyncIterator[Any]:
+            started = self._started()
             try:
-                async for response in responses():
-                    yield response
-            finally:
-                self._wrapper.in_flight -= 1
-        except _Aborted as aborted:
-            if observer is not None:
-                observer.finished(started, aborted.code)
-            await context.abort(aborted.code, aborted.details)
-        except BaseException as exc:
-            if observer is not None:
-                observer.finished(started, _raised_code(context, exc))
-            raise
-        if observer is not None:
-            observer.finished(started, context.code() or grpc.StatusCode.OK)
+                self._admit(context)
+                wrapper.in_flight += 1
+                try:
+                    async for response in behaviour(start(argument), context):
+                        yield response
+                finally:
+                    wrapper.in_flight -= 1
+            except Aborted as aborted:
+                self._finished(started, aborted.code)
+                await context.abort(aborted.code, aborted.details)
+            except BaseException as exc:
+                self._finished(started, _raised_code(context, exc))
+                raise
+            self._finished(started, context.code() or _OK)
+
+        return generated
 
 
-def _raised_code(
-    context: grpc.aio.ServicerContext[Any, Any], exc: BaseException
-) -> grpc.StatusCode:
+def _raised_code(context: AioContext, exc: BaseException) -> grpc.StatusCode:
     code: grpc.StatusCode | None = context.code()
-    if code is not None and code is not grpc.StatusCode.OK:
+    if code is not None and code is not _OK:
         return code
     # The client left or its deadline passed: the task is cancelled, a stream closed.
     if isinstance(exc, asyncio.CancelledError | GeneratorExit):
@@ -351,121 +332,3 @@ async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         if type(request) is _Problem:
             raise request.error
         yield request
-
-
-def _async_unary(behaviour: Behaviour) -> Run:
-    return behaviour
-
-
-# -- sync behaviours (our servicers) on the aio server ---------------------------------
-
-
-class _Aborted(Exception):
-    """Raised by SyncContext.abort; the async side aborts the call with its status."""
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        super().__init__(details)
-        self.code = code
-        self.details = details
-
-
-class SyncContext:
-    """The part of grpc.ServicerContext our sync servicers use, over an aio call's
-    context. `abort` raises instead of aborting: the call is aborted by the async side,
-    on the loop, which is where aio does it."""
-
-    __slots__ = ("_context",)
-
-    def __init__(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        self._context = context
-
-    def abort(self, code: grpc.StatusCode, details: str = "") -> NoReturn:
-        raise _Aborted(code, details)
-
-    def time_remaining(self) -> float | None:
-        remaining: float | None = self._context.time_remaining()
-        return remaining
-
-    def set_trailing_metadata(self, metadata: Metadata) -> None:
-        self._context.set_trailing_metadata(metadata)
-
-    def invocation_metadata(self) -> Metadata:
-        metadata: Any = self._context.invocation_metadata()
-        return () if metadata is None else tuple(metadata)
-
-    def peer(self) -> str:
-        peer: str = self._context.peer()
-        return peer
-
-    def set_code(self, code: grpc.StatusCode) -> None:
-        self._context.set_code(code)
-
-    def set_details(self, details: str) -> None:
-        self._context.set_details(details)
-
-
-def _sync_unary(behaviour: Behaviour, wrapper: CallWrapper, method: str) -> Run:
-    executor = wrapper.placement(method)
-    if executor is None:
-
-        async def inline(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            return behaviour(request, SyncContext(context))
-
-        return inline
-
-    async def pooled(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, behaviour, request, SyncContext(context))
-
-    return pooled
-
-
-def _sync_client_stream(behaviour: Behaviour, executor: Executor | None) -> Run:
-    """A sync client-streaming behaviour on a pool thread, reading the stream through
-    a blocking iterator (inline it would hold the loop while it waits for messages)."""
-    if executor is None:
-        raise TypeError("a sync client stream needs a pool to wait for its messages on")
-
-    async def pooled(
-        requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
-    ) -> Any:
-        loop = asyncio.get_running_loop()
-        blocking = _BlockingStream(requests, loop)
-        return await loop.run_in_executor(executor, behaviour, blocking, SyncContext(context))
-
-    return pooled
-
-
-class CallEnded(grpc.RpcError):
-    """What reading a request stream raises once its call is over, as the sync stack's
-    request iterator does (services/transport/streams.py counts on it)."""
-
-
-class _BlockingStream(Iterator[Any]):
-    """An async request stream read from another thread, one message at a time."""
-
-    def __init__(self, requests: AsyncIterator[Any], loop: asyncio.AbstractEventLoop) -> None:
-        self._requests = requests
-        self._loop = loop
-
-    def __next__(self) -> Any:
-        try:
-            future = asyncio.run_coroutine_threadsafe(_next(self._requests), self._loop)
-            item = future.result()
-        except Exception as exc:  # the loop is closed, or the call is over
-            if isinstance(exc, InvalidInput | RequestTooLarge):
-                raise
-            raise CallEnded(str(exc)) from exc
-        if item is _END:
-            raise StopIteration
-        return item
-
-
-_END = object()
-
-
-async def _next(requests: AsyncIterator[Any]) -> Any:
-    try:
-        return await anext(requests)
-    except StopAsyncIteration:
-        return _END
