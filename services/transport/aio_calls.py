@@ -252,26 +252,29 @@ class _Call:
 
         return unary
 
-    def client_stream(self, run: Run) -> Behaviour:
+    async def _guarded(self, run: Run, argument: Any, context: AioContext) -> Any:
+        """Admits the call and runs `run(argument(), context)` (a coroutine), counted."""
         wrapper = self._wrapper
-
-        async def client_stream(requests: AsyncIterator[Any], context: AioContext) -> Any:
-            started = self._started()
+        started = self._started()
+        try:
+            self._admit(context)
+            wrapper.in_flight += 1
             try:
-                self._admit(context)
-                wrapper.in_flight += 1
-                try:
-                    response = await run(_checked(requests), context)
-                finally:
-                    wrapper.in_flight -= 1
-            except Aborted as aborted:
-                self._finished(started, aborted.code)
-                await context.abort(aborted.code, aborted.details)
-            except BaseException as exc:
-                self._finished(started, _raised_code(context, exc))
-                raise
-            self._finished(started, context.code() or _OK)
-            return response
+                response = await run(argument(), context)
+            finally:
+                wrapper.in_flight -= 1
+        except Aborted as aborted:
+            self._finished(started, aborted.code)
+            await context.abort(aborted.code, aborted.details)
+        except BaseException as exc:
+            self._finished(started, _raised_code(context, exc))
+            raise
+        self._finished(started, context.code() or _OK)
+        return response
+
+    def client_stream(self, run: Run) -> Behaviour:
+        async def client_stream(requests: AsyncIterator[Any], context: AioContext) -> Any:
+            return await self._guarded(run, lambda: _checked(requests), context)
 
         return client_stream
 
@@ -281,6 +284,7 @@ class _Call:
         wrapper = self._wrapper
 
         def start(argument: Any) -> Any:
+            # A single request arrives as bytes (no deserializer), a stream as messages.
             if isinstance(argument, bytes):
                 return self._request(argument)
             return _checked(argument)
@@ -288,7 +292,7 @@ class _Call:
         if not inspect.isasyncgenfunction(behaviour):
 
             async def written(argument: Any, context: AioContext) -> None:
-                await self.client_stream(lambda a, c: behaviour(start(a), c))(argument, context)
+                await self._guarded(behaviour, lambda: start(argument), context)
 
             return written
 
