@@ -294,7 +294,8 @@ MAIN = (
     Spec("echo, aio (our plumbing)", "echo", 50066, ("--io", "aio")),
     Spec("matcher, threads", "matcher", 50061, ("--io", "threads"), players=True),
     Spec("matcher, aio", "matcher", 50067, ("--io", "aio"), players=True),
-    Spec("floor (lower bound)", "floor", 50063, players=True),
+    Spec("floor, threads (lower bound)", "floor", 50063, ("--io", "threads"), players=True),
+    Spec("floor, aio (lower bound)", "floor", 50078, ("--io", "aio"), players=True),
 )
 BATCHED = ("matcher, threads", "matcher, aio")
 _THREADS, _AIO = ("--io", "threads"), ("--io", "aio")

@@ -64,6 +64,18 @@ def start_aio_echo(
     matcher's with the in-memory store."""
     from bench.serve import EchoServicer
 
+    metrics = RpcMetrics(new_registry()) if "metrics" in layers else None
+    return start_aio_servicer(options, EchoServicer(response), layers, token, metrics)
+
+
+def start_aio_servicer(
+    options: ServerOptions,
+    servicer: matcher_service_pb2_grpc.ProfileMatcherServiceServicer,
+    layers: frozenset[str],
+    token: str | None,
+    metrics: RpcMetrics | None,
+) -> AioRunningServer:
+    """`servicer` (sync) inline on the loop of an aio server with `layers`, SERVING."""
     if not {"limits", "decoding"} <= layers:
         raise ValueError("the aio server always has the limits and decoding layers")
     gate = _token_gate(layers, token)
@@ -73,14 +85,12 @@ def start_aio_echo(
         max_concurrent=options.max_concurrent_rpcs,
         max_message_bytes=options.max_message_bytes,
         gates=gates,
-        observe=rpc_observers(RpcMetrics(new_registry())) if "metrics" in layers else None,
+        observe=rpc_observers(metrics) if metrics is not None and "metrics" in layers else None,
     )
 
     def register(registrar: Registrar) -> None:
         server: grpc.Server = registrar  # type: ignore[assignment]
-        matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-            EchoServicer(response), server
-        )
+        matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(servicer, server)
 
     pool = ThreadPoolExecutor(options.max_workers, thread_name_prefix="grpc-worker")
     running = AioRunningServer(options, SERVICE_NAMES, [pool])

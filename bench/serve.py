@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import logging
+import os
 import sqlite3
 import tempfile
 import threading
@@ -34,7 +34,13 @@ from pathlib import Path
 import grpc
 
 from bench.bare import serve_bare_aio, serve_bare_sync
-from bench.layers import ALL_LAYERS, SERVED_LAYERS, start_aio_echo, sync_layers
+from bench.layers import (
+    ALL_LAYERS,
+    SERVED_LAYERS,
+    start_aio_echo,
+    start_aio_servicer,
+    sync_layers,
+)
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.campaigns.bootstrap import CampaignServer, start_campaign_server
@@ -240,8 +246,11 @@ def start_floor(
     campaign_server: CampaignServer,
     docs: list[dict[str, object]],
     match_workers: int,
+    *,
+    io: str = IO_THREADS,
 ) -> Started:
-    """The floor server over `docs`, built like the matcher's server."""
+    """The floor server over `docs`, built like the matcher's server on `io` (with
+    aio, inline on the loop, as the matcher's reads of the in-memory store)."""
     database = f"file:bench-floor-{uuid.uuid4().hex}?mode=memory&cache=shared"
     keeper = sqlite3.connect(database, uri=True, check_same_thread=False)  # keeps it alive
     keeper.execute("CREATE TABLE floor (player_id TEXT PRIMARY KEY, wire BLOB NOT NULL)")
@@ -259,6 +268,11 @@ def start_floor(
     metrics = Metrics(new_registry())
     channel = grpc.insecure_channel(f"127.0.0.1:{campaign_server.port}")
     cache = CatalogCache(CampaignClient(channel), observer=metrics.catalog)
+    if io == IO_AIO:
+        floor = FloorServicer(database, cache, metrics)
+        aio = start_aio_servicer(options, floor, SERVED_LAYERS, None, metrics)
+        cache.current(timeout=10)
+        return Started(aio, [channel.close, keeper.close])
     pools = match_pool(match_workers)
     server = create_server(options, [*pools, MetricsInterceptor(metrics)])
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
@@ -292,7 +306,9 @@ def main() -> None:
         type=Path,
         help="echo (required): the serialized GetClientConfigResponse to answer with",
     )
-    parser.add_argument("--io", choices=IO_MODES, default=IO_THREADS, help="matcher and echo")
+    parser.add_argument(
+        "--io", choices=IO_MODES, default=IO_THREADS, help="matcher, echo and floor"
+    )
     parser.add_argument(
         "--layers",
         default=",".join(sorted(SERVED_LAYERS)),
@@ -346,7 +362,7 @@ def main() -> None:
         )
         docs = [sample_profile(), *generate_players(args.players)]
         if args.mode == "floor":
-            server = start_floor(options, campaign_server, docs, args.match_workers)
+            server = start_floor(options, campaign_server, docs, args.match_workers, io=args.io)
         else:
             server = start_bench_matcher(
                 options,

@@ -40,6 +40,7 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stub]]
             OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS, io=IO_AIO
         ),
         "floor": start_floor(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS),
+        "floor-aio": start_floor(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS, io=IO_AIO),
     }
     # As bench/e2e.py does: the echo answers with what the matcher answered.
     response = fetch_response(servers["matcher"].port, tmp_path_factory.mktemp("response"))
@@ -80,12 +81,13 @@ def test_the_floor_answers_what_the_matcher_answers(stubs: dict[str, Stub]) -> N
         answer = _config(stubs["matcher"], player_id)
         assert _config(stubs["floor"], player_id) == answer, player_id
         assert _config(stubs["matcher-aio"], player_id) == answer, player_id
+        assert _config(stubs["floor-aio"], player_id) == answer, player_id
         matched += bool(answer.profile.active_campaigns)
     assert matched > 10  # the comparison covers players who match something
 
 
 def test_the_baselines_refuse_the_other_rpcs(stubs: dict[str, Stub]) -> None:
-    for name in ("echo", "echo-aio", "floor"):
+    for name in ("echo", "echo-aio", "floor", "floor-aio"):
         with pytest.raises(grpc.RpcError) as caught:
             stubs[name].BatchGetClientConfig(
                 pb.BatchGetClientConfigRequest(player_ids=[SAMPLE_PLAYER]), timeout=10
