@@ -15,8 +15,9 @@ the checks in order:
    checks; a streamed one is parsed as it is read);
 5. the behaviour runs: an async one on the loop; a sync one (our servicers) inline on
    the loop, when it never waits (the in-memory store), or on a thread pool, through
-   `SyncContext`, which gives it the sync context it was written for.
-Every refusal is `context.abort`, so the metrics see it as any other call.
+   the sync context it was written for (aio_sync.py).
+Every refusal, and every abort of a sync servicer, is recorded with its code before
+the status goes out, then sent with `context.abort`, as any other call's.
 """
 
 from __future__ import annotations
