@@ -1,7 +1,14 @@
-"""End-to-end throughput and latency: the matcher beside an echo and a floor, and batch.
+"""End-to-end throughput and latency: the matcher beside echoes and a floor, and batch.
 
     apt-get install nghttp2-client        # h2load, the load generator
-    uv run python -m bench.e2e            # about five minutes; --quick for a smoke run
+    uv run python -m bench.e2e            # about ten minutes; --quick for a smoke run
+    uv run python -m bench.e2e --study layers   # what each layer of our servers costs
+
+The servers: bare grpcio echoes, sync and aio, with nothing of ours (bench/bare.py);
+our echo on each of our servers (--io threads and aio); the matcher on each; the
+floor (bench/serve.py). Each server's ratio to the faster bare echo is printed by
+round: the rounds interleave every server, so a ratio within one round is fair on a
+shared machine.
 
 Each server runs in its own process (bench/serve.py); h2load (C, one thread) drives
 it with gRPC requests over HTTP/2, so the generator is not the bottleneck. Every
@@ -39,6 +46,7 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.demo.players import generate_players
 from services.matcher.settings import EMBEDDED_MATCH_WORKERS
+from services.transport.auth import bearer_metadata
 
 SERVICE = "/profilematcher.matcher.v1.ProfileMatcherService"
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,11 +155,13 @@ def fetch_response(port: int, directory: Path) -> Path:
     return path
 
 
-def check_answer(port: int, method: str, request: Message) -> int:
+def check_answer(port: int, method: str, request: Message, token: str | None = None) -> int:
     """Calls once through a real client; returns the framed response size."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
-        response: Message = getattr(stub, method)(request, timeout=10)
+        response: Message = getattr(stub, method)(
+            request, timeout=10, metadata=bearer_metadata(token)
+        )
     if isinstance(response, pb.GetClientConfigResponse):
         assert list(response.profile.active_campaigns), "the sample player should match"
     return len(framed(response))
@@ -169,6 +179,7 @@ def h2load(
     connections: int,
     streams: int,
     server_pid: int,
+    token: str | None = None,
 ) -> tuple[LoadResult, int]:
     with tempfile.TemporaryDirectory() as tmp:
         body_file, log_file = Path(tmp) / "body", Path(tmp) / "log"
@@ -184,6 +195,7 @@ def h2load(
                 f"--data={body_file}",
                 "--header=content-type: application/grpc",
                 "--header=te: trailers",
+                *(f"--header={key}: {value}" for key, value in bearer_metadata(token)),
                 f"--log-file={log_file}",
                 f"http://127.0.0.1:{port}{SERVICE}/{method}",
             ],
@@ -237,10 +249,11 @@ def measure(
     seconds: int,
     connections: int,
     streams: int,
+    token: str | None = None,
 ) -> LoadResult:
     """Loads the server at `target` (port, pid) with `request` and checks every answer."""
     port, pid = target
-    expected_size = check_answer(port, method, request)
+    expected_size = check_answer(port, method, request, token)
     result, size = h2load(
         port,
         method,
@@ -249,6 +262,7 @@ def measure(
         connections=connections,
         streams=streams,
         server_pid=pid,
+        token=token,
     )
     # Trailers-only error answers carry no body; every answer must be full size.
     if size < expected_size:
@@ -256,9 +270,84 @@ def measure(
     return result
 
 
+@dataclass(frozen=True)
+class Spec:
+    """One bench.serve server process, measured as one row."""
+
+    row: str
+    mode: str
+    port: int
+    extra: tuple[str, ...] = ()
+    players: bool = False  # seeded with --players (else none)
+    token: str | None = None
+
+
+# A token for the rows that measure the auth check; sent by h2load as a header.
+BENCH_TOKEN = "bench-token-0123456789abcdef"
+BARE = (
+    Spec("bare-sync (grpc.server, nothing of ours)", "bare-sync", 50064),
+    Spec("bare-aio (grpc.aio.server, nothing of ours)", "bare-aio", 50065),
+)
+MAIN = (
+    *BARE,
+    Spec("echo, threads (our plumbing)", "echo", 50062, ("--io", "threads")),
+    Spec("echo, aio (our plumbing)", "echo", 50066, ("--io", "aio")),
+    Spec("matcher, threads", "matcher", 50061, ("--io", "threads"), players=True),
+    Spec("matcher, aio", "matcher", 50067, ("--io", "aio"), players=True),
+    Spec("floor, threads (lower bound)", "floor", 50063, ("--io", "threads"), players=True),
+    Spec("floor, aio (lower bound)", "floor", 50078, ("--io", "aio"), players=True),
+)
+BATCHED = ("matcher, threads", "matcher, aio")
+_THREADS, _AIO = ("--io", "threads"), ("--io", "aio")
+LAYERS = (
+    *BARE,
+    Spec("bare-sync + 4 no-op interceptors", "bare-sync", 50068, ("--noop-interceptors", "4")),
+    Spec("bare-aio + 4 no-op interceptors", "bare-aio", 50069, ("--noop-interceptors", "4")),
+    Spec("echo, threads: no layer", "echo", 50070, (*_THREADS, "--layers", "none")),
+    Spec("echo, threads: decoding", "echo", 50071, (*_THREADS, "--layers", "decoding")),
+    Spec("echo, threads: + limits", "echo", 50072, (*_THREADS, "--layers", "decoding,limits")),
+    Spec(
+        "echo, threads: + metrics (as served)",
+        "echo",
+        50073,
+        (*_THREADS, "--layers", "decoding,limits,metrics"),
+    ),
+    Spec(
+        "echo, threads: + auth",
+        "echo",
+        50074,
+        (*_THREADS, "--layers", "auth,decoding,limits,metrics", "--auth-token", BENCH_TOKEN),
+        token=BENCH_TOKEN,
+    ),
+    Spec("echo, aio: limits and decoding", "echo", 50075, (*_AIO, "--layers", "decoding,limits")),
+    Spec(
+        "echo, aio: + metrics (as served)",
+        "echo",
+        50076,
+        (*_AIO, "--layers", "decoding,limits,metrics"),
+    ),
+    Spec(
+        "echo, aio: + auth",
+        "echo",
+        50077,
+        (*_AIO, "--layers", "auth,decoding,limits,metrics", "--auth-token", BENCH_TOKEN),
+        token=BENCH_TOKEN,
+    ),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    parser.add_argument(
+        "--study",
+        choices=["servers", "layers"],
+        default="servers",
+        help="servers: bare echoes, our echoes, the matcher on both servers, the floor and"
+        " the batch; layers: what each layer of our servers costs per request",
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=10, help="per run, after the warm-up")
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--streams", type=int, default=8, help="concurrent streams per connection")
@@ -277,83 +366,105 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         sys.exit("h2load not found: apt-get install nghttp2-client")
-    seconds, rounds = (3, 1) if args.quick else (10, 5)
+    seconds, rounds = (3, 1) if args.quick else (args.seconds, args.rounds)
     load = {"seconds": seconds, "connections": args.connections, "streams": args.streams}
+    specs = MAIN if args.study == "servers" else LAYERS
     single = pb.GetClientConfigRequest(player_id=SAMPLE_PLAYER)
     batch_ids = [SAMPLE_PLAYER] + [
         str(doc["player_id"]) for doc in generate_players(99)
     ]  # the first 99 generated players exist in the matcher's store
     batch = pb.BatchGetClientConfigRequest(player_ids=batch_ids)
-
     threads = (args.workers, args.match_workers)
-    echo_runs: list[LoadResult] = []
-    floor_runs: list[LoadResult] = []
-    matcher_runs: list[LoadResult] = []
-    batch_runs: list[LoadResult] = []
     catalog = ("--catalog", str(args.catalog.resolve())) if args.catalog else ()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        server("matcher", 50061, args.players, *threads, *catalog) as matcher_pid,
-        server(
-            "echo", 50062, 0, *threads, "--response", str(fetch_response(50061, Path(tmp)))
-        ) as echo_pid,
-        server("floor", 50063, args.players, *threads, *catalog) as floor_pid,
-    ):
-        matcher_at, echo_at, floor_at = (50061, matcher_pid), (50062, echo_pid), (50063, floor_pid)
+    runs: dict[str, list[LoadResult]] = {}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
+        # The matcher's own answer first: every echo answers with it.
+        with server("matcher", 50060, 1, *threads, *catalog):
+            response = fetch_response(50060, Path(tmp))
+        targets: dict[str, tuple[tuple[int, int], Spec]] = {}
+        for spec in specs:
+            extra = (*catalog,) if spec.players else ("--response", str(response))
+            players = args.players if spec.players else 0
+            pid = servers.enter_context(
+                server(spec.mode, spec.port, players, *threads, *spec.extra, *extra)
+            )
+            targets[spec.row] = ((spec.port, pid), spec)
         for _ in range(rounds):  # interleaved, so drift on a shared machine hits all alike
-            echo_runs.append(measure(echo_at, "GetClientConfig", single, **load))
-            matcher_runs.append(measure(matcher_at, "GetClientConfig", single, **load))
-            floor_runs.append(measure(floor_at, "GetClientConfig", single, **load))
-            batch_runs.append(measure(matcher_at, "BatchGetClientConfig", batch, **load))
+            for row, (target, spec) in targets.items():
+                result = measure(target, "GetClientConfig", single, token=spec.token, **load)
+                runs.setdefault(row, []).append(result)
+            if args.study == "servers":
+                for row in BATCHED:
+                    result = measure(targets[row][0], "BatchGetClientConfig", batch, **load)
+                    runs.setdefault(f"{row}, batch", []).append(result)
+    _report(args, seconds, rounds, runs, len(batch_ids))
 
-    def best(runs: list[LoadResult]) -> LoadResult:
-        return max(runs, key=lambda r: r.requests_per_second)
 
-    echo, floor = best(echo_runs), best(floor_runs)
-    matcher, batched = best(matcher_runs), best(batch_runs)
+def _report(
+    args: argparse.Namespace,
+    seconds: int,
+    rounds: int,
+    runs: dict[str, list[LoadResult]],
+    batch_size: int,
+) -> None:
     concurrency = args.connections * args.streams
     print(
-        f"# End to end ({datetime.now(UTC):%Y-%m-%d}, {platform.platform()}, "
+        f"# End to end, {args.study} ({datetime.now(UTC):%Y-%m-%d}, {platform.platform()}, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs)"
     )
     print(
         f"h2load -t1 -c{args.connections} -m{args.streams} ({concurrency} in flight), "
-        f"{seconds} s per run after {WARM_UP_SECONDS} s warm-up, best of {rounds} "
-        f"interleaved rounds; every server with {args.workers} worker threads and "
-        f"{args.match_workers or 'no'} of its own for ProfileMatcherService; "
+        f"{seconds} s per run after {WARM_UP_SECONDS} s warm-up, {rounds} interleaved rounds; "
+        f"GetClientConfig unless named; servers with {args.workers} worker threads and "
+        f"{args.match_workers or 'no'} of their own for ProfileMatcherService (threads); "
         f"matcher and floor store: in memory, {args.players:,} players\n"
     )
-    print("| server | RPC | req/s | p50 ms | p99 ms | server CPU µs/req | context switches/req |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, rpc, r in (
-        ("echo (baseline)", "GetClientConfig", echo),
-        ("floor (lower bound)", "GetClientConfig", floor),
-        ("matcher", "GetClientConfig", matcher),
-        ("matcher", "BatchGetClientConfig x100", batched),
-    ):
+    print(
+        "| server | best req/s | median req/s | p50 ms | p99 ms "
+        "| median server CPU µs/req | context switches/req |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row, results in runs.items():
+        best = max(results, key=lambda r: r.requests_per_second)
+        cpu = [r.cpu_us for r in results if r.cpu_us is not None]
+        switches = [r.switches for r in results if r.switches is not None]
         print(
-            f"| {name} | {rpc} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} "
-            f"| {r.p99_ms:.2f} | {_figure(r.cpu_us, '.0f')} | {_figure(r.switches, '.1f')} |"
+            f"| {row} | {best.requests_per_second:,.0f} "
+            f"| {statistics.median(r.requests_per_second for r in results):,.0f} "
+            f"| {best.p50_ms:.2f} | {best.p99_ms:.2f} "
+            f"| {_figure(statistics.median(cpu) if cpu else None, '.0f')} "
+            f"| {_figure(statistics.median(switches) if switches else None, '.1f')} |"
         )
     print()
-    for name, runs in (("matcher", matcher_runs), ("floor", floor_runs)):
-        # Each round's pair ran back to back, so its ratio is the fairest reading on a
-        # shared machine; the best runs above may come from different rounds.
-        ratios = [
-            r.requests_per_second / e.requests_per_second
-            for r, e in zip(runs, echo_runs, strict=True)
-        ]
-        print(
-            f"{name} / echo throughput by round: {', '.join(f'{x:.0%}' for x in ratios)} "
-            f"(median {statistics.median(ratios):.0%}); best runs: "
-            f"{best(runs).requests_per_second / echo.requests_per_second:.0%}"
-        )
-    single_pps = matcher.requests_per_second
-    batch_pps = batched.requests_per_second * len(batch_ids)
-    print(
-        f"players/s: single {single_pps:,.0f}, batch of {len(batch_ids)} {batch_pps:,.0f} "
-        f"({batch_pps / single_pps:.1f}x)"
+    bare = [runs[spec.row] for spec in BARE]
+    # Each round's runs came back to back, so a ratio within a round is the fairest
+    # reading on a shared machine.
+    faster_bare = [
+        max(pair, key=lambda r: r.requests_per_second) for pair in zip(*bare, strict=True)
+    ]
+    for row, results in runs.items():
+        if row.startswith(("matcher", "echo", "floor")) and not row.endswith("batch"):
+            ratios = [
+                r.requests_per_second / f.requests_per_second
+                for r, f in zip(results, faster_bare, strict=True)
+            ]
+            print(
+                f"{row} / faster bare echo, by round: {', '.join(f'{x:.0%}' for x in ratios)}"
+                f" (median {statistics.median(ratios):.0%})"
+            )
+    which = ", ".join(
+        "bare-aio" if f is a else "bare-sync"
+        for f, a in zip(faster_bare, runs[BARE[1].row], strict=True)
     )
+    print(f"the faster bare echo, by round: {which}")
+    for row in BATCHED:
+        if f"{row}, batch" in runs:
+            single = max(r.requests_per_second for r in runs[row])
+            batched = max(r.requests_per_second for r in runs[f"{row}, batch"]) * batch_size
+            print(
+                f"{row}: players/s single {single:,.0f}, batch of {batch_size} {batched:,.0f} "
+                f"({batched / single:.1f}x)"
+            )
 
 
 def _figure(value: float | None, spec: str) -> str:

@@ -1,33 +1,46 @@
 """Servers under test for the end-to-end benchmarks, each in its own process.
 
-    python -m bench.serve matcher --port 50061 --players 100000
-    python -m bench.serve echo --port 50062
+    python -m bench.serve matcher --port 50061 --players 100000 [--io aio|threads]
+    python -m bench.serve echo --port 50062 --response FILE [--io aio|threads]
+    python -m bench.serve bare-aio --port 50064 --response FILE
 
-`matcher` is the real thing (demo catalog, embedded store in memory, seeded).
-`echo` is the baseline: the same server plumbing (services.transport.grpc_server with
-the same options) answering GetClientConfig with a prebuilt response, the matcher's
-own answer for the sample player (--response, which bench/e2e.py fetches from the
-matcher first), so the difference between the two is what matching and storage cost.
-`floor` is a lower bound for any matcher on this stack, not a design to ship: see
-FloorServicer.
+`matcher` is the real thing (demo catalog, embedded store in memory, seeded), on the
+server --io names. `echo` is our plumbing: the same server as the matcher's (the
+same options, pools, interceptors or aio wrapping; --layers picks which of them)
+answering GetClientConfig with a prebuilt response, the matcher's own answer for the
+sample player (--response, which bench/e2e.py fetches from the matcher first), so the
+difference between the two is what matching and storage cost. `bare-sync` and
+`bare-aio` have nothing of ours (bench/bare.py). `floor` is a lower bound for any
+matcher on this stack, not a design to ship: see FloorServicer.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
+import os
 import sqlite3
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 
+from bench.bare import serve_bare_aio, serve_bare_sync
+from bench.layers import (
+    ALL_LAYERS,
+    SERVED_LAYERS,
+    start_aio_echo,
+    start_aio_servicer,
+    sync_layers,
+)
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from services.campaigns.bootstrap import CampaignServer, start_campaign_server
@@ -42,11 +55,18 @@ from services.matcher.assignment_messages import AssignmentEncoder
 from services.matcher.bootstrap import SERVICE_NAMES, MatcherServer, match_pool, start_matcher
 from services.matcher.campaign_client import CampaignClient
 from services.matcher.catalog_cache import CatalogCache
-from services.matcher.settings import EMBEDDED_MATCH_WORKERS, MatcherSettings
+from services.matcher.settings import (
+    EMBEDDED_MATCH_WORKERS,
+    IO_AIO,
+    IO_MODES,
+    IO_THREADS,
+    MatcherSettings,
+)
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.profiles.import_profiles import import_profiles
 from services.storage.sqlite_store import SQLiteProfileStore
+from services.transport.aio_server import AioRunningServer
 from services.transport.grpc_server import (
     RunningServer,
     ServerOptions,
@@ -145,7 +165,7 @@ FLOOR_SELECT = "SELECT wire FROM floor WHERE player_id = ?"
 class Started:
     """A server under test, and what to close once it has stopped."""
 
-    server: RunningServer | MatcherServer
+    server: RunningServer | AioRunningServer | MatcherServer
     closers: list[Callable[[], object]]
 
     @property
@@ -166,12 +186,26 @@ class Started:
 
 
 def start_echo(
-    options: ServerOptions, match_workers: int, response: pb.GetClientConfigResponse
+    options: ServerOptions,
+    match_workers: int,
+    response: pb.GetClientConfigResponse,
+    *,
+    io: str = IO_THREADS,
+    layers: frozenset[str] = SERVED_LAYERS,
+    token: str | None = None,
 ) -> Started:
-    """The echo, built like the matcher's server (the same pools and interceptor),
-    answering every GetClientConfig with `response`."""
+    """The echo, built like the matcher's server on `io` (the same pools, and the
+    `layers` of its interceptors or aio wrapping), answering every GetClientConfig
+    with `response`."""
+    if io == IO_AIO:
+        return Started(start_aio_echo(options, response, layers, token), [])
     pools = match_pool(match_workers)
-    server = create_server(options, [*pools, MetricsInterceptor(Metrics(new_registry()))])
+    interceptors = [*pools, *sync_layers(options, layers, token)]
+    # Without the limits the message size options go too: grpc's own limit, unraised.
+    server = grpc.server(
+        futures.ThreadPoolExecutor(options.max_workers, thread_name_prefix="grpc-worker"),
+        interceptors=interceptors,
+    )
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
         EchoServicer(response), server
     )
@@ -185,8 +219,11 @@ def start_bench_matcher(
     campaign_server: CampaignServer,
     docs: list[dict[str, object]],
     match_workers: int,
+    *,
+    io: str = IO_THREADS,
+    token: str | None = None,
 ) -> Started:
-    """The real matcher over `docs` in the embedded store, in memory."""
+    """The real matcher over `docs` in the embedded store, in memory, on `io`."""
     store = SQLiteProfileStore.in_memory()
     import_profiles(store, ((i, doc, None) for i, doc in enumerate(docs)))
     matcher = start_matcher(
@@ -196,6 +233,8 @@ def start_bench_matcher(
             match_workers=match_workers,
             # A benchmark's own server, as open as the baselines it is compared with.
             allow_unauthenticated_writes=True,
+            io=io,
+            auth_token=token,
         ),
         store,
     )
@@ -207,8 +246,11 @@ def start_floor(
     campaign_server: CampaignServer,
     docs: list[dict[str, object]],
     match_workers: int,
+    *,
+    io: str = IO_THREADS,
 ) -> Started:
-    """The floor server over `docs`, built like the matcher's server."""
+    """The floor server over `docs`, built like the matcher's server on `io` (with
+    aio, inline on the loop, as the matcher's reads of the in-memory store)."""
     database = f"file:bench-floor-{uuid.uuid4().hex}?mode=memory&cache=shared"
     keeper = sqlite3.connect(database, uri=True, check_same_thread=False)  # keeps it alive
     keeper.execute("CREATE TABLE floor (player_id TEXT PRIMARY KEY, wire BLOB NOT NULL)")
@@ -226,6 +268,11 @@ def start_floor(
     metrics = Metrics(new_registry())
     channel = grpc.insecure_channel(f"127.0.0.1:{campaign_server.port}")
     cache = CatalogCache(CampaignClient(channel), observer=metrics.catalog)
+    if io == IO_AIO:
+        floor = FloorServicer(database, cache, metrics)
+        aio = start_aio_servicer(options, floor, SERVED_LAYERS, None, metrics)
+        cache.current(timeout=10)
+        return Started(aio, [channel.close, keeper.close])
     pools = match_pool(match_workers)
     server = create_server(options, [*pools, MetricsInterceptor(metrics)])
     matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
@@ -239,7 +286,7 @@ def start_floor(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["matcher", "echo", "floor"])
+    parser.add_argument("mode", choices=["matcher", "echo", "floor", "bare-sync", "bare-aio"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=16)
@@ -259,8 +306,34 @@ def main() -> None:
         type=Path,
         help="echo (required): the serialized GetClientConfigResponse to answer with",
     )
+    parser.add_argument(
+        "--io", choices=IO_MODES, default=IO_THREADS, help="matcher, echo and floor"
+    )
+    parser.add_argument(
+        "--layers",
+        default=",".join(sorted(SERVED_LAYERS)),
+        help="echo: what of our server it has, of "
+        + ", ".join(sorted(ALL_LAYERS))
+        + " (aio: limits and decoding always; auth needs --auth-token), or none",
+    )
+    parser.add_argument("--auth-token", help="matcher and echo: calls need this bearer token")
+    parser.add_argument(
+        "--noop-interceptors", type=int, default=0, help="bare-*: pass-through interceptors"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.mode in ("bare-sync", "bare-aio"):
+        if args.response is None:
+            parser.error(f"{args.mode} needs --response")
+        bare = pb.GetClientConfigResponse.FromString(args.response.read_bytes())
+        if args.mode == "bare-sync":
+            serve_bare_sync(args.port, args.workers, bare, args.noop_interceptors)
+        else:
+            serve_bare_aio(args.port, bare, args.noop_interceptors)
+        return
+    layers = frozenset() if args.layers == "none" else frozenset(args.layers.split(","))
+    if not layers <= ALL_LAYERS:
+        parser.error(f"--layers: unknown {', '.join(sorted(layers - ALL_LAYERS))}")
     # No balancer in front of a benchmark: stop at once.
     options = ServerOptions(
         host="127.0.0.1", port=args.port, max_workers=args.workers, drain_seconds=0
@@ -270,7 +343,14 @@ def main() -> None:
         if args.response is None:
             parser.error("echo needs --response")
         response = pb.GetClientConfigResponse.FromString(args.response.read_bytes())
-        echo = start_echo(options, args.match_workers, response)
+        echo = start_echo(
+            options,
+            args.match_workers,
+            response,
+            io=args.io,
+            layers=layers,
+            token=args.auth_token,
+        )
         print(f"echo ready on {echo.port}", flush=True)
         wait_for_signal([echo])
         return
@@ -281,8 +361,23 @@ def main() -> None:
             CampaignSettings(catalog=catalog, host="127.0.0.1", port=0, drain_seconds=0)
         )
         docs = [sample_profile(), *generate_players(args.players)]
-        start = start_floor if args.mode == "floor" else start_bench_matcher
-        server = start(options, campaign_server, docs, args.match_workers)
+        if args.mode == "floor":
+            server = start_floor(options, campaign_server, docs, args.match_workers, io=args.io)
+        else:
+            server = start_bench_matcher(
+                options,
+                campaign_server,
+                docs,
+                args.match_workers,
+                io=args.io,
+                token=args.auth_token,
+            )
+        # The seed documents are the benchmark's, not the server's: a matcher holds
+        # none, and a million dicts kept alive would weigh on every garbage collection.
+        del docs
+        if os.environ.get("BENCH_GC_FREEZE"):
+            gc.collect()
+            gc.freeze()
         print(f"{args.mode} ready on {server.port}", flush=True)
         wait_for_signal([server, campaign_server])
 

@@ -19,7 +19,7 @@ from services.campaigns.bootstrap import start_campaign_server
 from services.campaigns.demo import write_demo_catalog
 from services.campaigns.settings import CampaignSettings
 from services.demo.players import generate_players, sample_profile
-from services.matcher.settings import EMBEDDED_MATCH_WORKERS
+from services.matcher.settings import EMBEDDED_MATCH_WORKERS, IO_AIO
 from services.transport.grpc_server import ServerOptions
 
 OPTIONS = ServerOptions(host="127.0.0.1", port=0, grace_seconds=0)
@@ -36,15 +36,17 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stub]]
     docs = [sample_profile(), *generate_players(50)]
     servers = {
         "matcher": start_bench_matcher(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS),
+        "matcher-aio": start_bench_matcher(
+            OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS, io=IO_AIO
+        ),
         "floor": start_floor(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS),
+        "floor-aio": start_floor(OPTIONS, campaigns, docs, EMBEDDED_MATCH_WORKERS, io=IO_AIO),
     }
     # As bench/e2e.py does: the echo answers with what the matcher answered.
     response = fetch_response(servers["matcher"].port, tmp_path_factory.mktemp("response"))
-    servers["echo"] = start_echo(
-        OPTIONS,
-        EMBEDDED_MATCH_WORKERS,
-        pb.GetClientConfigResponse.FromString(response.read_bytes()),
-    )
+    answer = pb.GetClientConfigResponse.FromString(response.read_bytes())
+    servers["echo"] = start_echo(OPTIONS, EMBEDDED_MATCH_WORKERS, answer)
+    servers["echo-aio"] = start_echo(OPTIONS, EMBEDDED_MATCH_WORKERS, answer, io=IO_AIO)
     channels = {
         name: grpc.insecure_channel(f"127.0.0.1:{server.port}") for name, server in servers.items()
     }
@@ -69,6 +71,7 @@ def test_the_echo_answers_the_matchers_response_for_the_sample_player(
     answer = _config(stubs["matcher"], SAMPLE_PLAYER)
     assert len(answer.profile.active_campaigns) > 1
     assert _config(stubs["echo"], SAMPLE_PLAYER) == answer
+    assert _config(stubs["echo-aio"], SAMPLE_PLAYER) == answer
 
 
 def test_the_floor_answers_what_the_matcher_answers(stubs: dict[str, Stub]) -> None:
@@ -77,12 +80,14 @@ def test_the_floor_answers_what_the_matcher_answers(stubs: dict[str, Stub]) -> N
     for player_id in players:
         answer = _config(stubs["matcher"], player_id)
         assert _config(stubs["floor"], player_id) == answer, player_id
+        assert _config(stubs["matcher-aio"], player_id) == answer, player_id
+        assert _config(stubs["floor-aio"], player_id) == answer, player_id
         matched += bool(answer.profile.active_campaigns)
     assert matched > 10  # the comparison covers players who match something
 
 
 def test_the_baselines_refuse_the_other_rpcs(stubs: dict[str, Stub]) -> None:
-    for name in ("echo", "floor"):
+    for name in ("echo", "echo-aio", "floor", "floor-aio"):
         with pytest.raises(grpc.RpcError) as caught:
             stubs[name].BatchGetClientConfig(
                 pb.BatchGetClientConfigRequest(player_ids=[SAMPLE_PLAYER]), timeout=10

@@ -23,6 +23,7 @@ from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2, profile
 from services.codecs.profile_view import MessageView
 from services.domain.errors import DependencyUnavailable
 from services.matcher.access import server_security
+from services.matcher.aio_wiring import start_aio_matcher
 from services.matcher.audience import EstimateAudience
 from services.matcher.audience_servicer import AudienceServicer
 from services.matcher.campaign_client import CampaignClient
@@ -31,14 +32,20 @@ from services.matcher.catalog_subscription import CAMPAIGN_CHANNEL_OPTIONS, Cata
 from services.matcher.client_config import ServeClientConfig
 from services.matcher.dry_run import MatchDryRun
 from services.matcher.servicer import ProfileMatcherServicer
-from services.matcher.settings import MatcherSettings
+from services.matcher.settings import IO_AIO, MatcherSettings
 from services.observability.http import MetricsServer, serve_metrics
 from services.observability.interceptor import MetricsInterceptor
 from services.observability.metrics import Metrics, new_registry
 from services.observability.store import instrument_store
 from services.profiles.servicer import ProfileServicer
 from services.storage.base import AudienceCounts, ServingStore
-from services.transport.grpc_server import RunningServer, create_server, start_server
+from services.transport.aio_server import AioRunningServer
+from services.transport.grpc_server import (
+    RunningServer,
+    ServerSecurity,
+    create_server,
+    start_server,
+)
 from services.transport.pools import DedicatedPool
 from services.transport.tls import open_channel
 from services.transport.tls_probe import HandshakeDiagnosis
@@ -91,7 +98,7 @@ def campaign_client(settings: MatcherSettings) -> tuple[grpc.Channel, CampaignCl
 
 @dataclass(slots=True)
 class MatcherServer:
-    running: RunningServer
+    running: RunningServer | AioRunningServer
     cache: CatalogCache
     channel: grpc.Channel
     subscription: CatalogSubscription | None
@@ -166,18 +173,10 @@ def start_matcher(
         wall_clock=clock,
     )
     metrics.catalog.set_age_source(lambda: cache.state().age, stale_after=settings.max_staleness)
-    pools = match_pool(settings.match_workers)
-    # Metrics before the token check, so its refusals are counted too.
-    interceptors = [*pools, MetricsInterceptor(metrics), *security.interceptors]
-    server = create_server(settings.server, interceptors)
-    matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(
-        ProfileMatcherServicer(
-            ServeClientConfig(store, cache, clock, document=MessageView),
-            MatchDryRun(cache, clock),
-        ),
-        server,
+    matcher_servicer = ProfileMatcherServicer(
+        ServeClientConfig(store, cache, clock, document=MessageView),
+        MatchDryRun(cache, clock),
     )
-    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)
     # On the server's general pool, never the match pool: a count can take seconds.
     # Every store wrapper forwards count_audience (StoreWrapper).
     audiences = EstimateAudience(
@@ -187,23 +186,22 @@ def start_matcher(
         timeout=settings.audience_timeout,
         max_concurrent=settings.max_audience_counts,
     )
-    audience_service_pb2_grpc.add_AudienceServiceServicer_to_server(
-        AudienceServicer(audiences), server
-    )
-    try:
-        if before_bind is not None:
+    audience_servicer = AudienceServicer(audiences)
+    if before_bind is not None:
+        try:
             before_bind(cache)
-        running = start_server(
-            server, settings.server, SERVICE_NAMES, credentials=security.credentials
+        except BaseException:
+            channel.close()
+            raise
+    pools: list[DedicatedPool] = []
+    running: RunningServer | AioRunningServer
+    servicers = (matcher_servicer, profile_servicer, audience_servicer)
+    if settings.io == IO_AIO:
+        running, metrics_server = _start_aio(settings, security, metrics, channel, servicers)
+    else:
+        running, metrics_server, pools = _start_threaded(
+            settings, security, metrics, channel, servicers
         )
-        metrics_server = serve_metrics(settings.metrics, metrics.registry)
-    except BaseException:
-        # Nothing half-started may outlive a failed start (the caller closes the store).
-        server.stop(None)
-        for pool in pools:
-            pool.shutdown()
-        channel.close()
-        raise
     try:
         cache.current(timeout=settings.campaigns_timeout)
     except DependencyUnavailable as exc:
@@ -228,9 +226,69 @@ def start_matcher(
     )
 
 
+def _start_aio(
+    settings: MatcherSettings,
+    security: ServerSecurity,
+    metrics: Metrics,
+    channel: grpc.Channel,
+    servicers: tuple[ProfileMatcherServicer, ProfileServicer, AudienceServicer],
+) -> tuple[AioRunningServer, MetricsServer | None]:
+    """The matcher's services on a grpc.aio server (--io aio, aio_wiring.py)."""
+    try:
+        running = start_aio_matcher(
+            settings,
+            security,
+            metrics,
+            matcher_service=MATCHER_SERVICE,
+            service_names=SERVICE_NAMES,
+            servicers=servicers,
+        )
+    except BaseException:
+        channel.close()
+        raise
+    try:
+        metrics_server = serve_metrics(settings.metrics, metrics.registry)
+    except BaseException:
+        running.stop(0)
+        channel.close()
+        raise
+    return running, metrics_server
+
+
+def _start_threaded(
+    settings: MatcherSettings,
+    security: ServerSecurity,
+    metrics: Metrics,
+    channel: grpc.Channel,
+    servicers: tuple[ProfileMatcherServicer, ProfileServicer, AudienceServicer],
+) -> tuple[RunningServer, MetricsServer | None, list[DedicatedPool]]:
+    """The matcher's services on grpc's thread-pool server (--io threads)."""
+    matcher_servicer, profile_servicer, audience_servicer = servicers
+    pools = match_pool(settings.match_workers)
+    # Metrics before the token check, so its refusals are counted too.
+    interceptors = [*pools, MetricsInterceptor(metrics), *security.interceptors]
+    server = create_server(settings.server, interceptors)
+    matcher_service_pb2_grpc.add_ProfileMatcherServiceServicer_to_server(matcher_servicer, server)
+    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile_servicer, server)
+    audience_service_pb2_grpc.add_AudienceServiceServicer_to_server(audience_servicer, server)
+    try:
+        running = start_server(
+            server, settings.server, SERVICE_NAMES, credentials=security.credentials
+        )
+        metrics_server = serve_metrics(settings.metrics, metrics.registry)
+    except BaseException:
+        # Nothing half-started may outlive a failed start (the caller closes the store).
+        server.stop(None)
+        for pool in pools:
+            pool.shutdown()
+        channel.close()
+        raise
+    return running, metrics_server, pools
+
+
 def _monitor_health(
     cache: CatalogCache,
-    running: RunningServer,
+    running: RunningServer | AioRunningServer,
     interval: float,
     stop: threading.Event,
     health: tuple[bool, bool],
@@ -243,7 +301,7 @@ def _monitor_health(
 
 
 def _update_health(
-    cache: CatalogCache, running: RunningServer, was: tuple[bool, bool] | None
+    cache: CatalogCache, running: RunningServer | AioRunningServer, was: tuple[bool, bool] | None
 ) -> tuple[bool, bool]:
     """Health from the cache's state; `was` and the result are (serving, stale).
 

@@ -53,6 +53,20 @@ WAITING_STORE_MATCH_WORKERS = 8
 GRACE_MARGIN = 1.0
 
 
+# How the matcher serves (--io): "aio", one event loop (grpc.aio); "threads", grpc's
+# thread-pool server. Both serve the same services with the same behaviour.
+IO_AIO = "aio"
+IO_THREADS = "threads"
+IO_MODES = (IO_AIO, IO_THREADS)
+DEFAULT_IO = IO_AIO
+
+
+def store_in_memory(store: str | None) -> bool:
+    """Whether a store URI names the embedded store in memory, whose reads never wait
+    on anything but the GIL (the aio server runs them inline on its loop)."""
+    return store in (None, "", ":memory:")
+
+
 def default_match_workers(store: str | None) -> int:
     """MatcherSettings.match_workers for a store URI (empty: the in-memory store)."""
     return (
@@ -105,6 +119,8 @@ class MatcherSettings:
     # Worker processes serving the port together (services/processes/supervisor.py);
     # 1 serves from this process, as always.
     processes: int = 1
+    # IO_AIO or IO_THREADS (services/matcher/aio_wiring.py, bootstrap.py).
+    io: str = DEFAULT_IO
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MatcherSettings:
@@ -146,6 +162,7 @@ class MatcherSettings:
             audience_read_preference=_read_preference(args.audience_read_preference),
             max_audience_counts=_at_least_one("--max-audience-counts", args.max_audience_counts),
             processes=_processes(args.processes, args.store),
+            io=_io(args.io),
         )
 
 
@@ -192,6 +209,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
          DEFAULT_MAX_AUDIENCE_COUNTS, int,
          "EstimateAudience counts running at once in one process (each reads every"
          " profile); more are refused with RESOURCE_EXHAUSTED"),
+        ("--io", "PROFILE_MATCHER_IO", DEFAULT_IO, str,
+         f"how to serve: {IO_AIO}, one event loop (grpc.aio; the in-memory store read on it,"
+         f" any other through --match-workers threads), or {IO_THREADS}, grpc's thread pool"),
         ("--audience-read-preference", "PROFILE_MATCHER_AUDIENCE_READ_PREFERENCE",
          DEFAULT_READ_PREFERENCE, str,
          "where MongoDB runs EstimateAudience counts: " + ", ".join(READ_PREFERENCES)
@@ -265,6 +285,12 @@ def _positive(flag: str, value: float) -> float:
     if not value > 0:  # also refuses nan
         raise ValueError(f"{flag}: must be more than 0 seconds, got {value:g}")
     return value
+
+
+def _io(mode: str) -> str:
+    if mode not in IO_MODES:
+        raise ValueError(f"--io: want one of {', '.join(IO_MODES)}, got {mode!r}")
+    return mode
 
 
 def _read_preference(name: str) -> str:

@@ -24,7 +24,7 @@ import grpc
 from prometheus_client import Counter, Histogram
 
 from services.observability.metrics import GRPC_CODE_LABELS, RpcMetrics
-from services.transport.handlers import Behaviour, behaviour_of, rebuilt
+from services.transport.handlers import Behaviour, behaviour_of, rebuilt, rpc_type
 
 _TRequest = TypeVar("_TRequest")
 _TResponse = TypeVar("_TResponse")
@@ -34,16 +34,10 @@ _TResponse = TypeVar("_TResponse")
 _DEADLINE_SLACK = 0.05
 
 
-def _split_method(full_method: str) -> tuple[str, str]:
+def split_method(full_method: str) -> tuple[str, str]:
     """ "/package.Service/Method" -> ("package.Service", "Method")."""
     service, _, method = full_method.lstrip("/").rpartition("/")
     return (service or "unknown", method or "unknown")
-
-
-def _rpc_type(handler: grpc.RpcMethodHandler[Any, Any]) -> str:
-    if handler.request_streaming:
-        return "bidi_stream" if handler.response_streaming else "client_stream"
-    return "server_stream" if handler.response_streaming else "unary"
 
 
 def _code_set(context: grpc.ServicerContext) -> grpc.StatusCode | None:
@@ -75,7 +69,7 @@ def _raised_code(context: grpc.ServicerContext) -> grpc.StatusCode:
     return grpc.StatusCode.UNKNOWN if context.is_active() else _ended_code(context)
 
 
-class _MethodMetrics:
+class MethodMetrics:
     """The label children of one method, bound once instead of on every call."""
 
     __slots__ = ("_by_code", "_handled", "_labels", "seconds", "started")
@@ -103,7 +97,7 @@ class _Call:
 
     def __init__(
         self,
-        method: _MethodMetrics,
+        method: MethodMetrics,
         context: grpc.ServicerContext,
         timer: Callable[[], float],
     ) -> None:
@@ -154,7 +148,7 @@ class MetricsInterceptor(grpc.ServerInterceptor):
         self._metrics = metrics
         self._timer = timer
         # Keyed by the full method path; only registered methods get here.
-        self._methods: dict[str, _MethodMetrics] = {}
+        self._methods: dict[str, MethodMetrics] = {}
 
     def intercept_service(
         self,
@@ -169,17 +163,17 @@ class MetricsInterceptor(grpc.ServerInterceptor):
         path = handler_call_details.method
         method = self._methods.get(path)
         if method is None:
-            service, name = _split_method(path)
+            service, name = split_method(path)
             # A race here binds the same children twice, which is harmless.
-            method = self._methods[path] = _MethodMetrics(
-                self._metrics, (_rpc_type(handler), service, name)
+            method = self._methods[path] = MethodMetrics(
+                self._metrics, (rpc_type(handler), service, name)
             )
         return _observed_handler(handler, method, self._timer)
 
 
 def _observed_handler(
     handler: grpc.RpcMethodHandler[_TRequest, _TResponse],
-    method: _MethodMetrics,
+    method: MethodMetrics,
     timer: Callable[[], float],
 ) -> grpc.RpcMethodHandler[_TRequest, _TResponse]:
     behaviour = behaviour_of(handler)
@@ -195,7 +189,7 @@ def _observed_handler(
 
 
 def _single_response(
-    behaviour: Behaviour, method: _MethodMetrics, timer: Callable[[], float]
+    behaviour: Behaviour, method: MethodMetrics, timer: Callable[[], float]
 ) -> Behaviour:
     def observed(request: Any, context: grpc.ServicerContext) -> Any:
         call = _Call(method, context, timer)
@@ -211,7 +205,7 @@ def _single_response(
 
 
 def _response_stream(
-    behaviour: Behaviour, method: _MethodMetrics, timer: Callable[[], float]
+    behaviour: Behaviour, method: MethodMetrics, timer: Callable[[], float]
 ) -> Behaviour:
     def observed(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         call = _Call(method, context, timer)
@@ -236,7 +230,7 @@ def _until_the_end(responses: Iterator[Any], call: _Call) -> Iterator[Any]:
 
 
 def _non_blocking_stream(
-    behaviour: Behaviour, method: _MethodMetrics, timer: Callable[[], float]
+    behaviour: Behaviour, method: MethodMetrics, timer: Callable[[], float]
 ) -> Behaviour:
     """A behaviour that returns at once and streams through a callback; None ends it."""
 

@@ -102,6 +102,17 @@ class _MethodGate(grpc.ServerInterceptor):
     ) -> tuple[grpc.StatusCode, str] | None:
         raise NotImplementedError
 
+    # The same decision for servers that check calls without interceptors (the aio
+    # server, services/transport/aio_calls.py): whether the gate applies to a method,
+    # and the status and reason it refuses a call with (None: admitted).
+    def protects(self, method: str) -> bool:
+        return self._protected(method)
+
+    def refusal(
+        self, metadata: Sequence[tuple[str, str | bytes]] | None
+    ) -> tuple[grpc.StatusCode, str] | None:
+        return self._refusal(metadata)
+
 
 class BearerTokenInterceptor(_MethodGate):
     """Refuses a call to a method that `protected(full_method_name)` selects unless it

@@ -32,6 +32,13 @@ def behaviour_of(handler: Handler) -> Behaviour | None:
     return handler.unary_stream if handler.response_streaming else handler.unary_unary
 
 
+def rpc_type(handler: Handler) -> str:
+    """The handler's kind as metrics label it (go-grpc-prometheus's grpc_type)."""
+    if handler.request_streaming:
+        return "bidi_stream" if handler.response_streaming else "client_stream"
+    return "server_stream" if handler.response_streaming else "unary"
+
+
 def rebuilt(
     handler: Handler,
     behaviour: Behaviour,

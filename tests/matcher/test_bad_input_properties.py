@@ -20,6 +20,7 @@ from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from services.domain.profile_json import profile_from_document
 from services.matcher.bootstrap import MatcherServer
+from services.matcher.settings import IO_MODES
 from services.storage.sqlite_store import SQLiteProfileStore
 from tests.conftest import TEST_DATA
 from tests.matcher.conftest import start
@@ -77,13 +78,15 @@ def profiles(draw: st.DrawFn) -> profile_pb2.Profile:
     return message
 
 
-@pytest.fixture(scope="module")
-def world() -> Iterator[tuple[MatcherServer, SQLiteProfileStore, grpc.Channel]]:
+@pytest.fixture(scope="module", params=IO_MODES)
+def world(
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[MatcherServer, SQLiteProfileStore, grpc.Channel]]:
     campaigns = CampaignServer(FakeCampaignService([sample_campaign()]))
     campaigns.start()
     store = SQLiteProfileStore.in_memory()
     store.create(profile_from_document(json.loads((TEST_DATA / "profile.json").read_text())))
-    server = start(SpyStore(store), campaigns)
+    server = start(SpyStore(store), campaigns, io=request.param)
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     yield server, store, channel
     channel.close()

@@ -26,6 +26,7 @@ from services.matcher.bootstrap import MatcherServer, start_matcher
 from services.matcher.settings import MatcherSettings
 from services.matching.bucketing import bucket, point, rollout_salt, variant_salt
 from services.transport.grpc_server import ServerOptions
+from tests.matcher.conftest import io_settings
 from tests.matcher.fakes import NOW, SpyStore
 
 WINDOW = {
@@ -108,6 +109,7 @@ def matcher(store: SpyStore, campaign_service: CampaignServer) -> Iterator[Match
         store.inner.create(Profile(player_id=player_id, level=3))
     server = start_matcher(
         MatcherSettings(
+            **io_settings(store),
             server=ServerOptions(host="127.0.0.1", port=0, grace_seconds=0),
             campaigns_target=f"127.0.0.1:{campaign_service.port}",
             allow_unauthenticated_writes=True,

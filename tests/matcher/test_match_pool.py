@@ -15,15 +15,15 @@ from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
-from services.matcher.settings import MatcherSettings, add_flags
-from tests.matcher.conftest import start
+from services.matcher.settings import IO_AIO, MatcherSettings, add_flags
+from tests.matcher.conftest import HELD_READS, start, store_uri
 from tests.matcher.fakes import CampaignServer, SpyStore
 
 
 def test_one_match_worker_serves_matching_while_other_services_stay_free(
     store: SpyStore, campaigns: CampaignServer, sample_player: str
 ) -> None:
-    server = start(store, campaigns, match_workers=1)
+    server = start(store, campaigns, match_workers=1, **HELD_READS)
     release, entered = threading.Event(), threading.Event()
     readers: list[threading.Thread] = []
 
@@ -64,8 +64,10 @@ def test_one_match_worker_serves_matching_while_other_services_stay_free(
 
 
 def test_by_default_matching_runs_on_threads_of_its_own_with_every_store(
-    store: SpyStore, campaigns: CampaignServer, sample_player: str
+    store: SpyStore, campaigns: CampaignServer, sample_player: str, io: str
 ) -> None:
+    # But on the aio server's loop, inline, with the in-memory store, which never waits.
+    inline = io == IO_AIO and store_uri(store) == ""
     server = start(store, campaigns)  # the default settings
     names: list[str] = []
     store.before_read.append(lambda: names.append(threading.current_thread().name))
@@ -77,7 +79,7 @@ def test_by_default_matching_runs_on_threads_of_its_own_with_every_store(
     finally:
         server.stop(0)
     assert len(names) == 1
-    assert names[0].startswith("match-worker")
+    assert names[0].startswith("grpc-aio-loop" if inline else "match-worker")
 
 
 def _settings(*argv: str) -> Any:

@@ -22,7 +22,7 @@ from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2_grpc
 from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from services.matcher.settings import MatcherSettings
 from services.transport.grpc_server import ServerOptions
-from tests.matcher.conftest import start
+from tests.matcher.conftest import HELD_READS, start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 from tests.observability.conftest import value
 from tests.rpc import bearer, code_of
@@ -54,7 +54,7 @@ def test_overload_gets_resource_exhausted_at_once(
     store: SpyStore, campaigns: CampaignServer, sample_player: str
 ) -> None:
     options = ServerOptions(host="127.0.0.1", max_workers=4, max_concurrent_rpcs=2, grace_seconds=0)
-    server = start(store, campaigns, server=options)
+    server = start(store, campaigns, server=options, **HELD_READS)
     reads = HeldReads(store)
     with channel_to(server) as channel:
         stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
@@ -76,7 +76,7 @@ def test_a_refusal_does_not_queue_behind_the_match_pool(
     store: SpyStore, campaigns: CampaignServer, sample_player: str
 ) -> None:
     options = ServerOptions(host="127.0.0.1", max_concurrent_rpcs=1, grace_seconds=0)
-    server = start(store, campaigns, server=options, match_workers=1)
+    server = start(store, campaigns, server=options, match_workers=1, **HELD_READS)
     reads = HeldReads(store)
     with channel_to(server) as channel:
         stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)

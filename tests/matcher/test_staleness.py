@@ -15,6 +15,7 @@ from services.matcher.bootstrap import CATALOG_HEALTH, MATCHER_SERVICE, MatcherS
 from services.matcher.settings import MatcherSettings
 from services.observability.metrics import CATALOG_STALE
 from services.transport.grpc_server import ServerOptions
+from tests.matcher.conftest import io_settings
 from tests.matcher.fakes import NOW, CampaignServer, SpyStore, eventually
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -55,6 +56,7 @@ def test_past_max_staleness_the_matcher_reports_it_and_keeps_serving(
     timer = Timer()
     server = start_matcher(
         MatcherSettings(
+            **io_settings(store),
             server=ServerOptions(host="127.0.0.1", port=0, grace_seconds=0),
             campaigns_target=campaigns.target,
             catalog_ttl=10.0,

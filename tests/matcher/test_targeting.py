@@ -33,6 +33,7 @@ from services.matcher.campaign_client import CampaignClient
 from services.matcher.settings import MatcherSettings
 from services.transport.grpc_server import ServerOptions
 from tests.campaigns.conftest import POLL_INTERVAL, wait_until, write_atomically
+from tests.matcher.conftest import io_settings
 from tests.matcher.fakes import (
     NOW,
     CampaignServer,
@@ -124,6 +125,7 @@ def matcher(
 ) -> Iterator[MatcherServer]:
     server = start_matcher(
         MatcherSettings(
+            **io_settings(store),
             server=ServerOptions(host="127.0.0.1", port=0, grace_seconds=0),
             campaigns_target=f"127.0.0.1:{campaign_service.port}",
             allow_unauthenticated_writes=True,

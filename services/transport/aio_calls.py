@@ -1,0 +1,325 @@
+"""Each method of a grpc.aio server wrapped once, when it is registered: what the
+sync server's interceptors do (metrics, token gates, the concurrency and message size
+limits, request decoding), done inline in one async function per call.
+
+grpc.aio runs interceptors on every call: each one is awaited in turn to find the
+handler, and one that wraps the handler rebuilds it on every call. Here the wrapping
+happens once per method (`CallWrapper.wrap`), so a call runs one function that does
+the checks in order:
+1. the metrics observer notes the start (services/observability/aio_metrics.py), and
+   records the final code however the call ends;
+2. token gates (services/transport/auth.py) refuse before anything is parsed;
+3. the concurrency limit refuses beyond its count of calls in their handlers;
+4. a request over the message limit is refused, one that does not parse is
+   INVALID_ARGUMENT (a unary request arrives as bytes and is parsed here, after the
+   checks; a streamed one is parsed as it is read);
+5. the behaviour runs: an async one on the loop; a sync one (our servicers) inline on
+   the loop, when it never waits (the in-memory store), or on a thread pool, through
+   the sync context it was written for (aio_sync.py).
+Every refusal, and every abort of a sync servicer, is recorded with its code before
+the status goes out, then sent with `context.abort`, as any other call's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import grpc
+
+from services.domain.errors import InvalidInput
+from services.transport.aio_sync import (
+    Aborted,
+    AioContext,
+    Metadata,
+    Run,
+    SyncContext,
+    pooled_client_stream,
+    pooled_unary,
+)
+from services.transport.handlers import Behaviour, Handler, behaviour_of, rpc_type
+from services.transport.limits import RequestTooLarge
+
+log = logging.getLogger(__name__)
+
+# Core ends the call on its own clock, Python reads the wall clock: a call cancelled
+# this close to its deadline was ended by the deadline (as the sync metrics read it).
+_DEADLINE_SLACK = 0.05
+
+
+class MethodObserver(Protocol):
+    """What records one method's calls: `started` when one begins, `finished` with
+    the value `started` gave and the call's final code."""
+
+    def started(self) -> float: ...
+    def finished(self, started: float, code: grpc.StatusCode) -> None: ...
+
+
+class CallGate(Protocol):
+    """A check of each call's metadata (auth.py's token gates)."""
+
+    def protects(self, method: str) -> bool: ...
+    def refusal(self, metadata: Metadata | None) -> tuple[grpc.StatusCode, str] | None: ...
+
+
+# Where a sync behaviour runs: None inline on the loop, else on that executor.
+Placement = Callable[[str], Executor | None]
+
+
+@dataclass
+class CallWrapper:
+    """What every call of an aio server goes through (see the module docstring)."""
+
+    placement: Placement
+    max_concurrent: int
+    max_message_bytes: int
+    gates: Sequence[CallGate] = ()
+    # (full method name, rpc type) -> its observer; None: no metrics.
+    observe: Callable[[str, str], MethodObserver] | None = None
+    in_flight: int = field(default=0, init=False)
+
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        kind = rpc_type(handler)
+        behaviour = behaviour_of(handler)
+        if behaviour is None:
+            raise TypeError("a method handler without a behaviour of its kind")
+        call = _Call(
+            self,
+            method,
+            handler.request_deserializer or _raw,
+            [gate for gate in self.gates if gate.protects(method)],
+            None if self.observe is None else self.observe(method, kind),
+        )
+        serialize = handler.response_serializer
+        is_async = inspect.iscoroutinefunction(behaviour) or inspect.isasyncgenfunction(behaviour)
+        executor = None if is_async else self.placement(method)
+        if kind == "unary":
+            if is_async:
+                wrapped = call.unary(run=behaviour)
+            elif executor is None:
+                wrapped = call.unary(inline=behaviour)
+            else:
+                wrapped = call.unary(run=pooled_unary(behaviour, executor))
+            return grpc.unary_unary_rpc_method_handler(wrapped, None, serialize)
+        if not is_async and (kind != "client_stream" or executor is None):
+            raise TypeError(f"{method}: a sync {kind} needs a pool on the aio server")
+        if kind == "client_stream":
+            run = pooled_client_stream(behaviour, executor) if executor else behaviour
+            return grpc.stream_unary_rpc_method_handler(
+                call.client_stream(run), call.marking_deserializer(), serialize
+            )
+        if kind == "server_stream":
+            return grpc.unary_stream_rpc_method_handler(call.streamed(behaviour), None, serialize)
+        return grpc.stream_stream_rpc_method_handler(
+            call.streamed(behaviour), call.marking_deserializer(), serialize
+        )
+
+
+def _raw(data: bytes) -> bytes:
+    return data
+
+
+class _Problem:
+    """Stands in for a streamed request message that is over the limit or did not parse."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+_OK = grpc.StatusCode.OK
+
+
+class _Call:
+    """One method's checks, bound once; its methods make the behaviours grpc runs.
+
+    A call is counted by the metrics from its start, and in `in_flight` from its
+    admission to its end. A refusal or a servicer's abort is recorded before the
+    status goes out (Aborted), as the sync server's interceptor records it.
+    """
+
+    def __init__(
+        self,
+        wrapper: CallWrapper,
+        method: str,
+        parse: Callable[[bytes], Any],
+        gates: list[CallGate],
+        observer: MethodObserver | None,
+    ) -> None:
+        self._wrapper = wrapper
+        self._method = method
+        self._parse = parse
+        self._gates = gates
+        self._observer = observer
+        self._limit = wrapper.max_message_bytes
+
+    def _admit(self, context: AioContext) -> None:
+        """Raises Aborted for a call the gates or the concurrency limit refuse."""
+        for gate in self._gates:
+            # grpc.aio's Metadata holds the same (key, value) pairs as the sync stack's.
+            metadata: Any = context.invocation_metadata()
+            refusal = gate.refusal(metadata)
+            if refusal is not None:
+                code, reason = refusal
+                log.warning("refused %s from %s: %s", self._method, context.peer(), reason)
+                raise Aborted(code, reason)
+        wrapper = self._wrapper
+        if wrapper.in_flight >= wrapper.max_concurrent:
+            raise Aborted(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"server busy: {wrapper.max_concurrent} calls in flight, its limit; retry later",
+            )
+
+    def _request(self, data: bytes) -> Any:
+        if len(data) > self._limit:
+            raise Aborted(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, str(RequestTooLarge(len(data), self._limit))
+            )
+        try:
+            return self._parse(data)
+        except Exception as exc:  # whatever the parser raises, the bytes are at fault
+            raise Aborted(
+                grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid request message ({exc})"
+            ) from None
+
+    def marking_deserializer(self) -> Callable[[bytes], Any]:
+        """For streamed requests: a message over the limit or that does not parse
+        becomes a _Problem, raised where the handler reads it (`_checked`)."""
+        parse, limit = self._parse, self._limit
+
+        def deserialize(data: bytes) -> Any:
+            if len(data) > limit:
+                return _Problem(RequestTooLarge(len(data), limit))
+            try:
+                return parse(data)
+            except Exception as exc:
+                return _Problem(InvalidInput("request", f"not a valid request message ({exc})"))
+
+        return deserialize
+
+    def _started(self) -> float:
+        return 0.0 if self._observer is None else self._observer.started()
+
+    def _finished(self, started: float, code: grpc.StatusCode) -> None:
+        if self._observer is not None:
+            self._observer.finished(started, code)
+
+    def unary(self, *, run: Run | None = None, inline: Behaviour | None = None) -> Behaviour:
+        """A single request and response; `inline` (a sync behaviour) runs right here,
+        with no await between the request and the response."""
+        wrapper = self._wrapper
+
+        async def unary(data: bytes, context: AioContext) -> Any:
+            started = self._started()
+            try:
+                self._admit(context)
+                wrapper.in_flight += 1
+                try:
+                    if inline is not None:
+                        response = inline(self._request(data), SyncContext(context))
+                    else:
+                        assert run is not None
+                        response = await run(self._request(data), context)
+                finally:
+                    wrapper.in_flight -= 1
+            except Aborted as aborted:
+                self._finished(started, aborted.code)
+                await context.abort(aborted.code, aborted.details)
+            except BaseException as exc:
+                self._finished(started, _raised_code(context, exc))
+                raise
+            self._finished(started, context.code() or _OK)
+            return response
+
+        return unary
+
+    async def _guarded(self, run: Run, argument: Any, context: AioContext) -> Any:
+        """Admits the call and runs `run(argument(), context)` (a coroutine), counted."""
+        wrapper = self._wrapper
+        started = self._started()
+        try:
+            self._admit(context)
+            wrapper.in_flight += 1
+            try:
+                response = await run(argument(), context)
+            finally:
+                wrapper.in_flight -= 1
+        except Aborted as aborted:
+            self._finished(started, aborted.code)
+            await context.abort(aborted.code, aborted.details)
+        except BaseException as exc:
+            self._finished(started, _raised_code(context, exc))
+            raise
+        self._finished(started, context.code() or _OK)
+        return response
+
+    def client_stream(self, run: Run) -> Behaviour:
+        async def client_stream(requests: AsyncIterator[Any], context: AioContext) -> Any:
+            return await self._guarded(run, lambda: _checked(requests), context)
+
+        return client_stream
+
+    def streamed(self, behaviour: Behaviour) -> Behaviour:
+        """A response stream (health's Watch, reflection), an async generator or a
+        coroutine that writes; the call lasts until its end."""
+        wrapper = self._wrapper
+
+        def start(argument: Any) -> Any:
+            # A single request arrives as bytes (no deserializer), a stream as messages.
+            if isinstance(argument, bytes):
+                return self._request(argument)
+            return _checked(argument)
+
+        if not inspect.isasyncgenfunction(behaviour):
+
+            async def written(argument: Any, context: AioContext) -> None:
+                await self._guarded(behaviour, lambda: start(argument), context)
+
+            return written
+
+        async def generated(argument: Any, context: AioContext) -> AsyncIterator[Any]:
+            started = self._started()
+            try:
+                self._admit(context)
+                wrapper.in_flight += 1
+                try:
+                    async for response in behaviour(start(argument), context):
+                        yield response
+                finally:
+                    wrapper.in_flight -= 1
+            except Aborted as aborted:
+                self._finished(started, aborted.code)
+                await context.abort(aborted.code, aborted.details)
+            except BaseException as exc:
+                self._finished(started, _raised_code(context, exc))
+                raise
+            self._finished(started, context.code() or _OK)
+
+        return generated
+
+
+def _raised_code(context: AioContext, exc: BaseException) -> grpc.StatusCode:
+    code: grpc.StatusCode | None = context.code()
+    if code is not None and code is not _OK:
+        return code
+    # The client left or its deadline passed: the task is cancelled, a stream closed.
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= _DEADLINE_SLACK:
+            return grpc.StatusCode.DEADLINE_EXCEEDED
+        return grpc.StatusCode.CANCELLED
+    return grpc.StatusCode.UNKNOWN
+
+
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    # Raised inside the servicer's loop, so its error mapping answers for it.
+    async for request in requests:
+        if type(request) is _Problem:
+            raise request.error
+        yield request
