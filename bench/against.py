@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.e2e import LoadResult, fetch_response, measure, server
 from bench.serve import SAMPLE_PLAYER
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
-from services.matcher.settings import EMBEDDED_MATCH_WORKERS
+from services.matcher.settings import DEFAULT_IO, EMBEDDED_MATCH_WORKERS, IO_MODES
 
 PLAYERS = 100_000
 
@@ -33,6 +33,12 @@ def main() -> None:
     parser.add_argument("other", type=Path, help="the other checkout, with its own .venv")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--io",
+        choices=IO_MODES,
+        default=DEFAULT_IO,
+        help="how this checkout's servers serve (default: the matcher's own default)",
+    )
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         sys.exit("h2load not found: apt-get install nghttp2-client")
@@ -40,6 +46,7 @@ def main() -> None:
     load = {"seconds": args.seconds, "connections": 4, "streams": 8}
     single = pb.GetClientConfigRequest(player_id=SAMPLE_PLAYER)
     threads = (16, EMBEDDED_MATCH_WORKERS)
+    io = ("--io", args.io)
     runs: dict[str, list[LoadResult]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "catalog.json"
@@ -51,9 +58,9 @@ def main() -> None:
         with (
             server("matcher", 50071, PLAYERS, *threads, checkout=other) as other_matcher,
             server("echo", 50072, 0, *threads, checkout=other) as other_echo,
-            server("matcher", 50073, PLAYERS, *threads, "--catalog", str(catalog)) as matcher,
+            server("matcher", 50073, PLAYERS, *threads, *io, "--catalog", str(catalog)) as matcher,
             server(
-                "echo", 50074, 0, *threads, "--response", str(fetch_response(50073, Path(tmp)))
+                "echo", 50074, 0, *threads, *io, "--response", str(fetch_response(50073, Path(tmp)))
             ) as echo,
         ):
             targets = {
@@ -67,7 +74,10 @@ def main() -> None:
                     runs.setdefault(name, []).append(
                         measure(target, "GetClientConfig", single, **load)
                     )
-    print(f"# This checkout beside {other}, GetClientConfig, {args.rounds} interleaved rounds")
+    print(
+        f"# This checkout (--io {args.io}) beside {other}, GetClientConfig, "
+        f"{args.rounds} interleaved rounds"
+    )
     print("| server | req/s by round | server CPU µs/req by round |")
     print("| --- | --- | --- |")
     for name, results in runs.items():

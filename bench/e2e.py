@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,12 +103,15 @@ def server(
     match_workers: int,
     *extra: str,
     checkout: Path = ROOT,
+    under: Sequence[str] = (),
 ) -> Iterator[int]:
     """Runs a bench.serve server of `checkout` (this one, or another with its own
-    .venv, for bench.against); yields its pid once it answers health checks."""
+    .venv, for bench.against), `under` a tool (valgrind, for bench.instructions);
+    yields its pid once it answers health checks."""
     python = sys.executable if checkout == ROOT else str(checkout / ".venv" / "bin" / "python")
     process = subprocess.Popen(
         [
+            *under,
             python,
             "-m",
             "bench.serve",
@@ -140,7 +143,7 @@ def server(
         yield process.pid
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        process.wait(timeout=600 if under else 30)  # valgrind runs a shutdown slowly
 
 
 def fetch_response(port: int, directory: Path) -> Path:

@@ -22,13 +22,11 @@ fetch_response).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -47,52 +45,12 @@ def other_catalog(other: Path, directory: str) -> Path:
     """The demo catalog as the other checkout writes it, which both can serve."""
     path = Path(directory) / "catalog.json"
     subprocess.run(
-        [python_of(other), "-m", "services.cli", "demo-catalog", str(path)],
+        [str(other / ".venv" / "bin" / "python"), "-m", "services.cli", "demo-catalog", str(path)],
         cwd=other,
         check=True,
         capture_output=True,
     )
     return path
-
-
-def python_of(checkout: Path) -> str:
-    return sys.executable if checkout == ROOT else str(checkout / ".venv" / "bin" / "python")
-
-
-@contextlib.contextmanager
-def under_callgrind(
-    checkout: Path, mode: str, port: int, out_dir: Path, *extra: str
-) -> Iterator[int]:
-    """A bench.serve server of `checkout` under callgrind; yields its pid once ready."""
-    process = subprocess.Popen(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out_dir}/callgrind.{mode}.{port}.%p",
-            python_of(checkout),
-            "-m",
-            "bench.serve",
-            mode,
-            "--port",
-            str(port),
-            "--players",
-            str(PLAYERS),
-            *extra,
-        ],
-        cwd=checkout,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if "ready" not in line:
-            raise RuntimeError(f"{checkout} {mode} did not start under callgrind: {line!r}")
-        yield process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=120)
 
 
 def send_calls(port: int, calls: int) -> None:
@@ -152,7 +110,16 @@ def main() -> None:
                     with server("matcher", port + 100, PLAYERS, 16, MATCH_WORKERS, *catalog):
                         extra = ("--response", str(fetch_response(port + 100, Path(tmp))))
                 out_dir.mkdir()
-                with under_callgrind(checkout, mode, port, out_dir, *extra) as pid:
+                callgrind = (
+                    "valgrind",
+                    "--tool=callgrind",
+                    f"--callgrind-out-file={out_dir}/callgrind.%p",
+                    f"--log-file={tmp}/valgrind.%p.log",
+                )
+                threads = (16, MATCH_WORKERS)
+                with server(
+                    mode, port, PLAYERS, *threads, *extra, checkout=checkout, under=callgrind
+                ) as pid:
                     rows.append((f"{checkout} {mode}", per_call(pid, port, out_dir, *args.calls)))
                 shutil.rmtree(out_dir)
     print(f"# Instructions per GetClientConfig in the server (callgrind, {PLAYERS:,} players)")

@@ -23,9 +23,8 @@ from grpc_reflection.v1alpha import _async as reflection_aio
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from services.transport.aio_calls import CallWrapper
-from services.transport.grpc_server import ServerOptions
+from services.transport.grpc_server import ServerOptions, bind, channel_arguments
 from services.transport.handlers import Handler
-from services.transport.limits import grpc_receive_limit
 
 T = TypeVar("T")
 _SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -180,24 +179,13 @@ class AioRunningServer:
         registrar.check()
         server = self._server = grpc.aio.server(
             migration_thread_pool=self._executors[0] if self._executors else None,
-            options=[
-                ("grpc.max_receive_message_length", grpc_receive_limit(options.max_message_bytes)),
-                ("grpc.max_send_message_length", options.max_message_bytes),
-                ("grpc.so_reuseport", 1 if options.reuse_port else 0),
-            ],
+            options=channel_arguments(options),
         )
         for service, handlers in registrar.services.items():
             server.add_generic_rpc_handlers(
                 (grpc.method_handlers_generic_handler(service, handlers),)
             )
             server.add_registered_method_handlers(service, handlers)
-        address = f"{options.host}:{options.port}"
-        try:
-            if credentials is None:
-                port = server.add_insecure_port(address)
-            else:
-                port = server.add_secure_port(address, credentials)
-        except RuntimeError as exc:  # grpcio's way of saying the bind failed
-            raise OSError(f"cannot bind {address}: {exc}") from None
+        port = bind(server, options, credentials)
         await server.start()
         return port

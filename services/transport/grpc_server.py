@@ -101,12 +101,38 @@ def create_server(
         # Limits last, so metrics see their refusals; decoding innermost, so that
         # metrics and auth see its refusals as any other call.
         interceptors=[*interceptors, limits, RequestDecodingInterceptor()],
-        options=[
-            ("grpc.max_receive_message_length", grpc_receive_limit(options.max_message_bytes)),
-            ("grpc.max_send_message_length", options.max_message_bytes),
-            ("grpc.so_reuseport", 1 if options.reuse_port else 0),
-        ],
+        options=channel_arguments(options),
     )
+
+
+def channel_arguments(options: ServerOptions) -> list[tuple[str, int]]:
+    """grpc's options for a server of ours, sync or aio: grpc's own receive limit above
+    ours (limits.py), and the port shared with other processes only when asked."""
+    return [
+        ("grpc.max_receive_message_length", grpc_receive_limit(options.max_message_bytes)),
+        ("grpc.max_send_message_length", options.max_message_bytes),
+        ("grpc.so_reuseport", 1 if options.reuse_port else 0),
+    ]
+
+
+class Bindable(Protocol):
+    """What grpc.Server and grpc.aio.Server both have for binding a port."""
+
+    def add_insecure_port(self, address: str) -> int: ...
+    def add_secure_port(self, address: str, server_credentials: grpc.ServerCredentials) -> int: ...
+
+
+def bind(
+    server: Bindable, options: ServerOptions, credentials: grpc.ServerCredentials | None
+) -> int:
+    """Binds options' host and port (TLS with `credentials`); OSError when it cannot."""
+    address = f"{options.host}:{options.port}"
+    try:
+        if credentials is None:
+            return server.add_insecure_port(address)
+        return server.add_secure_port(address, credentials)
+    except RuntimeError as exc:  # grpcio's way of saying the bind failed
+        raise OSError(f"cannot bind {address}: {exc}") from None
 
 
 def start_server(
@@ -124,14 +150,7 @@ def start_server(
     reflection.enable_server_reflection(
         (*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    address = f"{options.host}:{options.port}"
-    try:
-        if credentials is None:
-            port = server.add_insecure_port(address)
-        else:
-            port = server.add_secure_port(address, credentials)
-    except RuntimeError as exc:  # grpcio's way of saying the bind failed
-        raise OSError(f"cannot bind {address}: {exc}") from None
+    port = bind(server, options, credentials)
     server.start()
     running = RunningServer(
         server,
