@@ -33,7 +33,7 @@ from pathlib import Path
 
 import grpc
 
-from bench.bare import serve_bare_aio, serve_bare_sync
+from bench.bare import BareServicer, serve_bare_aio, serve_bare_sync
 from bench.layers import (
     ALL_LAYERS,
     SERVED_LAYERS,
@@ -93,14 +93,8 @@ class _SingleCallServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "this baseline answers GetClientConfig")
 
 
-class EchoServicer(_SingleCallServicer):
-    def __init__(self, response: pb.GetClientConfigResponse) -> None:
-        self._response = response
-
-    def GetClientConfig(  # noqa: N802
-        self, request: pb.GetClientConfigRequest, context: grpc.ServicerContext
-    ) -> pb.GetClientConfigResponse:
-        return self._response
+class EchoServicer(_SingleCallServicer, BareServicer):
+    """The bare echo's answer, refusing the other RPCs as the floor does."""
 
 
 class FloorServicer(_SingleCallServicer):
