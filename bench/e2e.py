@@ -143,7 +143,13 @@ def server(
         yield process.pid
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=600 if under else 30)  # valgrind runs a shutdown slowly
+        try:
+            process.wait(timeout=600 if under else 30)  # valgrind runs a shutdown slowly
+        except subprocess.TimeoutExpired:
+            # Never left behind: a server still on its port would answer the next run.
+            process.kill()
+            process.wait()
+            raise
 
 
 def fetch_response(port: int, directory: Path) -> Path:
