@@ -89,6 +89,9 @@ def matcher_settings(args: argparse.Namespace, campaigns_port: int) -> MatcherSe
     return MatcherSettings(
         server=ServerOptions(host=LOOPBACK, port=args.port, drain_seconds=0),
         campaigns_target=f"{LOOPBACK}:{campaigns_port}",
+        # The store it serves, so that where matching runs fits it (--io aio reads
+        # only the in-memory store on its loop).
+        store=args.store,
         match_workers=default_match_workers(args.store),
         allow_unauthenticated_writes=True,
     )

@@ -64,21 +64,28 @@ def start_aio_matcher(
     matcher_service: str,
     service_names: Sequence[str],
     servicers: tuple[ProfileMatcherServicer, ProfileServicer, AudienceServicer],
+    holds_catalog: Callable[[], bool],
 ) -> AioRunningServer:
     """Starts the matcher's services on an aio server (health NOT_SERVING until the
-    caller sets it); raises OSError when the port cannot be bound."""
+    caller sets it); raises OSError when the port cannot be bound.
+
+    ProfileMatcherService runs inline on the loop (in-memory store) only while
+    `holds_catalog()`: until then a call would wait for the first catalog's fetch,
+    and so it runs on the match pool, as it does with any other store."""
     matcher, profiles, audiences = servicers
     options = settings.server
     gates = gates_of(security.interceptors)  # first: a refusal leaves nothing started
     general_pool = ThreadPoolExecutor(options.max_workers, thread_name_prefix="grpc-worker")
-    match_pool = (
-        None
-        if store_in_memory(settings.store)
-        else ThreadPoolExecutor(settings.match_workers, thread_name_prefix="match-worker")
+    # At least one thread: with the in-memory store it is the fallback of inline calls.
+    match_pool = ThreadPoolExecutor(
+        max(settings.match_workers, 1), thread_name_prefix="match-worker"
     )
-    executors = [general_pool] if match_pool is None else [general_pool, match_pool]
+    inline = store_in_memory(settings.store)
+    executors = [general_pool, match_pool]
     wrapper = CallWrapper(
-        placement(matcher_service, match_pool, general_pool),
+        placement(matcher_service, None if inline else match_pool, general_pool),
+        inline_while=holds_catalog if inline else None,
+        inline_fallback=match_pool if inline else None,
         max_concurrent=options.max_concurrent_rpcs,
         max_message_bytes=options.max_message_bytes,
         gates=gates,

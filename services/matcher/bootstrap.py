@@ -197,7 +197,9 @@ def start_matcher(
     running: RunningServer | AioRunningServer
     servicers = (matcher_servicer, profile_servicer, audience_servicer)
     if settings.io == IO_AIO:
-        running, metrics_server = _start_aio(settings, security, metrics, channel, servicers)
+        running, metrics_server = _start_aio(
+            settings, security, metrics, channel, servicers, holds_catalog=cache.holds_catalog
+        )
     else:
         running, metrics_server, pools = _start_threaded(
             settings, security, metrics, channel, servicers
@@ -232,6 +234,8 @@ def _start_aio(
     metrics: Metrics,
     channel: grpc.Channel,
     servicers: tuple[ProfileMatcherServicer, ProfileServicer, AudienceServicer],
+    *,
+    holds_catalog: Callable[[], bool],
 ) -> tuple[AioRunningServer, MetricsServer | None]:
     """The matcher's services on a grpc.aio server (--io aio, aio_wiring.py)."""
     try:
@@ -242,6 +246,7 @@ def _start_aio(
             matcher_service=MATCHER_SERVICE,
             service_names=SERVICE_NAMES,
             servicers=servicers,
+            holds_catalog=holds_catalog,
         )
     except BaseException:
         channel.close()

@@ -168,6 +168,11 @@ class CatalogCache:
         if due:
             self._refresh_in_background()
 
+    def holds_catalog(self) -> bool:
+        """Whether a catalog was ever fetched: `current` then never waits for one.
+        (A plain read, no lock: it only ever turns true.)"""
+        return self._last_good is not None
+
     def state(self) -> CacheState:
         with self._lock:
             if self._last_good is None:

@@ -14,7 +14,8 @@ the checks in order:
    INVALID_ARGUMENT (a unary request arrives as bytes and is parsed here, after the
    checks; a streamed one is parsed as it is read);
 5. the behaviour runs: an async one on the loop; a sync one (our servicers) inline on
-   the loop, when it never waits (the in-memory store), or on a thread pool, through
+   the loop while nothing on its way can wait (the in-memory store, a catalog held:
+   `inline_while`), or on a thread pool, through
    the sync context it was written for (aio_sync.py).
 Every refusal, and every abort of a sync servicer, is recorded with its code before
 the status goes out, then sent with `context.abort`, as any other call's.
@@ -44,6 +45,7 @@ from services.transport.aio_sync import (
 )
 from services.transport.handlers import Behaviour, Handler, behaviour_of, rpc_type
 from services.transport.limits import RequestTooLarge
+from services.transport.status import status_for
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,10 @@ class CallWrapper:
     gates: Sequence[CallGate] = ()
     # (full method name, rpc type) -> its observer; None: no metrics.
     observe: Callable[[str, str], MethodObserver] | None = None
+    # A sync method placed inline runs there only while this holds (say, while a
+    # catalog is held: fetching the first one would wait), else on `inline_fallback`.
+    inline_while: Callable[[], bool] | None = None
+    inline_fallback: Executor | None = None
     in_flight: int = field(default=0, init=False)
 
     def wrap(self, method: str, handler: Handler) -> Handler:
@@ -102,7 +108,12 @@ class CallWrapper:
             if is_async:
                 wrapped = call.unary(run=behaviour)
             elif executor is None:
-                wrapped = call.unary(inline=behaviour)
+                fallback = self.inline_fallback
+                wrapped = call.unary(
+                    inline=behaviour,
+                    inline_while=self.inline_while,
+                    run=None if fallback is None else pooled_unary(behaviour, fallback),
+                )
             else:
                 wrapped = call.unary(run=pooled_unary(behaviour, executor))
             return grpc.unary_unary_rpc_method_handler(wrapped, None, serialize)
@@ -210,9 +221,16 @@ class _Call:
         if self._observer is not None:
             self._observer.finished(started, code)
 
-    def unary(self, *, run: Run | None = None, inline: Behaviour | None = None) -> Behaviour:
+    def unary(
+        self,
+        *,
+        run: Run | None = None,
+        inline: Behaviour | None = None,
+        inline_while: Callable[[], bool] | None = None,
+    ) -> Behaviour:
         """A single request and response; `inline` (a sync behaviour) runs right here,
-        with no await between the request and the response."""
+        with no await between the request and the response, while `inline_while`
+        holds (always, if None); `run` otherwise."""
         wrapper = self._wrapper
 
         async def unary(data: bytes, context: AioContext) -> Any:
@@ -221,7 +239,7 @@ class _Call:
                 self._admit(context)
                 wrapper.in_flight += 1
                 try:
-                    if inline is not None:
+                    if inline is not None and (inline_while is None or inline_while()):
                         response = inline(self._request(data), SyncContext(context))
                     else:
                         assert run is not None
@@ -234,29 +252,34 @@ class _Call:
             except BaseException as exc:
                 self._finished(started, _raised_code(context, exc))
                 raise
-            self._finished(started, context.code() or _OK)
+            self._finished(started, _returned_code(context))
             return response
 
         return unary
 
-    async def _guarded(self, run: Run, argument: Any, context: AioContext) -> Any:
-        """Admits the call and runs `run(argument(), context)` (a coroutine), counted."""
+    async def _guarded(
+        self, run: Run, argument: Any, context: AioContext, *, counted: bool = True
+    ) -> Any:
+        """Admits the call and runs `run(argument(), context)` (a coroutine), in
+        `in_flight` if `counted`."""
         wrapper = self._wrapper
         started = self._started()
         try:
             self._admit(context)
-            wrapper.in_flight += 1
+            wrapper.in_flight += counted
             try:
                 response = await run(argument(), context)
+            except _STREAM_REFUSALS as exc:
+                raise _refusal(exc) from None
             finally:
-                wrapper.in_flight -= 1
+                wrapper.in_flight -= counted
         except Aborted as aborted:
             self._finished(started, aborted.code)
             await context.abort(aborted.code, aborted.details)
         except BaseException as exc:
             self._finished(started, _raised_code(context, exc))
             raise
-        self._finished(started, context.code() or _OK)
+        self._finished(started, _returned_code(context))
         return response
 
     def client_stream(self, run: Run) -> Behaviour:
@@ -267,8 +290,9 @@ class _Call:
 
     def streamed(self, behaviour: Behaviour) -> Behaviour:
         """A response stream (health's Watch, reflection), an async generator or a
-        coroutine that writes; the call lasts until its end."""
-        wrapper = self._wrapper
+        coroutine that writes; the call lasts until its end. Not in `in_flight`: a
+        Watch lasts as long as its client, and the threaded server frees its slot as
+        soon as it is set up (limits.py), so watchers never crowd out calls."""
 
         def start(argument: Any) -> Any:
             # A single request arrives as bytes (no deserializer), a stream as messages.
@@ -279,7 +303,7 @@ class _Call:
         if not inspect.isasyncgenfunction(behaviour):
 
             async def written(argument: Any, context: AioContext) -> None:
-                await self._guarded(behaviour, lambda: start(argument), context)
+                await self._guarded(behaviour, lambda: start(argument), context, counted=False)
 
             return written
 
@@ -287,21 +311,44 @@ class _Call:
             started = self._started()
             try:
                 self._admit(context)
-                wrapper.in_flight += 1
                 try:
                     async for response in behaviour(start(argument), context):
                         yield response
-                finally:
-                    wrapper.in_flight -= 1
+                except _STREAM_REFUSALS as exc:
+                    raise _refusal(exc) from None
             except Aborted as aborted:
                 self._finished(started, aborted.code)
                 await context.abort(aborted.code, aborted.details)
             except BaseException as exc:
                 self._finished(started, _raised_code(context, exc))
                 raise
-            self._finished(started, context.code() or _OK)
+            self._finished(started, _returned_code(context))
 
         return generated
+
+
+# What a streamed request message can be refused with (`_checked`), when the handler
+# reading it has no error mapping of its own (grpc's reflection, say).
+_STREAM_REFUSALS = (RequestTooLarge, InvalidInput)
+
+
+def _refusal(error: RequestTooLarge | InvalidInput) -> Aborted:
+    return Aborted(status_for(error), str(error))
+
+
+def _returned_code(context: AioContext) -> grpc.StatusCode:
+    """The code of a call whose handler returned: what it set, else OK, unless the
+    client left or its deadline passed first (inline, nothing awaited, no
+    cancellation could stop the handler), which is what the client saw."""
+    code: grpc.StatusCode | None = context.code()
+    if code is not None:
+        return code
+    if context.cancelled():
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= _DEADLINE_SLACK:
+            return grpc.StatusCode.DEADLINE_EXCEEDED
+        return grpc.StatusCode.CANCELLED
+    return _OK
 
 
 def _raised_code(context: AioContext, exc: BaseException) -> grpc.StatusCode:

@@ -17,7 +17,13 @@ from profilematcher.profiles.v1 import profile_service_pb2 as ppb
 from profilematcher.profiles.v1 import profile_service_pb2_grpc
 from services.matcher.settings import IO_AIO, MatcherSettings, add_flags
 from tests.matcher.conftest import HELD_READS, start, store_uri
-from tests.matcher.fakes import CampaignServer, SpyStore
+from tests.matcher.fakes import (
+    CampaignServer,
+    FakeCampaignService,
+    SpyStore,
+    eventually,
+    sample_campaign,
+)
 
 
 def test_one_match_worker_serves_matching_while_other_services_stay_free(
@@ -80,6 +86,44 @@ def test_by_default_matching_runs_on_threads_of_its_own_with_every_store(
         server.stop(0)
     assert len(names) == 1
     assert names[0].startswith("grpc-aio-loop" if inline else "match-worker")
+
+
+def test_before_the_first_catalog_a_match_waits_for_it_on_a_pool_thread_never_the_loop(
+    store: SpyStore, sample_player: str, io: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fetching the first catalog can take up to the campaigns timeout: on the loop it
+    # would hold every call, health checks too, for that long.
+    inline = io == IO_AIO and store_uri(store) == ""
+    campaigns = CampaignServer(FakeCampaignService([sample_campaign()]))
+    campaigns.start()
+    campaigns.stop()  # down at start: no catalog yet
+    server = start(store, campaigns, campaigns_timeout=1.0)
+    names: list[str] = []
+    cache_current = server.cache.current
+
+    def current(*, timeout: float | None = None) -> Any:
+        names.append(threading.current_thread().name)
+        return cache_current(timeout=timeout)
+
+    monkeypatch.setattr(server.cache, "current", current)
+    request = pb.GetClientConfigRequest(player_id=sample_player)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.GetClientConfig(request, timeout=10)
+            assert caught.value.code() in {
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+            }
+            campaigns.start()
+            eventually(lambda: stub.GetClientConfig(request, timeout=10))
+    finally:
+        server.stop(0)
+        campaigns.stop()
+    assert names[0].startswith("match-worker")
+    # Once a catalog is held, nothing on the way waits: inline again, where it was.
+    assert names[-1].startswith("grpc-aio-loop" if inline else "match-worker")
 
 
 def _settings(*argv: str) -> Any:

@@ -21,6 +21,7 @@ from services.matcher.settings import IO_AIO, IO_THREADS, MatcherSettings, add_f
 from services.transport.aio_calls import CallWrapper
 from services.transport.aio_server import Registrar
 from services.transport.decoding import RequestDecodingInterceptor
+from services.transport.grpc_server import ServerOptions
 from services.transport.handlers import Handler
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore
@@ -106,3 +107,50 @@ def test_a_service_registered_only_as_a_generic_handler_is_refused() -> None:
     registrar.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("s.S", {"M": method})])
     with pytest.raises(TypeError, match=r"'s\.S' was registered only as a generic handler"):
         registrar.check()
+
+
+def _limited(store: SpyStore, campaigns: CampaignServer) -> Any:
+    return start(
+        store,
+        campaigns,
+        server=ServerOptions(
+            host="127.0.0.1", port=0, grace_seconds=0, max_message_bytes=1024, max_concurrent_rpcs=2
+        ),
+    )
+
+
+def test_a_streamed_request_over_the_limit_is_resource_exhausted_on_both_servers(
+    store: SpyStore, campaigns: CampaignServer
+) -> None:
+    server = _limited(store, campaigns)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+            request = reflection_pb2.ServerReflectionRequest(file_containing_symbol="x" * 1500)
+            with pytest.raises(grpc.RpcError) as caught:
+                list(reflection.ServerReflectionInfo(iter([request]), timeout=10))
+    finally:
+        server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "over this server's limit of 1024" in (caught.value.details() or "")
+
+
+def test_health_watchers_never_take_the_places_of_calls_on_both_servers(
+    store: SpyStore, campaigns: CampaignServer
+) -> None:
+    server = _limited(store, campaigns)  # two calls at once at most
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            watches = []
+            try:
+                for _ in range(3):  # one after the other: each one set up, then the next
+                    watches.append(health.Watch(health_pb2.HealthCheckRequest(), timeout=30))
+                    assert next(watches[-1]).status == SERVING
+                checked = health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+            finally:
+                for watch in watches:
+                    watch.cancel()
+    finally:
+        server.stop(0)
+    assert checked.status == SERVING
