@@ -118,6 +118,7 @@ def test_before_the_first_catalog_a_match_waits_for_it_on_a_pool_thread_never_th
             }
             campaigns.start()
             eventually(lambda: stub.GetClientConfig(request, timeout=10))
+            stub.GetClientConfig(request, timeout=10)  # the first since a catalog is held
     finally:
         server.stop(0)
         campaigns.stop()
