@@ -14,6 +14,7 @@ from services.domain.profile_json import profile_from_document
 from services.storage.sqlite_store import SQLiteProfileStore
 
 # An autouse fixture: lets every test run the MongoDB store on mongomock.
+from tests.matcher.fakes import CampaignServer, FakeCampaignService, sample_campaign
 from tests.mongomock_compat import mongomock_bulk_compat
 
 __all__ = ["mongomock_bulk_compat"]
@@ -61,3 +62,13 @@ def fresh_dependency_log(monkeypatch: pytest.MonkeyPatch) -> None:
     from services.transport import status
 
     monkeypatch.setattr(status, "dependency_log", status.RepeatLimitedLog(status.LOG_REPEATS_AFTER))
+
+
+@pytest.fixture
+def campaigns() -> Iterator[CampaignServer]:
+    """A fake campaign service serving the brief's sample campaign (the matcher's and
+    the process tests' campaign service)."""
+    server = CampaignServer(FakeCampaignService([sample_campaign()]))
+    server.start()
+    yield server
+    server.stop()

@@ -20,16 +20,7 @@ from services.storage.mongo_store import MongoProfileStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
 from services.transport.grpc_server import ServerOptions
-from tests.matcher.fakes import NOW, CampaignServer, FakeCampaignService, SpyStore, sample_campaign
-
-
-@pytest.fixture
-def campaigns() -> Iterator[CampaignServer]:
-    server = CampaignServer(FakeCampaignService([sample_campaign()]))
-    server.start()
-    yield server
-    server.stop()
-
+from tests.matcher.fakes import NOW, CampaignServer, SpyStore
 
 # The server `start` builds when a test names none; the `io` fixture sets it.
 _io = [IO_MODES[0]]

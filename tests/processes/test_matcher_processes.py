@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,6 @@ from services.storage.sqlite_store import SQLiteProfileStore
 from tests.matcher.fakes import CampaignServer, FakeCampaignService, eventually, sample_campaign
 from tests.ports import free_port
 from tests.processes.cli_process import CliProcess, sample, scrape
-
-
-@pytest.fixture
-def campaigns() -> Iterator[CampaignServer]:
-    server = CampaignServer(FakeCampaignService([sample_campaign()]))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
