@@ -230,20 +230,19 @@ class _Call:
     ) -> Behaviour:
         """A single request and response; `inline` (a sync behaviour) runs right here,
         with no await between the request and the response, while `inline_while`
-        holds (always, if None); `run` otherwise."""
+        holds (always, if None); `run` otherwise, as any other awaited call."""
         wrapper = self._wrapper
 
         async def unary(data: bytes, context: AioContext) -> Any:
+            if inline is None or (inline_while is not None and not inline_while()):
+                assert run is not None, "a unary call runs inline or awaited"
+                return await self._guarded(run, lambda: self._request(data), context)
             started = self._started()
             try:
                 self._admit(context)
                 wrapper.in_flight += 1
                 try:
-                    if inline is not None and (inline_while is None or inline_while()):
-                        response = inline(self._request(data), SyncContext(context))
-                    else:
-                        assert run is not None
-                        response = await run(self._request(data), context)
+                    response = inline(self._request(data), SyncContext(context))
                 finally:
                     wrapper.in_flight -= 1
             except Aborted as aborted:
