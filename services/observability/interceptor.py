@@ -25,13 +25,10 @@ from prometheus_client import Counter, Histogram
 
 from services.observability.metrics import GRPC_CODE_LABELS, RpcMetrics
 from services.transport.handlers import Behaviour, behaviour_of, rebuilt, rpc_type
+from services.transport.status import ended_code
 
 _TRequest = TypeVar("_TRequest")
 _TResponse = TypeVar("_TResponse")
-
-# Core ends the call on its own clock, Python reads the wall clock: a call cancelled
-# this close to its deadline was ended by the deadline.
-_DEADLINE_SLACK = 0.05
 
 
 def split_method(full_method: str) -> tuple[str, str]:
@@ -49,9 +46,7 @@ def _code_set(context: grpc.ServicerContext) -> grpc.StatusCode | None:
 
 def _ended_code(context: grpc.ServicerContext) -> grpc.StatusCode:
     """The code of a call that ended without a status from us: the client left."""
-    if context.time_remaining() <= _DEADLINE_SLACK:
-        return grpc.StatusCode.DEADLINE_EXCEEDED
-    return grpc.StatusCode.CANCELLED
+    return ended_code(context.time_remaining())
 
 
 def _returned_code(context: grpc.ServicerContext) -> grpc.StatusCode:

@@ -44,14 +44,10 @@ from services.transport.aio_sync import (
     pooled_unary,
 )
 from services.transport.handlers import Behaviour, Handler, behaviour_of, rpc_type
-from services.transport.limits import RequestTooLarge
-from services.transport.status import status_for
+from services.transport.limits import RequestTooLarge, busy
+from services.transport.status import ended_code, status_for
 
 log = logging.getLogger(__name__)
-
-# Core ends the call on its own clock, Python reads the wall clock: a call cancelled
-# this close to its deadline was ended by the deadline (as the sync metrics read it).
-_DEADLINE_SLACK = 0.05
 
 
 class MethodObserver(Protocol):
@@ -182,10 +178,7 @@ class _Call:
                 raise Aborted(code, reason)
         wrapper = self._wrapper
         if wrapper.in_flight >= wrapper.max_concurrent:
-            raise Aborted(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"server busy: {wrapper.max_concurrent} calls in flight, its limit; retry later",
-            )
+            raise Aborted(grpc.StatusCode.RESOURCE_EXHAUSTED, busy(wrapper.max_concurrent))
 
     def _request(self, data: bytes) -> Any:
         if len(data) > self._limit:
@@ -343,10 +336,7 @@ def _returned_code(context: AioContext) -> grpc.StatusCode:
     if code is not None:
         return code
     if context.cancelled():
-        remaining = context.time_remaining()
-        if remaining is not None and remaining <= _DEADLINE_SLACK:
-            return grpc.StatusCode.DEADLINE_EXCEEDED
-        return grpc.StatusCode.CANCELLED
+        return ended_code(context.time_remaining())
     return _OK
 
 
@@ -356,10 +346,7 @@ def _raised_code(context: AioContext, exc: BaseException) -> grpc.StatusCode:
         return code
     # The client left or its deadline passed: the task is cancelled, a stream closed.
     if isinstance(exc, asyncio.CancelledError | GeneratorExit):
-        remaining = context.time_remaining()
-        if remaining is not None and remaining <= _DEADLINE_SLACK:
-            return grpc.StatusCode.DEADLINE_EXCEEDED
-        return grpc.StatusCode.CANCELLED
+        return ended_code(context.time_remaining())
     return grpc.StatusCode.UNKNOWN
 
 

@@ -47,6 +47,11 @@ def grpc_receive_limit(max_message_bytes: int) -> int:
     return min(2 * max_message_bytes, 2**31 - 1)
 
 
+def busy(limit: int) -> str:
+    """What a call refused over the concurrency limit is told."""
+    return f"server busy: {limit} calls in flight, its limit; retry later"
+
+
 class RequestTooLarge(Overloaded):
     """A request message over the server's limit (an Overloaded, so that servicers'
     error mapping answers RESOURCE_EXHAUSTED when it surfaces inside a stream)."""
@@ -137,10 +142,7 @@ class CallLimits(grpc.ServerInterceptor):
         limit = self._max_concurrent
 
         def refuse(_request: Any, context: grpc.ServicerContext) -> NoReturn:
-            context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"server busy: {limit} calls in flight, its limit; retry later",
-            )
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, busy(limit))
 
         refuse.experimental_thread_pool = self._refusals  # type: ignore[attr-defined]
         return rebuilt(handler, refuse, handler.request_deserializer)

@@ -84,6 +84,19 @@ def attach_details(context: grpc.ServicerContext, error: DomainError, details: M
     context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
 
 
+# Core ends a call on its own clock, Python reads the wall clock: a call cancelled
+# this close to its deadline was ended by the deadline.
+DEADLINE_SLACK = 0.05
+
+
+def ended_code(time_remaining: float | None) -> grpc.StatusCode:
+    """The code a client saw for a call that ended without a status from the server
+    (it left, or its deadline passed), from the call's time remaining then."""
+    if time_remaining is not None and time_remaining <= DEADLINE_SLACK:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    return grpc.StatusCode.CANCELLED
+
+
 def code_number(error: DomainError) -> int:
     """The number of the code `error` maps to, as google.rpc.Status and per-player
     results carry it."""
