@@ -177,10 +177,9 @@ class AioRunningServer:
             reflection_aio.ReflectionServicer(names), registrar
         )
         registrar.check()
-        server = self._server = grpc.aio.server(
-            migration_thread_pool=self._executors[0] if self._executors else None,
-            options=channel_arguments(options),
-        )
+        # No migration_thread_pool: every handler is an async one (CallWrapper.wrap),
+        # which runs any sync servicer on the pool its placement names.
+        server = self._server = grpc.aio.server(options=channel_arguments(options))
         for service, handlers in registrar.services.items():
             server.add_generic_rpc_handlers(
                 (grpc.method_handlers_generic_handler(service, handlers),)
