@@ -15,7 +15,9 @@ it with gRPC requests over HTTP/2, so the generator is not the bottleneck. Every
 run is checked: all requests must succeed and carry a full-size response body
 (a gRPC error would come back as an HTTP 200 with no body). On Linux each run also
 reports the server process's CPU time and context switches per request, read from
-/proc in the middle of the run.
+/proc in the middle of the run, and the CPU per request of its busiest thread with
+that thread's share of the run's time: a share near 100% names that thread (the aio
+event loop, say) as what limits the server, and its µs/req as the budget to cut.
 """
 
 from __future__ import annotations
@@ -61,15 +63,20 @@ class LoadResult:
     # The server process's cost per request, in the middle of the run (Linux only).
     cpu_us: float | None = None
     switches: float | None = None
+    # The busiest thread's CPU per request, and its CPU over the run's time.
+    busiest_us: float | None = None
+    busiest_share: float | None = None
 
 
 @dataclass(frozen=True)
 class ProcessCounters:
-    """CPU time and context switches of a whole process (all its threads) so far."""
+    """CPU time and context switches of a whole process (all its threads) so far,
+    and each thread's CPU time."""
 
     at: float
     cpu_seconds: float
     switches: int
+    thread_seconds: dict[str, float]
 
     @classmethod
     def read(cls, pid: int) -> ProcessCounters | None:
@@ -78,14 +85,27 @@ class ProcessCounters:
             return None
         # Fields 14 and 15 of stat, after the parenthesised command name: utime, stime.
         utime, stime = proc.joinpath("stat").read_text().rpartition(")")[2].split()[11:13]
+        ticks = os.sysconf("SC_CLK_TCK")
         switches = 0
+        thread_seconds: dict[str, float] = {}
         for task in proc.joinpath("task").iterdir():
             with contextlib.suppress(FileNotFoundError):  # a thread that just ended
                 for line in task.joinpath("status").read_text().splitlines():
                     if "ctxt_switches:" in line:  # voluntary and nonvoluntary
                         switches += int(line.split()[1])
-        ticks = os.sysconf("SC_CLK_TCK")
-        return cls(time.monotonic(), (int(utime) + int(stime)) / ticks, switches)
+                user, system = task.joinpath("stat").read_text().rpartition(")")[2].split()[11:13]
+                thread_seconds[task.name] = (int(user) + int(system)) / ticks
+        return cls(time.monotonic(), (int(utime) + int(stime)) / ticks, switches, thread_seconds)
+
+    def busiest_since(self, before: ProcessCounters) -> float:
+        """The CPU seconds of the thread that used the most since `before`."""
+        return max(
+            (
+                spent - before.thread_seconds.get(tid, 0.0)
+                for tid, spent in self.thread_seconds.items()
+            ),
+            default=0.0,
+        )
 
 
 def framed(message: Message) -> bytes:
@@ -232,13 +252,23 @@ def h2load(
     if failed or not succeeded:
         raise RuntimeError(f"h2load saw failures:\n{output}")
     quantiles = statistics.quantiles(latencies, n=100)
-    cpu_us = switches = None
+    cpu_us = switches = busiest_us = busiest_share = None
     if before is not None and after is not None:
-        served = rps * (after.at - before.at)
+        elapsed = after.at - before.at
+        served = rps * elapsed
         cpu_us = (after.cpu_seconds - before.cpu_seconds) * 1e6 / served
         switches = (after.switches - before.switches) / served
+        busiest = after.busiest_since(before)
+        busiest_us, busiest_share = busiest * 1e6 / served, busiest / elapsed
     result = LoadResult(
-        rps, quantiles[49] / 1000, quantiles[98] / 1000, succeeded, cpu_us, switches
+        rps,
+        quantiles[49] / 1000,
+        quantiles[98] / 1000,
+        succeeded,
+        cpu_us,
+        switches,
+        busiest_us,
+        busiest_share,
     )
     return result, data_bytes // succeeded
 
@@ -430,19 +460,24 @@ def _report(
     )
     print(
         "| server | best req/s | median req/s | p50 ms | p99 ms "
-        "| median server CPU µs/req | context switches/req |"
+        "| median server CPU µs/req | context switches/req "
+        "| busiest thread: CPU µs/req (share of time) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row, results in runs.items():
         best = max(results, key=lambda r: r.requests_per_second)
         cpu = [r.cpu_us for r in results if r.cpu_us is not None]
         switches = [r.switches for r in results if r.switches is not None]
+        busiest = [r.busiest_us for r in results if r.busiest_us is not None]
+        share = [r.busiest_share for r in results if r.busiest_share is not None]
         print(
             f"| {row} | {best.requests_per_second:,.0f} "
             f"| {statistics.median(r.requests_per_second for r in results):,.0f} "
             f"| {best.p50_ms:.2f} | {best.p99_ms:.2f} "
             f"| {_figure(statistics.median(cpu) if cpu else None, '.0f')} "
-            f"| {_figure(statistics.median(switches) if switches else None, '.1f')} |"
+            f"| {_figure(statistics.median(switches) if switches else None, '.1f')} "
+            f"| {_figure(statistics.median(busiest) if busiest else None, '.0f')} "
+            f"({_figure(statistics.median(share) if share else None, '.0%')}) |"
         )
     print()
     bare = [runs[spec.row] for spec in BARE]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -107,3 +108,29 @@ def test_process_counters_add_up_every_thread() -> None:
     assert second.cpu_seconds > first.cpu_seconds
     assert second.switches >= first.switches > 0
     assert ProcessCounters.read(2**22 + 1) is None  # above Linux's pid limit
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_busiest_thread_is_the_one_that_spun() -> None:
+    spun, read = threading.Event(), threading.Event()
+
+    def spin() -> None:
+        start = time.thread_time()
+        while time.thread_time() - start < 0.2:  # many clock ticks of this thread's CPU
+            pass
+        spun.set()
+        read.wait(timeout=30)  # still listed in /proc when it is read
+
+    first = ProcessCounters.read(os.getpid())
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    spun.wait(timeout=30)
+    second = ProcessCounters.read(os.getpid())
+    read.set()
+    spinner.join()
+    assert first is not None
+    assert second is not None
+    busiest = second.busiest_since(first)
+    # The spinner is new since `first`: all its CPU counts, and it is the most.
+    assert busiest >= second.thread_seconds[str(spinner.native_id)] >= 0.1
+    assert busiest <= second.cpu_seconds - first.cpu_seconds
