@@ -236,6 +236,50 @@ def test_prefix_of_the_token_is_permission_denied(
     assert store.get(NEW_PLAYER) is None
 
 
+# What a client reads for each refusal, word for word: the same on both servers.
+REFUSALS = pytest.mark.parametrize(
+    ("metadata", "code", "details"),
+    [
+        pytest.param((), UNAUTHENTICATED, "missing 'authorization: Bearer <token>'", id="none"),
+        pytest.param(
+            (*bearer(TOKEN), *bearer(TOKEN)),
+            UNAUTHENTICATED,
+            "more than one authorization header",
+            id="twice",
+        ),
+        pytest.param(
+            (("authorization", f"Basic {TOKEN}"),),
+            UNAUTHENTICATED,
+            "authorization is not 'Bearer <token>'",
+            id="basic",
+        ),
+        pytest.param(bearer(WRONG), PERMISSION_DENIED, "invalid bearer token", id="wrong"),
+    ],
+)
+
+
+def refusal_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value.code(), info.value.details() or ""
+
+
+@REFUSALS
+@WRITES
+def test_each_refused_write_says_why(
+    write: Write,
+    metadata: Metadata,
+    code: grpc.StatusCode,
+    details: str,
+    profiles: ProfileStub,
+    store: SQLiteProfileStore,
+    sample: Profile,
+) -> None:
+    before = snapshot(store, sample.player_id)
+    assert refusal_of(lambda: write(profiles, sample, metadata)) == (code, details)
+    assert snapshot(store, sample.player_id) == before
+
+
 def test_refused_request_is_never_parsed(channel: grpc.Channel) -> None:
     # Bytes that are no CreateProfileRequest: parsing them fails with INVALID_ARGUMENT.
     call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
@@ -356,6 +400,19 @@ def test_with_a_token_reads_with_it_are_answered(
     read: Read, guarded: grpc.Channel, player: str
 ) -> None:
     assert read(guarded, player, bearer(TOKEN)) in {player, "v1"}
+
+
+@REFUSALS
+@READS
+def test_each_refused_read_says_why(
+    read: Read,
+    metadata: Metadata,
+    code: grpc.StatusCode,
+    details: str,
+    guarded: grpc.Channel,
+    player: str,
+) -> None:
+    assert refusal_of(lambda: read(guarded, player, metadata)) == (code, details)
 
 
 def test_guarded_reads_still_guard_writes(
