@@ -237,23 +237,26 @@ def test_prefix_of_the_token_is_permission_denied(
 
 
 # What a client reads for each refusal, word for word: the same on both servers.
+Refusal = tuple[Metadata, tuple[grpc.StatusCode, str]]
 REFUSALS = pytest.mark.parametrize(
-    ("metadata", "code", "details"),
+    "refusal",
     [
-        pytest.param((), UNAUTHENTICATED, "missing 'authorization: Bearer <token>'", id="none"),
+        pytest.param(((), (UNAUTHENTICATED, "missing 'authorization: Bearer <token>'")), id="none"),
         pytest.param(
-            (*bearer(TOKEN), *bearer(TOKEN)),
-            UNAUTHENTICATED,
-            "more than one authorization header",
+            (
+                (*bearer(TOKEN), *bearer(TOKEN)),
+                (UNAUTHENTICATED, "more than one authorization header"),
+            ),
             id="twice",
         ),
         pytest.param(
-            (("authorization", f"Basic {TOKEN}"),),
-            UNAUTHENTICATED,
-            "authorization is not 'Bearer <token>'",
+            (
+                (("authorization", f"Basic {TOKEN}"),),
+                (UNAUTHENTICATED, "authorization is not 'Bearer <token>'"),
+            ),
             id="basic",
         ),
-        pytest.param(bearer(WRONG), PERMISSION_DENIED, "invalid bearer token", id="wrong"),
+        pytest.param((bearer(WRONG), (PERMISSION_DENIED, "invalid bearer token")), id="wrong"),
     ],
 )
 
@@ -268,15 +271,14 @@ def refusal_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
 @WRITES
 def test_each_refused_write_says_why(
     write: Write,
-    metadata: Metadata,
-    code: grpc.StatusCode,
-    details: str,
+    refusal: Refusal,
     profiles: ProfileStub,
     store: SQLiteProfileStore,
     sample: Profile,
 ) -> None:
+    metadata, status = refusal
     before = snapshot(store, sample.player_id)
-    assert refusal_of(lambda: write(profiles, sample, metadata)) == (code, details)
+    assert refusal_of(lambda: write(profiles, sample, metadata)) == status
     assert snapshot(store, sample.player_id) == before
 
 
@@ -405,14 +407,10 @@ def test_with_a_token_reads_with_it_are_answered(
 @REFUSALS
 @READS
 def test_each_refused_read_says_why(
-    read: Read,
-    metadata: Metadata,
-    code: grpc.StatusCode,
-    details: str,
-    guarded: grpc.Channel,
-    player: str,
+    read: Read, refusal: Refusal, guarded: grpc.Channel, player: str
 ) -> None:
-    assert refusal_of(lambda: read(guarded, player, metadata)) == (code, details)
+    metadata, status = refusal
+    assert refusal_of(lambda: read(guarded, player, metadata)) == status
 
 
 def test_guarded_reads_still_guard_writes(

@@ -4,6 +4,7 @@ the message size, and count their refusals in the metrics by code."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,9 +33,7 @@ Start = Callable[..., MatcherServer]
 
 
 @pytest.fixture
-def start(
-    io: str, campaigns: CampaignServer, sample_store: SQLiteProfileStore
-) -> Iterator[Start]:
+def start(io: str, campaigns: CampaignServer, sample_store: SQLiteProfileStore) -> Iterator[Start]:
     """Starts a matcher over the sample store on the server `io` names, with the
     settings given; every one is stopped after."""
     started: list[MatcherServer] = []
@@ -106,10 +105,8 @@ def test_refusals_are_counted_by_their_code(start: Start, player: str) -> None:
         stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
         request = pb.GetClientConfigRequest(player_id=player)
         for metadata in ((), bearer(WRONG), bearer(WRONG), bearer(TOKEN)):
-            try:
+            with contextlib.suppress(grpc.RpcError):
                 stub.GetClientConfig(request, timeout=10, metadata=metadata)
-            except grpc.RpcError:
-                pass
         profiles = profile_service_pb2_grpc.ProfileServiceStub(channel)
         imports = iter([ppb.ImportProfilesRequest(profile=profile_pb2.Profile(player_id="new"))])
         assert code_of(lambda: profiles.ImportProfiles(imports, timeout=10)) == (
@@ -149,9 +146,10 @@ def test_the_token_is_checked_before_the_message_size(
     )
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         profiles = profile_service_pb2_grpc.ProfileServiceStub(channel)
-        create = lambda metadata: profiles.CreateProfile(  # noqa: E731
-            oversized_create(), timeout=10, metadata=metadata
-        )
+
+        def create(metadata: tuple[tuple[str, str], ...]) -> object:
+            return profiles.CreateProfile(oversized_create(), timeout=10, metadata=metadata)
+
         assert code_of(lambda: create(())) == grpc.StatusCode.UNAUTHENTICATED
         assert code_of(lambda: create(bearer(WRONG))) == grpc.StatusCode.PERMISSION_DENIED
         assert code_of(lambda: create(bearer(TOKEN))) == grpc.StatusCode.RESOURCE_EXHAUSTED
