@@ -43,6 +43,7 @@ from services.transport.aio_sync import (
     pooled_client_stream,
     pooled_unary,
 )
+from services.transport.auth import log_refusal
 from services.transport.handlers import Behaviour, Handler, behaviour_of, rpc_type
 from services.transport.limits import RequestTooLarge, busy
 from services.transport.status import ended_code, status_for
@@ -174,7 +175,7 @@ class _Call:
             refusal = gate.refusal(metadata)
             if refusal is not None:
                 code, reason = refusal
-                log.warning("refused %s from %s: %s", self._method, context.peer(), reason)
+                log_refusal(self._method, context.peer(), reason)
                 raise Aborted(code, reason)
         wrapper = self._wrapper
         if wrapper.in_flight >= wrapper.max_concurrent:

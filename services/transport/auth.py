@@ -171,10 +171,16 @@ class WritesClosedInterceptor(_MethodGate):
         return grpc.StatusCode.UNAUTHENTICATED, self._reason
 
 
+def log_refusal(method: str, peer: str, reason: str) -> None:
+    """One refused call, on this module's logger whichever server refused it (the aio
+    server checks its calls in services/transport/aio_calls.py): never the token."""
+    log.warning("refused %s from %s: %s", method, peer, reason)
+
+
 def _refusing_handler(handler: Handler, method: str, code: grpc.StatusCode, reason: str) -> Handler:
     def refuse(_request: object, context: grpc.ServicerContext) -> NoReturn:
         # Logged here rather than in the interceptor: only the context knows the peer.
-        log.warning("refused %s from %s: %s", method, context.peer(), reason)
+        log_refusal(method, context.peer(), reason)
         context.abort(code, reason)
 
     # Same kind as the real handler, so grpc drives the call the same way; no

@@ -236,6 +236,52 @@ def test_prefix_of_the_token_is_permission_denied(
     assert store.get(NEW_PLAYER) is None
 
 
+# What a client reads for each refusal, word for word: the same on both servers.
+Refusal = tuple[Metadata, tuple[grpc.StatusCode, str]]
+REFUSALS = pytest.mark.parametrize(
+    "refusal",
+    [
+        pytest.param(((), (UNAUTHENTICATED, "missing 'authorization: Bearer <token>'")), id="none"),
+        pytest.param(
+            (
+                (*bearer(TOKEN), *bearer(TOKEN)),
+                (UNAUTHENTICATED, "more than one authorization header"),
+            ),
+            id="twice",
+        ),
+        pytest.param(
+            (
+                (("authorization", f"Basic {TOKEN}"),),
+                (UNAUTHENTICATED, "authorization is not 'Bearer <token>'"),
+            ),
+            id="basic",
+        ),
+        pytest.param((bearer(WRONG), (PERMISSION_DENIED, "invalid bearer token")), id="wrong"),
+    ],
+)
+
+
+def refusal_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value.code(), info.value.details() or ""
+
+
+@REFUSALS
+@WRITES
+def test_each_refused_write_says_why(
+    write: Write,
+    refusal: Refusal,
+    profiles: ProfileStub,
+    store: SQLiteProfileStore,
+    sample: Profile,
+) -> None:
+    metadata, status = refusal
+    before = snapshot(store, sample.player_id)
+    assert refusal_of(lambda: write(profiles, sample, metadata)) == status
+    assert snapshot(store, sample.player_id) == before
+
+
 def test_refused_request_is_never_parsed(channel: grpc.Channel) -> None:
     # Bytes that are no CreateProfileRequest: parsing them fails with INVALID_ARGUMENT.
     call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
@@ -356,6 +402,15 @@ def test_with_a_token_reads_with_it_are_answered(
     read: Read, guarded: grpc.Channel, player: str
 ) -> None:
     assert read(guarded, player, bearer(TOKEN)) in {player, "v1"}
+
+
+@REFUSALS
+@READS
+def test_each_refused_read_says_why(
+    read: Read, refusal: Refusal, guarded: grpc.Channel, player: str
+) -> None:
+    metadata, status = refusal
+    assert refusal_of(lambda: read(guarded, player, metadata)) == status
 
 
 def test_guarded_reads_still_guard_writes(

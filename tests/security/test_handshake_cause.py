@@ -22,10 +22,10 @@ from tests.security.test_tls import campaign_server
 PROBE_LOG = "services.transport.tls_probe"
 
 
-def mtls_campaign_server(serve: Serve, pki: PKI) -> str:
+def mtls_campaign_server(serve_threads: Serve, pki: PKI) -> str:
     tls = TLSSettings(pki.trusted.server.cert, pki.trusted.server.key, pki.trusted.ca)
     # The certificate names localhost, not 127.0.0.1's name as grpc would look it up.
-    return campaign_server(serve, server_credentials(tls)).replace("127.0.0.1", "localhost")
+    return campaign_server(serve_threads, server_credentials(tls)).replace("127.0.0.1", "localhost")
 
 
 @pytest.fixture
@@ -36,10 +36,15 @@ def store() -> Iterator[SQLiteProfileStore]:
 
 
 def test_a_matcher_trusting_another_ca_logs_the_verification_cause(
-    serve: Serve, pki: PKI, store: SQLiteProfileStore, caplog: pytest.LogCaptureFixture
+    serve_threads: Serve,
+    pki: PKI,
+    store: SQLiteProfileStore,
+    io: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    address = mtls_campaign_server(serve, pki)
+    address = mtls_campaign_server(serve_threads, pki)
     settings = MatcherSettings(
+        io=io,
         server=ServerOptions(host="127.0.0.1", port=0, grace_seconds=0),
         campaigns_target=address,
         campaigns_tls=ClientTLSSettings(
@@ -56,8 +61,8 @@ def test_a_matcher_trusting_another_ca_logs_the_verification_cause(
     assert f"TLS handshake with the campaign service at {address} fails" in caplog.text
 
 
-def test_the_probe_names_each_side_s_refusal(serve: Serve, pki: PKI) -> None:
-    address = mtls_campaign_server(serve, pki)
+def test_the_probe_names_each_side_s_refusal(serve_threads: Serve, pki: PKI) -> None:
+    address = mtls_campaign_server(serve_threads, pki)
     trusted = pki.trusted
     # We do not trust the server's CA.
     wrong_ca = ClientTLSSettings(ca_file=pki.other.ca, cert_file=trusted.client.cert,

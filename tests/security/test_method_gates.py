@@ -28,7 +28,10 @@ def _notes(server: grpc.Server) -> Sequence[str]:
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         name: grpc.unary_unary_rpc_method_handler(_echo) for name in ("Write", "Read")
     }
+    # Both ways, as generated code registers a service (the aio server wraps the
+    # registered handlers and refuses a service registered only as a generic one).
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
     return (SERVICE,)
 
 

@@ -1,4 +1,5 @@
-"""TLS and mutual TLS on a real server, and the matcher's TLS client to CampaignService."""
+"""TLS and mutual TLS on a real server (each of the matcher's: `serve`), and the matcher's
+TLS client to CampaignService (on the campaign service's one server kind)."""
 
 from __future__ import annotations
 
@@ -128,9 +129,9 @@ def campaign_server(serve: Serve, credentials: grpc.ServerCredentials | None) ->
     return target(serve(credentials=credentials, register=register))
 
 
-def test_campaign_client_fetches_over_mtls(serve: Serve, pki: PKI) -> None:
+def test_campaign_client_fetches_over_mtls(serve_threads: Serve, pki: PKI) -> None:
     tls = TLSSettings(pki.trusted.server.cert, pki.trusted.server.key, pki.trusted.ca)
-    address = campaign_server(serve, server_credentials(tls))
+    address = campaign_server(serve_threads, server_credentials(tls))
     client_tls = ClientTLSSettings(
         ca_file=pki.trusted.ca, cert_file=pki.trusted.client.cert, key_file=pki.trusted.client.key
     )
@@ -141,9 +142,11 @@ def test_campaign_client_fetches_over_mtls(serve: Serve, pki: PKI) -> None:
     assert [c.name for c in catalog.campaigns] == ["mycampaign"]
 
 
-def test_campaign_client_without_tls_gets_dependency_unavailable(serve: Serve, pki: PKI) -> None:
+def test_campaign_client_without_tls_gets_dependency_unavailable(
+    serve_threads: Serve, pki: PKI
+) -> None:
     tls = TLSSettings(pki.trusted.server.cert, pki.trusted.server.key)
-    address = campaign_server(serve, server_credentials(tls))
+    address = campaign_server(serve_threads, server_credentials(tls))
     with (
         open_channel(address, ClientTLSSettings()) as channel,
         pytest.raises(DependencyUnavailable, match="UNAVAILABLE"),
@@ -151,11 +154,11 @@ def test_campaign_client_without_tls_gets_dependency_unavailable(serve: Serve, p
         CampaignClient(channel, timeout=10).fetch(None)
 
 
-def test_open_channel_passes_channel_options(serve: Serve, pki: PKI) -> None:
+def test_open_channel_passes_channel_options(serve_threads: Serve, pki: PKI) -> None:
     # With the override the client checks the certificate against that name instead of
     # the target's host: how a deployment reaches a server by an address its
-    # certificate does not carry.
-    address = tls_server(serve, pki)
+    # certificate does not carry. (A client's option: one server kind is enough.)
+    address = tls_server(serve_threads, pki)
     options = [("grpc.ssl_target_name_override", "not-in-the-certificate")]
     with open_channel(address, ClientTLSSettings(ca_file=pki.trusted.ca), options) as channel:
         assert refused(channel) == grpc.StatusCode.UNAVAILABLE
