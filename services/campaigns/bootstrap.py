@@ -75,6 +75,7 @@ def start_campaign_server(settings: CampaignSettings) -> CampaignServer:
         grace_seconds=settings.grace_seconds,
         drain_seconds=settings.drain_seconds,
         reuse_port=settings.reuse_port,
+        probe_address=settings.probe_address,
     )
     metrics = CampaignMetrics(
         new_registry(),

@@ -15,6 +15,7 @@ from services.campaigns.errors import CatalogError
 from services.campaigns.settings import CampaignSettings, add_flags
 from services.observability.http import MetricsSettings
 from services.processes.serving import serve_in_processes
+from services.processes.worker import WorkerStart
 from services.transport.grpc_server import wait_for_signal
 
 log = logging.getLogger(__name__)
@@ -54,15 +55,21 @@ def run(args: argparse.Namespace) -> int:
             metrics=settings.metrics,
             for_worker=_worker_settings,
             serve=serve,
+            hang_seconds=settings.worker_hang_seconds,
         )
     return serve(settings)
 
 
-def _worker_settings(settings: CampaignSettings, port: int) -> CampaignSettings:
+def _worker_settings(settings: CampaignSettings, worker: WorkerStart) -> CampaignSettings:
     """Serving the catalog and following its file, on the shared port. It loads the
     catalog before it binds (bootstrap), so it serves from its first connection."""
     return dataclasses.replace(
-        settings, processes=1, port=port, reuse_port=True, metrics=MetricsSettings()
+        settings,
+        processes=1,
+        port=worker.port,
+        reuse_port=True,
+        probe_address=worker.probe_address,
+        metrics=MetricsSettings(),
     )
 
 

@@ -16,6 +16,7 @@ from services.campaigns.file_watcher import DEFAULT_POLL_INTERVAL
 from services.config import add_flag
 from services.observability.http import MetricsSettings
 from services.processes.cpus import parse_processes
+from services.processes.hangs import DEFAULT_HANG_SECONDS, parse_hang_seconds
 from services.server_flags import (
     CAMPAIGNS_TOKEN_ENV,
     add_metrics_flags,
@@ -39,6 +40,7 @@ ENV_PORT = "PROFILE_MATCHER_CAMPAIGNS_PORT"
 ENV_HOST = "PROFILE_MATCHER_CAMPAIGNS_HOST"
 ENV_POLL_INTERVAL = "PROFILE_MATCHER_CATALOG_POLL_INTERVAL"
 ENV_PROCESSES = "PROFILE_MATCHER_CAMPAIGNS_PROCESSES"
+ENV_WORKER_HANG_SECONDS = "PROFILE_MATCHER_CAMPAIGNS_WORKER_HANG_SECONDS"
 
 
 class SettingsError(ValueError):
@@ -74,6 +76,11 @@ class CampaignSettings:
     # and whether this server binds with SO_REUSEPORT (set in each of those workers).
     processes: int = 1
     reuse_port: bool = False
+    # With processes: how long a serving worker may go without answering its own
+    # health check before it is replaced (0: never), and in each worker, where it
+    # answers it (services/processes/hangs.py, liveness.py).
+    worker_hang_seconds: float = DEFAULT_HANG_SECONDS
+    probe_address: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -133,6 +140,9 @@ class CampaignSettings:
             drain_seconds=args.drain_delay,
             grace_seconds=args.grace,
             processes=parse_processes("--processes", args.processes),
+            worker_hang_seconds=parse_hang_seconds(
+                "--worker-hang-seconds", args.worker_hang_seconds
+            ),
         )
         warn_if_token_in_clear(settings.auth_token, settings.tls.enabled, "an auth token")
         return settings
@@ -198,6 +208,16 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         convert=str,
         help="worker processes serving the port together (SO_REUSEPORT), each with the"
         " catalog and its own watcher of the file; auto: the CPUs this process may use",
+    )
+    add_flag(
+        parser,
+        "--worker-hang-seconds",
+        env=ENV_WORKER_HANG_SECONDS,
+        default=DEFAULT_HANG_SECONDS,
+        convert=float,
+        help="with --processes above 1: seconds a serving worker may go without its server"
+        " answering a health check of its own before it is killed and started again;"
+        " 0: never",
     )
     add_server_tls_flags(parser)
     add_campaign_service_auth_flags(parser)

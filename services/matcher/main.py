@@ -16,6 +16,7 @@ from services.matcher.first_catalog import hold_first_catalog
 from services.matcher.settings import MatcherSettings, add_flags
 from services.observability.http import MetricsSettings
 from services.processes.serving import serve_in_processes
+from services.processes.worker import WorkerStart
 from services.storage.factory import describe_store, open_store
 from services.transport.grpc_server import wait_for_signal
 
@@ -44,16 +45,22 @@ def run(args: argparse.Namespace) -> int:
             metrics=settings.metrics,
             for_worker=_worker_settings,
             serve=_serve_worker,
+            hang_seconds=settings.worker_hang_seconds,
         )
     return serve(settings)
 
 
-def _worker_settings(settings: MatcherSettings, port: int) -> MatcherSettings:
+def _worker_settings(settings: MatcherSettings, worker: WorkerStart) -> MatcherSettings:
     """A whole matcher with its own store client, on the shared port."""
     return dataclasses.replace(
         settings,
         processes=1,
-        server=dataclasses.replace(settings.server, port=port, reuse_port=True),
+        server=dataclasses.replace(
+            settings.server,
+            port=worker.port,
+            reuse_port=True,
+            probe_address=worker.probe_address,
+        ),
         metrics=MetricsSettings(),
     )
 

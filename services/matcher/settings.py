@@ -18,6 +18,7 @@ from services.matcher.security_flags import (
 )
 from services.observability.http import MetricsSettings
 from services.processes.cpus import parse_processes
+from services.processes.hangs import DEFAULT_HANG_SECONDS, parse_hang_seconds
 from services.profiles.servicer import IMPORT_IDLE_TIMEOUT, MAX_IMPORT_STREAMS
 from services.server_flags import (
     add_metrics_flags,
@@ -119,6 +120,9 @@ class MatcherSettings:
     # Worker processes serving the port together (services/processes/supervisor.py);
     # 1 serves from this process, as always.
     processes: int = 1
+    # With processes: how long a serving worker may go without answering its own health
+    # check before it is replaced (0: never; services/processes/hangs.py, liveness.py).
+    worker_hang_seconds: float = DEFAULT_HANG_SECONDS
     # IO_AIO or IO_THREADS (services/matcher/aio_wiring.py, bootstrap.py).
     io: str = DEFAULT_IO
 
@@ -162,6 +166,9 @@ class MatcherSettings:
             audience_read_preference=_read_preference(args.audience_read_preference),
             max_audience_counts=_at_least_one("--max-audience-counts", args.max_audience_counts),
             processes=_processes(args.processes, args.store),
+            worker_hang_seconds=parse_hang_seconds(
+                "--worker-hang-seconds", args.worker_hang_seconds
+            ),
             io=_io(args.io),
         )
 
@@ -220,6 +227,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
          "worker processes serving the port together (SO_REUSEPORT), each a whole"
          " matcher; auto: the CPUs this process may use (affinity, cgroup CPU limit)."
          " Above 1 the store must be a file or MongoDB"),
+        ("--worker-hang-seconds", "PROFILE_MATCHER_WORKER_HANG_SECONDS", DEFAULT_HANG_SECONDS,
+         float, "with --processes above 1: seconds a serving worker may go without its"
+         " server answering a health check of its own before it is killed and started"
+         " again; 0: never"),
     ]  # fmt: skip
     for flag, env, default, convert, help_text in flags:
         add_flag(parser, flag, env=env, default=default, convert=convert, help=help_text)

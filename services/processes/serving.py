@@ -21,17 +21,28 @@ def serve_in_processes(
     host: str,
     port: int,
     metrics: MetricsSettings,
-    for_worker: Callable[[SettingsT, int], SettingsT],
+    for_worker: Callable[[SettingsT, WorkerStart], SettingsT],
     serve: Callable[[SettingsT, Callable[[], None]], int],
+    hang_seconds: float = 0.0,
 ) -> int:
     """`processes` workers on `host`:`port`, the parent serving every worker's metrics
     on `metrics`; the command's exit code.
 
-    Each worker runs `serve(for_worker(settings, port), ready)`: `for_worker` makes the
-    command's settings one worker's (one process, the shared port with SO_REUSEPORT,
-    no metrics endpoint of its own) and `serve` calls `ready` once it serves."""
+    Each worker runs `serve(for_worker(settings, worker), ready)`: `for_worker` makes
+    the command's settings one worker's (one process, the shared port with SO_REUSEPORT,
+    its probe address bound too, no metrics endpoint of its own) and `serve` calls
+    `ready` once it serves. A worker that serves and then goes `hang_seconds` without
+    its server answering at its probe address is replaced (hangs.py; 0: never)."""
 
     def work(worker: WorkerStart) -> int:
-        return serve(for_worker(settings, worker.port), worker.ready)
+        return serve(for_worker(settings, worker), worker.ready)
 
-    return supervise(name, processes, host=host, port=port, metrics=metrics, work=work)
+    return supervise(
+        name,
+        processes,
+        host=host,
+        port=port,
+        metrics=metrics,
+        work=work,
+        hang_seconds=hang_seconds,
+    )

@@ -17,6 +17,8 @@ metrics endpoint (served inline, so the parent never holds a thread across a for
 - a worker of a slot that has never served, dying before it serves, fails the whole
   start: the others are stopped and the parent exits with its code (2 for a bad
   configuration or store, 1 for a port it cannot bind);
+- a worker that serves but stops proving it (--worker-hang-seconds, hangs.py and
+  liveness.py) is sent SIGTERM, then SIGKILL, and its death is restarted as any other;
 - SIGTERM or SIGINT is passed on to every worker (each drains, then stops; a second
   signal, passed on too, cuts their drain short), and the parent waits for them all.
 """
@@ -43,6 +45,7 @@ from services.observability.multiprocess import (
     parent_registry,
     worker_died,
 )
+from services.processes import hangs
 from services.processes.ports import shared_port
 from services.processes.restarts import FailStart, GiveUp, RestartPolicy, SlotHistory
 from services.processes.worker import HELD_AT_FORK, Work, run_worker
@@ -57,6 +60,7 @@ class _Worker:
     pid: int
     ready_fd: int | None
     started: float
+    liveness: hangs.Liveness
     ready: bool = False
 
 
@@ -79,9 +83,14 @@ def supervise(
     metrics: MetricsSettings,
     work: Work,
     policy: RestartPolicy | None = None,
+    hang_seconds: float = 0.0,
 ) -> int:
-    """Runs `processes` workers until a signal; the exit code for the command."""
-    return Supervisor(name, processes, work, policy or RestartPolicy()).run(host, port, metrics)
+    """Runs `processes` workers until a signal; the exit code for the command.
+    `hang_seconds`: the longest a serving worker may go without proving it (0: off)."""
+    policy = policy or RestartPolicy()
+    return Supervisor(name, processes, work, policy, hang_seconds=hang_seconds).run(
+        host, port, metrics
+    )
 
 
 class Supervisor:
@@ -91,9 +100,13 @@ class Supervisor:
         processes: int,
         work: Work,
         policy: RestartPolicy,
+        *,
+        hang_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._name = name
+        self._hang_seconds = hang_seconds
+        self._probes: Path | None = None
         self._work = work
         self._clock = clock
         self._slots = [_Slot(index, SlotHistory(policy)) for index in range(processes)]
@@ -114,6 +127,8 @@ class Supervisor:
             with contextlib.ExitStack() as stack:
                 self._port, reserved = stack.enter_context(shared_port(host, port))
                 self._inherited.extend(reserved)
+                if self._hang_seconds > 0:
+                    self._probes = stack.enter_context(hangs.probe_directory())
                 if metrics.enabled:
                     self._directory = stack.enter_context(metrics_directory())
                     endpoint = InlineMetricsEndpoint(
@@ -151,6 +166,7 @@ class Supervisor:
                     self._take_signals()
                     self._reap()
                     self._start_due()
+                    self._end_hung()
             finally:
                 self._end_the_rest()
         if self._failure is not None:
@@ -187,6 +203,9 @@ class Supervisor:
 
     def _wait(self) -> None:
         due = [slot.due for slot in self._slots if slot.due is not None]
+        if not self._stopping:  # hangs are not watched then (_end_hung)
+            watched = (s.worker.liveness.due() for s in self._slots if s.worker is not None)
+            due.extend(hang for hang in watched if hang is not None)
         timeout = None if not due else max(0.0, min(due) - self._clock())
         for key, _ in self._selector.select(timeout):
             if key.data is None:  # the signal pipe: its bytes only woke us
@@ -208,6 +227,10 @@ class Supervisor:
             return
         if not said:  # it closed the pipe: it is ending, and _reap will hear of it
             self._close_pipe(worker)
+            return
+        # Its first byte says it serves; each later one, that it still does.
+        worker.liveness.prove(self._clock())
+        if worker.ready:
             return
         worker.ready = True
         slot.history.served = True
@@ -260,6 +283,7 @@ class Supervisor:
         self._close_pipe(worker)
         if self._directory is not None:
             worker_died(self._directory, worker.pid, slot.index)
+        hangs.remove_probe_socket(self._probes, slot.index)
         how = _how_it_ended(code)
         if self._stopping:
             log.info("worker %d (pid %d) %s", slot.index, worker.pid, how)
@@ -326,15 +350,26 @@ class Supervisor:
                     inherited=inherited,
                     ready_write=ready_write,
                     mask=mask,
+                    probe_address=hangs.probe_address(self._probes, slot.index),
+                    hang_seconds=self._hang_seconds,
                 )
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(ready_write)
         os.set_blocking(ready_read, False)
-        slot.worker = _Worker(pid, ready_read, self._clock())
+        slot.worker = _Worker(pid, ready_read, self._clock(), hangs.Liveness(self._hang_seconds))
         slot.pid = pid
         self._selector.register(ready_read, selectors.EVENT_READ, slot)
         log.info("worker %d started (pid %d)", slot.index, pid)
+
+    def _end_hung(self) -> None:
+        """Not while stopping: a draining worker may stop answering, and is told to end."""
+        if self._stopping:
+            return
+        now = self._clock()
+        for slot in self._slots:
+            if slot.worker is not None:
+                hangs.end_if_hung(slot.index, slot.worker.pid, slot.worker.liveness, now)
 
     def _close_pipe(self, worker: _Worker) -> None:
         if worker.ready_fd is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from services.observability.multiprocess import enter_worker_mode
+from services.processes.liveness import LivenessProbe
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,13 @@ HELD_AT_FORK = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGCHLD})
 @dataclass(frozen=True, slots=True)
 class WorkerStart:
     """What a worker process is told: which it is, the port to bind with SO_REUSEPORT,
-    and what to call once it serves."""
+    and what to call once it serves; the private address its server must also bind,
+    where it proves that it serves (liveness.py), unless hangs are not watched."""
 
     index: int
     port: int
     ready: Callable[[], None]
+    probe_address: str | None = None
 
 
 # Runs in the worker process; returns its exit code (0 after a signal's drain).
@@ -48,18 +51,31 @@ def run_worker(
     inherited: Sequence[int],
     ready_write: int,
     mask: Iterable[int],
+    probe_address: str | None = None,
+    hang_seconds: float = 0.0,
 ) -> NoReturn:
     """The forked child, from the fork to its exit: never returns into the parent's
-    code. `mask`: the signal mask from before the fork, restored by `become_worker`."""
+    code. `mask`: the signal mask from before the fork, restored by `become_worker`.
+    Once it serves, with a `probe_address`, every answer of its server there is a
+    byte on `ready_write` too (liveness.py)."""
     code = 1
     try:
         become_worker(index, parent=parent, inherited=inherited, mask=mask)
+        # Never blocks: a parent slow to read loses proofs, not the worker its thread.
+        os.set_blocking(ready_write, False)
+        probes: list[LivenessProbe] = []
 
-        def ready() -> None:
+        def say_serving() -> None:
             with contextlib.suppress(OSError):
                 os.write(ready_write, b"r")
 
-        code = work(WorkerStart(index, port, ready))
+        def ready() -> None:
+            say_serving()
+            if probe_address is not None and not probes:
+                probes.append(LivenessProbe(probe_address, hang_seconds, say_serving))
+                probes[0].start()
+
+        code = work(WorkerStart(index, port, ready, probe_address))
     except SystemExit as exc:
         code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     except BaseException:

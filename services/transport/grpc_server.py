@@ -49,6 +49,10 @@ class ServerOptions:
     # spreads connections among them (--processes). Off for one process: a second
     # server started on its port by mistake then fails to bind instead of sharing it.
     reuse_port: bool = False
+    # Also bound, in plaintext: a worker's private unix socket (in a directory only
+    # this user may enter), where it checks its own health to prove to its supervisor
+    # that it still serves (--processes, services/processes/liveness.py).
+    probe_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +129,18 @@ class Bindable(Protocol):
 def bind(
     server: Bindable, options: ServerOptions, credentials: grpc.ServerCredentials | None
 ) -> int:
-    """Binds options' host and port (TLS with `credentials`); OSError when it cannot."""
+    """Binds options' host and port (TLS with `credentials`), and its probe address
+    when it has one; OSError when it cannot."""
     address = f"{options.host}:{options.port}"
     try:
         if credentials is None:
-            return server.add_insecure_port(address)
-        return server.add_secure_port(address, credentials)
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+        if options.probe_address is not None:
+            address = options.probe_address
+            server.add_insecure_port(address)
+        return port
     except RuntimeError as exc:  # grpcio's way of saying the bind failed
         raise OSError(f"cannot bind {address}: {exc}") from None
 
