@@ -19,7 +19,7 @@ from tests.processes.test_matcher_processes import get_client_config, health, ma
 
 # Small, so the tests are quick; large enough that a busy machine is not taken for a
 # hung worker (each test still waits on outcomes, never on this).
-HANG = "2"
+HANG = "3"
 
 
 @pytest.mark.parametrize("io", ["aio", "threads"])
