@@ -35,6 +35,10 @@ class AssignmentEncoder:
     def __init__(self, limit: int = CACHE_LIMIT) -> None:
         self._limit = limit
         self._encoded: dict[Assignment, bytes] = {}
+        # The same cache by identity, which costs no hash of the assignment's fields:
+        # the compiled engine hands out the same objects on every request. Each entry
+        # holds its assignment, so no other object can take its id while it is here.
+        self._by_identity: dict[int, tuple[Assignment, bytes]] = {}
 
     def field(self, number: int, assignments: Sequence[Assignment]) -> bytes:
         """The wire bytes of `assignments` as repeated field `number`: for each, the
@@ -45,13 +49,19 @@ class AssignmentEncoder:
         return b"".join([tag + self._entry(a) for a in assignments])
 
     def _entry(self, assignment: Assignment) -> bytes:
+        known = self._by_identity.get(id(assignment))
+        if known is not None and known[0] is assignment:
+            return known[1]
+        # An equal assignment made elsewhere (a dry run's engine makes new ones).
         encoded = self._encoded.get(assignment)
         if encoded is None:
             body = assignment_to_message(assignment).SerializeToString()
             encoded = _varint(len(body)) + body
-            if len(self._encoded) >= self._limit:
-                self._encoded.clear()
-            self._encoded[assignment] = encoded
+        if len(self._encoded) >= self._limit or len(self._by_identity) >= self._limit:
+            self._encoded.clear()
+            self._by_identity.clear()
+        self._encoded[assignment] = encoded
+        self._by_identity[id(assignment)] = (assignment, encoded)
         return encoded
 
 
