@@ -8,6 +8,7 @@ instead of building a message, and a google.protobuf.Struct, per assignment.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from profilematcher.matcher.v1 import assignment_pb2
@@ -45,7 +46,7 @@ class AssignmentEncoder:
         field's tag (wire type 2, length-delimited), the length and the message."""
         if not assignments:
             return b""
-        tag = _varint(number << 3 | 2)
+        tag = _tag(number)
         return b"".join([tag + self._entry(a) for a in assignments])
 
     def _entry(self, assignment: Assignment) -> bytes:
@@ -63,6 +64,13 @@ class AssignmentEncoder:
         self._encoded[assignment] = encoded
         self._by_identity[id(assignment)] = (assignment, encoded)
         return encoded
+
+
+@functools.cache
+def _tag(number: int) -> bytes:
+    """The tag of field `number` as wire type 2 (length-delimited): a response type
+    has one assignments field, so this is worked out once per type."""
+    return _varint(number << 3 | 2)
 
 
 def _varint(value: int) -> bytes:
