@@ -46,14 +46,20 @@ class AssignmentEncoder:
         field's tag (wire type 2, length-delimited), the length and the message."""
         if not assignments:
             return b""
+        by_identity = self._by_identity
+        entries = []
+        for assignment in assignments:
+            known = by_identity.get(id(assignment))
+            if known is not None and known[0] is assignment:
+                entries.append(known[1])
+            else:
+                entries.append(self._entry(assignment))
         tag = _tag(number)
-        return b"".join([tag + self._entry(a) for a in assignments])
+        return tag + tag.join(entries)
 
     def _entry(self, assignment: Assignment) -> bytes:
-        known = self._by_identity.get(id(assignment))
-        if known is not None and known[0] is assignment:
-            return known[1]
-        # An equal assignment made elsewhere (a dry run's engine makes new ones).
+        """`assignment`'s length and message, from the cache by value (a dry run's
+        engine makes new objects equal to the compiled engine's) or encoded now."""
         encoded = self._encoded.get(assignment)
         if encoded is None:
             body = assignment_to_message(assignment).SerializeToString()
