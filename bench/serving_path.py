@@ -2,10 +2,12 @@
 
     uv run python -m bench.serving_path /work/main          # about a minute
     uv run python -m bench.serving_path /work/main --rounds 21 --calls 3000
+    uv run python -m bench.serving_path /work/main --batch 100 --calls 50
 
 What a served GetClientConfig costs past gRPC: ProfileMatcherServicer.GetClientConfig
 called in a tight loop for the sample player (store read, catalog, match, response),
-no network and no server around it. On the default aio server with the embedded
+no network and no server around it; with --batch, BatchGetClientConfig for that many
+players (the sample player first). On the default aio server with the embedded
 store this runs inline on the event loop, whose thread is the bottleneck, so every
 microsecond here is served throughput (bench/against.py measures that end to end).
 
@@ -32,7 +34,7 @@ THIS = Path(__file__).resolve().parent.parent
 class Worker:
     """One checkout's servicer in a process of its own, timing calls on demand."""
 
-    def __init__(self, checkout: Path, catalog: Path, players: int) -> None:
+    def __init__(self, checkout: Path, catalog: Path, players: int, batch: int) -> None:
         self.checkout = checkout
         # `-c`: the worker's text, run in `checkout`, imports that checkout's code.
         self._process = subprocess.Popen(
@@ -42,6 +44,7 @@ class Worker:
                 WORKER.read_text(),
                 str(catalog),
                 str(players),
+                str(batch),
             ],
             cwd=checkout,
             stdin=subprocess.PIPE,
@@ -79,7 +82,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=2000, help="calls per round")
     parser.add_argument("--players", type=int, default=100_000, help="players in the store")
+    parser.add_argument(
+        "--batch", type=int, default=0, help="time BatchGetClientConfig of this many players"
+    )
     args = parser.parse_args()
+    if not 0 <= args.batch <= min(args.players + 1, 500):
+        parser.error("--batch: 0 (single calls) or up to 500, and at most --players + 1")
     other: Path = args.other.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "catalog.json"
@@ -90,8 +98,8 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         workers = {
-            "other": Worker(other, catalog, args.players),
-            "this": Worker(THIS, catalog, args.players),
+            "other": Worker(other, catalog, args.players, args.batch),
+            "this": Worker(THIS, catalog, args.players, args.batch),
         }
         try:
             if workers["this"].answer != workers["other"].answer:
@@ -110,8 +118,9 @@ def main() -> None:
                 worker.close()
     command = " ".join(["python -m bench.serving_path", *sys.argv[1:]])
     print(f"# {command}")
+    method = f"BatchGetClientConfig of {args.batch}" if args.batch else "GetClientConfig"
     print(
-        f"# ProfileMatcherServicer.GetClientConfig, this checkout ({THIS}) beside {other}, "
+        f"# ProfileMatcherServicer.{method}, this checkout ({THIS}) beside {other}, "
         f"{args.rounds} interleaved rounds of {args.calls} calls, {args.players:,} players"
     )
     print("| checkout | µs/call median | min | max |")

@@ -9,10 +9,11 @@ the catalog file given), and the servicer it built is kept when it is constructe
 what is timed is exactly the object the server would call, with everything wired as
 in production (instrumented store, catalog cache with its metrics).
 
-    python serving_path_worker.py CATALOG PLAYERS
+    python serving_path_worker.py CATALOG PLAYERS [BATCH]
 
 Prints "ready" and the sample player's answer, then, for every line "N" read, times
-N calls of GetClientConfig for the sample player and prints the microseconds per
+N calls of GetClientConfig for the sample player (with BATCH, of BatchGetClientConfig
+for the sample player and the first BATCH - 1 others) and prints the microseconds per
 call; stops at end of input.
 """
 
@@ -60,6 +61,7 @@ def _capture_servicer() -> list[Any]:
 
 def main() -> None:
     catalog, players = Path(sys.argv[1]), int(sys.argv[2])
+    batch = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     logging.basicConfig(level=logging.WARNING)
     built = _capture_servicer()
     campaigns = serve.start_campaign_server(
@@ -68,13 +70,21 @@ def main() -> None:
     docs = [serve.sample_profile(), *serve.generate_players(players)]
     options = serve.ServerOptions(host="127.0.0.1", port=0, max_workers=4)
     matcher = serve.start_bench_matcher(options, campaigns, docs, 1)
-    del docs
     (servicer,) = built
-    request = pb.GetClientConfigRequest(player_id=serve.SAMPLE_PLAYER)
     context = _Context()
-    call = servicer.GetClientConfig
-    answer = call(request, context)
-    print("ready", ",".join(answer.profile.active_campaigns), flush=True)
+    call: Any
+    request: Any
+    if batch:
+        ids = [str(doc["player_id"]) for doc in docs[:batch]]
+        request = pb.BatchGetClientConfigRequest(player_ids=ids)
+        call = servicer.BatchGetClientConfig
+        profile = call(request, context).results[0].profile
+    else:
+        request = pb.GetClientConfigRequest(player_id=serve.SAMPLE_PLAYER)
+        call = servicer.GetClientConfig
+        profile = call(request, context).profile
+    del docs
+    print("ready", ",".join(profile.active_campaigns), flush=True)
     perf_counter = time.perf_counter
     for line in sys.stdin:
         calls = int(line)
