@@ -31,6 +31,11 @@ WORKER = Path(__file__).with_name("serving_path_worker.py")
 THIS = Path(__file__).resolve().parent.parent
 
 
+def python_of(checkout: Path) -> str:
+    """The checkout's own Python: the one running this for this checkout, else its .venv's."""
+    return sys.executable if checkout == THIS else str(checkout / ".venv/bin/python")
+
+
 class Worker:
     """One checkout's servicer in a process of its own, timing calls on demand."""
 
@@ -39,7 +44,7 @@ class Worker:
         # `-c`: the worker's text, run in `checkout`, imports that checkout's code.
         self._process = subprocess.Popen(
             [
-                str(checkout / ".venv/bin/python"),
+                python_of(checkout),
                 "-c",
                 WORKER.read_text(),
                 str(catalog),
@@ -92,7 +97,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "catalog.json"
         subprocess.run(
-            [str(other / ".venv/bin/python"), "-m", "services.cli", "demo-catalog", str(catalog)],
+            [python_of(other), "-m", "services.cli", "demo-catalog", str(catalog)],
             cwd=other,
             check=True,
             stdout=subprocess.DEVNULL,
