@@ -62,7 +62,7 @@ def validate_custom_field_name(name: str) -> str:
         raise InvalidInput(name, "custom field names start with '_' and have a name after it")
     if name in RESERVED_CUSTOM_FIELDS:
         raise InvalidInput(name, "is reserved by the store")
-    if any(ch in name for ch in ".$\0"):
+    if "." in name or "$" in name or "\0" in name:
         raise InvalidInput(name, "custom field names may not contain '.', '$' or NUL")
     return name
 

@@ -8,6 +8,7 @@ instead of building a message, and a google.protobuf.Struct, per assignment.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from profilematcher.matcher.v1 import assignment_pb2
@@ -35,24 +36,47 @@ class AssignmentEncoder:
     def __init__(self, limit: int = CACHE_LIMIT) -> None:
         self._limit = limit
         self._encoded: dict[Assignment, bytes] = {}
+        # The same cache by identity, which costs no hash of the assignment's fields:
+        # the compiled engine hands out the same objects on every request. Each entry
+        # holds its assignment, so no other object can take its id while it is here.
+        self._by_identity: dict[int, tuple[Assignment, bytes]] = {}
 
     def field(self, number: int, assignments: Sequence[Assignment]) -> bytes:
         """The wire bytes of `assignments` as repeated field `number`: for each, the
         field's tag (wire type 2, length-delimited), the length and the message."""
         if not assignments:
             return b""
-        tag = _varint(number << 3 | 2)
-        return b"".join([tag + self._entry(a) for a in assignments])
+        by_identity = self._by_identity
+        entries = []
+        for assignment in assignments:
+            known = by_identity.get(id(assignment))
+            if known is not None and known[0] is assignment:
+                entries.append(known[1])
+            else:
+                entries.append(self._entry(assignment))
+        tag = _tag(number)
+        return tag + tag.join(entries)
 
     def _entry(self, assignment: Assignment) -> bytes:
+        """`assignment`'s length and message, from the cache by value (a dry run's
+        engine makes new objects equal to the compiled engine's) or encoded now."""
         encoded = self._encoded.get(assignment)
         if encoded is None:
             body = assignment_to_message(assignment).SerializeToString()
             encoded = _varint(len(body)) + body
-            if len(self._encoded) >= self._limit:
-                self._encoded.clear()
-            self._encoded[assignment] = encoded
+        if len(self._encoded) >= self._limit or len(self._by_identity) >= self._limit:
+            self._encoded.clear()
+            self._by_identity.clear()
+        self._encoded[assignment] = encoded
+        self._by_identity[id(assignment)] = (assignment, encoded)
         return encoded
+
+
+@functools.cache
+def _tag(number: int) -> bytes:
+    """The tag of field `number` as wire type 2 (length-delimited): a response type
+    has one assignments field, so this is worked out once per type."""
+    return _varint(number << 3 | 2)
 
 
 def _varint(value: int) -> bytes:

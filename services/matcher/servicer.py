@@ -115,7 +115,9 @@ class ProfileMatcherServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServi
 
 
 def _request_context(context: Mapping[str, struct_pb2.Value]) -> dict[str, JSONValue]:
-    return {key: json_from_value(value) for key, value in context.items()}
+    # Each key, then its value: a protobuf map's items() is a generator written in
+    # Python, a cost every call paid even with no context at all.
+    return {key: json_from_value(context[key]) for key in context}
 
 
 def _explanation_message(explanation: Explanation) -> pb.CampaignExplanation:

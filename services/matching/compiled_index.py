@@ -280,8 +280,10 @@ class CampaignIndex:
         """Campaigns that forbid a held item or require an item that is not held."""
         fields = self._item_fields
         seen = 0
-        for item, quantity in inventory.items():
-            if quantity > 0:
+        # Each key, then its value: the inventory served is a protobuf map, whose
+        # items() is a generator written in Python, about twice the cost.
+        for item in inventory:
+            if inventory[item] > 0:
                 seen |= fields.get(item, 0)
         size = self._size
         rejected = seen & self._field

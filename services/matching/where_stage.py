@@ -9,13 +9,14 @@ Each condition is split into the conjuncts that must all hold (the entries of it
 document, `$and` opened, a segment whole). Campaigns share conjuncts (`{"context.platform":
 "ios"}`, `{"$segment": "lapsed"}`), so each distinct one is compiled once per catalog and
 tested at most once per request, and its failure drops every candidate needing it in one
-AND. Before that, a prefilter decides the string tests (`{"_tier": "gold"}`, `{"context.
-platform": {"$in": ["ios", "android"]}}` on a key of the profile or the context): they are
-indexed by string, so when the value under the key is a plain string one dict lookup
-drops the campaigns that do not accept it, however many distinct strings the catalog
-targets, and those tests are not run. Any other value (an array, whose elements could
-match, or none) leaves them to the conjunct loop. A condition that cannot be split (it
-uses a segment the catalog does not name) is tested whole with its compiled predicate.
+AND. The string tests (`{"_tier": "gold"}`, `{"context.platform": {"$in": ["ios",
+"android"]}}` on a key of the profile or the context) are indexed by string: when the
+first test on a key comes up in the conjuncts' order (cheap reads first), the value under
+the key is read, and if it is a plain string one dict lookup drops the campaigns that do
+not accept it, however many distinct strings the catalog targets, and the key's tests are
+not run. Any other value (an array, whose elements could match, or none) leaves them to
+be run as conjuncts. A condition that cannot be split (it uses a segment the catalog does
+not name) is tested whole with its compiled predicate.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class WhereStage:
                 shared.values(), key=lambda entry: (entry[3], -entry[1].bit_count())
             )
         )
-        self._strings = tuple(_string_index(key, by) for key, by in accepted.items())
+        self._strings = {key: _string_index(by) for key, by in accepted.items()}
 
     def filter(
         self,
@@ -106,25 +107,27 @@ class WhereStage:
     ) -> int:
         """`candidates` without the campaigns whose `where` fails."""
         pending = candidates & self.mask
-        # The keys holding a plain string: their string tests are decided here.
-        decided: tuple[_Key, ...] = ()
-        for key, constrained, by_string in self._strings:
-            if pending & constrained:
-                from_context, name = key
-                value = (context if from_context else document).get(name, _MISSING)
-                if type(value) is str:
-                    rejected = constrained & ~by_string.get(value, 0)
-                    candidates &= ~rejected
-                    pending &= ~rejected
-                    decided += (key,)
+        # The keys whose string tests were looked at: True when the value under the key
+        # was a plain string, and the key's index then decided all of them. A key is
+        # looked at when the first of its tests comes up in the conjuncts' order, so a
+        # costly field is not read when cheaper conjuncts already failed every campaign.
+        decided: dict[_Key, bool] = {}
         for predicate, users, tested in self._conjuncts:
             if not pending:
                 return candidates
-            if (
-                pending & users
-                and (tested is None or tested not in decided)
-                and not predicate(document, context, now)
-            ):
+            if not pending & users:
+                continue
+            if tested is not None:
+                by_index = decided.get(tested)
+                if by_index is None:
+                    rejected = self._rejected_by_string(tested, document, context)
+                    by_index = decided[tested] = rejected is not None
+                    if rejected:
+                        candidates &= ~rejected
+                        pending &= ~rejected
+                if by_index:
+                    continue
+            if not predicate(document, context, now):
                 candidates &= ~users
                 pending &= ~users
         # Left: the campaigns whose every conjunct held, and those not split into any.
@@ -137,6 +140,19 @@ class WhereStage:
             if not predicates[position](document, context, now):
                 candidates ^= bit
         return candidates
+
+    def _rejected_by_string(
+        self, key: _Key, document: Mapping[str, Any], context: Mapping[str, Any]
+    ) -> int | None:
+        """The campaigns whose string tests on `key` refuse the plain string under it;
+        None when the value there is not one (an array, whose elements could match, or
+        none): then each test is run as the conjunct it is."""
+        from_context, name = key
+        value = (context if from_context else document).get(name, _MISSING)
+        if type(value) is not str:
+            return None
+        constrained, by_string = self._strings[key]
+        return constrained & ~by_string.get(value, 0)
 
 
 # What reading a field costs a lazy view, roughly: nothing for the context (a dict), a
@@ -184,18 +200,18 @@ def _string_test(document: Mapping[str, Any]) -> _StringTest | None:
     return None
 
 
-def _string_index(key: _Key, by_campaign: Mapping[int, frozenset[str]]) -> _StringIndex:
+def _string_index(by_campaign: Mapping[int, frozenset[str]]) -> _StringIndex:
     constrained = 0
     by_string: dict[str, int] = {}
     for bit, texts in by_campaign.items():
         constrained |= bit
         for text in texts:
             by_string[text] = by_string.get(text, 0) | bit
-    return key, constrained, by_string
+    return constrained, by_string
 
 
-# (key, the campaigns with string tests there, string -> the campaigns accepting it)
-_StringIndex = tuple[_Key, int, dict[str, int]]
+# (the campaigns with string tests on a key, string -> the campaigns accepting it)
+_StringIndex = tuple[int, dict[str, int]]
 
 
 def conjuncts(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
+from services.domain.errors import StoredProfileCorrupt
+from services.domain.profile import ServingRecord
 from services.observability.metrics import Metrics
 from services.storage.base import BatchProfileStore, ServingStore
 from services.storage.wrapper import BatchStoreWrapper, StoreWrapper, as_batch_store
@@ -54,6 +56,7 @@ class InstrumentedStore(StoreWrapper[R]):
         self._timer = timer
         self._errors = metrics.store_errors
         self._seconds = {op: metrics.store_seconds.labels(operation=op) for op in OPERATIONS}
+        self._read_seconds = self._seconds["get_many"]
 
     def _around(self, operation: str, call: Callable[[], T]) -> T:
         start = self._timer()
@@ -64,6 +67,20 @@ class InstrumentedStore(StoreWrapper[R]):
             raise
         finally:
             self._seconds[operation].observe(self._timer() - start)
+
+    def read_for_serving(
+        self, player_ids: Sequence[str], *, timeout: float | None = None
+    ) -> Mapping[str, ServingRecord[R] | StoredProfileCorrupt]:
+        # Every GetClientConfig's read: `_around("get_many", ...)` written out, so the
+        # hottest call makes no closure and no extra calls on its way to the store.
+        start = self._timer()
+        try:
+            return self.inner.read_for_serving(player_ids, timeout=timeout)
+        except Exception as exc:
+            self._errors.labels(operation="get_many", error=type(exc).__name__).inc()
+            raise
+        finally:
+            self._read_seconds.observe(self._timer() - start)
 
 
 class InstrumentedBatchStore(BatchStoreWrapper[R], InstrumentedStore[R]):

@@ -85,23 +85,21 @@ class SQLiteConnections:
             isolation_level=None,
         )
 
-    def _reader(self) -> sqlite3.Connection:
-        """This thread's read connection, opened on its first read."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            if self._is_memory:
-                # Shared-cache readers would otherwise take table locks, and a write
-                # meeting one fails at once (SQLITE_LOCKED) instead of waiting.
-                conn.execute("PRAGMA read_uncommitted = true")
-            else:
-                conn.execute("PRAGMA cache_size = -65536")
-            with self._readers_lock:
-                if self._closed:
-                    conn.close()
-                    raise DependencyUnavailable(f"{self.name} is closed", public=_CLOSED)
-                self._readers.append(conn)
-            self._local.conn = conn
+    def _open_reader(self) -> sqlite3.Connection:
+        """A read connection for this thread, opened on its first read."""
+        conn = self._connect()
+        if self._is_memory:
+            # Shared-cache readers would otherwise take table locks, and a write
+            # meeting one fails at once (SQLITE_LOCKED) instead of waiting.
+            conn.execute("PRAGMA read_uncommitted = true")
+        else:
+            conn.execute("PRAGMA cache_size = -65536")
+        with self._readers_lock:
+            if self._closed:
+                conn.close()
+                raise DependencyUnavailable(f"{self.name} is closed", public=_CLOSED)
+            self._readers.append(conn)
+        self._local.conn = conn
         return conn
 
     def read(self, action: str, timeout: float | None) -> SQLiteErrors[sqlite3.Connection]:
@@ -110,8 +108,12 @@ class SQLiteConnections:
             raise DependencyTimeout(f"{self.name}: no time left to {action}", public=_late(action))
         if self._closed:
             raise DependencyUnavailable(f"{self.name} is closed, cannot {action}", public=_CLOSED)
-        with sqlite_errors(action, self.name):
-            return SQLiteErrors(action, self._reader(), self.name)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # Only opening one can fail here: a thread's later reads skip the mapping.
+            with sqlite_errors(action, self.name):
+                conn = self._open_reader()
+        return SQLiteErrors(action, conn, self.name)
 
     @contextmanager
     def write(self, action: str, timeout: float | None) -> Iterator[sqlite3.Connection]:

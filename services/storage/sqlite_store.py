@@ -90,12 +90,15 @@ class SQLiteProfileStore:
 
     def _rows(self, player_ids: Sequence[str], timeout: float | None) -> list[sqlite_rows.Row]:
         """(player_id, profile, custom) for each stored player among `player_ids`."""
+        if len(player_ids) == 1:  # every GetClientConfig: SELECT_ONE is much the cheaper
+            key = validate_player_id(player_ids[0])
+            with self._db.read("read profiles", timeout) as conn:
+                row = conn.execute(SELECT_ONE, (key,)).fetchone()
+            return [] if row is None else [(key, *row)]
         keys = checked_ids(player_ids)
         if not keys:
             return []
         with self._db.read("read profiles", timeout) as conn:
-            if len(keys) == 1:  # every GetClientConfig: SELECT_ONE is much the cheaper
-                return [(keys[0], *row) for row in conn.execute(SELECT_ONE, (keys[0],))]
             return conn.execute(SELECT_MANY, (json.dumps(keys),)).fetchall()
 
     def set_active_campaigns(

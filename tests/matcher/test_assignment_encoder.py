@@ -42,3 +42,16 @@ def test_the_cache_is_bounded() -> None:
         assert encoder.field(2, [Assignment("g", f"c{i}")])
     assert len(encoder._encoded) <= 2
     assert encoder.field(2, []) == b""
+
+
+def test_equal_and_distinct_objects_each_get_their_own_bytes() -> None:
+    encoder = AssignmentEncoder(limit=3)
+    for i in range(20):
+        # New objects every time, some equal to earlier ones: the answer is always
+        # the assignment's own encoding, whatever the cache holds or dropped.
+        assignment = Assignment("g", f"c{i % 4}", "", {"n": i % 4})
+        merged = pb.GetClientConfigResponse()
+        merged.MergeFromString(encoder.field(2, [assignment]))
+        assert list(merged.assignments) == [assignment_to_message(assignment)]
+    assert len(encoder._encoded) <= 3
+    assert len(encoder._by_identity) <= 3

@@ -196,3 +196,36 @@ def test_campaigns_without_where_never_read_the_document() -> None:
     )
     record = serving_record_of(profile_to_message(Profile(player_id="p", country="US")))
     assert compiled.match(record, NOW, document=Untouchable()) == ("plain",)
+
+
+def test_a_custom_field_is_not_read_once_the_context_failed_every_campaign() -> None:
+    # Cheap reads first: the context's conjunct fails the one candidate, so the custom
+    # field's string test, costlier to read from a stored profile, never runs.
+    read: list[str] = []
+
+    class Recording(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            read.append(key)
+            return super().get(key, default)
+
+    compiled = CompiledCatalog(
+        Catalog(
+            "t",
+            (
+                campaign("plain"),
+                campaign(
+                    "w",
+                    where=where({"_tier": {"$in": ["gold", "vip"]}, "context.platform": "ios"}),
+                ),
+            ),
+        )
+    )
+    record = serving_record_of(profile_to_message(Profile(player_id="p")))
+    document = Recording(_tier="gold")
+    assert compiled.match(record, NOW, document=document) == ("plain",)
+    assert read == []
+    assert compiled.match(record, NOW, context={"platform": "ios"}, document=document) == (
+        "plain",
+        "w",
+    )
+    assert read == ["_tier"]

@@ -91,3 +91,19 @@ def test_it_is_a_profile_store(metrics: Metrics, sqlite: SQLiteProfileStore) -> 
     assert seconds_count(metrics, "get_many") == 1
     assert seconds_count(metrics, "set_active_campaigns") == 1
     assert seconds_count(metrics, "delete") == 1
+
+
+def test_serving_reads_count_as_get_many(
+    metrics: Metrics, sqlite: SQLiteProfileStore, sample_profile_doc: dict[str, Any]
+) -> None:
+    profile = profile_from_document(sample_profile_doc)
+    sqlite.create(profile)
+    spy = SpyStore(sqlite)
+    for store in (instrument_store(sqlite, metrics), InstrumentedStore(spy, metrics)):
+        read = store.read_for_serving([profile.player_id, "nobody"])
+        assert list(read) == [profile.player_id]
+    spy.down = True
+    with pytest.raises(DependencyUnavailable):
+        InstrumentedStore(spy, metrics).read_for_serving([profile.player_id])
+    assert seconds_count(metrics, "get_many") == 3
+    assert errors(metrics, "get_many", "DependencyUnavailable") == 1
