@@ -1,9 +1,8 @@
 """The campaign catalog, cached in memory and compiled once per version.
 
 Players never wait on the campaign service while a catalog is cached:
-- a catalog is fresh for `ttl` seconds after the campaign service last confirmed
-  it; past `refresh_ahead` of its TTL one background fetch starts, so a busy
-  matcher refreshes before expiry;
+- a cachetools TTLCache says when the catalog is due; past `refresh_ahead` of its
+  TTL one background fetch starts, so a busy matcher refreshes before expiry;
 - after expiry the last good catalog keeps being served while that fetch runs,
   and also while the campaign service is down (stale on error);
 - only a cold cache (nothing ever fetched) makes callers wait, for one shared fetch.
@@ -24,11 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from cachetools import TTLCache
+
 from services.domain.campaign import Catalog
 from services.domain.errors import DependencyTimeout, DependencyUnavailable
 from services.matching.compiled import CompiledCatalog
 
 log = logging.getLogger(__name__)
+
+_KEY = "catalog"
 
 
 class CatalogFetcher(Protocol):
@@ -97,11 +100,9 @@ class CatalogCache:
         self._retry_after = retry_after
         self._fetch_timeout = fetch_timeout
         self._observer = observer or _NoObserver()
-        # Every read and write of the fields below holds _lock. A catalog is fresh
-        # until `ttl` after it was last confirmed: one comparison per request, where
-        # a TTL cache of one entry cost several calls.
+        # TTLCache is not thread-safe: every access holds _lock.
+        self._fresh: TTLCache[str, CompiledCatalog] = TTLCache(maxsize=1, ttl=ttl, timer=timer)
         self._lock = threading.Lock()
-        self._fresh_until = float("-inf")
         self._fetching = threading.Lock()  # held by the one fetch in flight
         self._last_good: CompiledCatalog | None = None
         self._confirmed_at = float("-inf")
@@ -111,18 +112,18 @@ class CatalogCache:
     def current(self, *, timeout: float | None = None) -> CompiledCatalog:
         """The catalog to match with; DependencyUnavailable only when none was ever fetched."""
         with self._lock:
-            now = self._timer()
-            fresh = now < self._fresh_until
+            fresh = self._fresh.get(_KEY)
             last_good = self._last_good
-            age = now - self._confirmed_at
-        if fresh and last_good is not None:
+            age = self._timer() - self._confirmed_at
+        if fresh is not None:
             self._observer.hit()
             if age >= self._refresh_at_age:
                 self._refresh_in_background()
-            # The catalog last confirmed, or the same version compiled again by a renewal.
-            if last_good.renew_at is not None:
-                self._renew_if_due(last_good)
-            return last_good
+            # last_good is `fresh`, or the same version compiled again by a renewal.
+            serving = last_good or fresh
+            if serving.renew_at is not None:
+                self._renew_if_due(serving)
+            return serving
         if last_good is not None:
             self._observer.stale()
             self._refresh_in_background()
@@ -161,8 +162,9 @@ class CatalogCache:
     def poke(self) -> None:
         """Starts a background refresh if one is due (for idle processes)."""
         with self._lock:
-            now = self._timer()
-            due = now >= self._fresh_until or now - self._confirmed_at >= self._refresh_at_age
+            due = self._fresh.get(_KEY) is None or (
+                self._timer() - self._confirmed_at >= self._refresh_at_age
+            )
         if due:
             self._refresh_in_background()
 
@@ -252,8 +254,8 @@ class CatalogCache:
                 compiled = self._last_good or compiled
             changed = self._last_good is None or self._last_good.version != compiled.version
             self._last_good = compiled
+            self._fresh[_KEY] = compiled
             self._confirmed_at = self._timer()
-            self._fresh_until = self._confirmed_at + self._ttl
             self._next_attempt = float("-inf")
         if changed:
             log.info("campaign catalog version %s installed", compiled.version)
