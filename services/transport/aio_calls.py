@@ -9,7 +9,9 @@ the checks in order:
 1. the metrics observer notes the start (services/observability/aio_metrics.py), and
    records the final code however the call ends;
 2. token gates (services/transport/auth.py) refuse before anything is parsed;
-3. the concurrency limit refuses beyond its count of calls in their handlers;
+3. the concurrency limit refuses beyond its count of calls in their handlers (a
+   call whose thread still works when the call ends keeps its place until that work
+   ends, as on the threaded server);
 4. a request over the message limit is refused, one that does not parse is
    INVALID_ARGUMENT (a unary request arrives as bytes and is parsed here, after the
    checks; a streamed one is parsed as it is read);
@@ -24,10 +26,11 @@ the status goes out, then sent with `context.abort`, as any other call's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +41,7 @@ from services.transport.aio_sync import (
     Aborted,
     AioContext,
     Metadata,
+    Place,
     Run,
     SyncContext,
     pooled_client_stream,
@@ -102,7 +106,7 @@ class CallWrapper:
         executor = None if is_async else self.placement(method)
         if kind == "unary":
             if is_async:
-                wrapped = call.unary(run=behaviour)
+                wrapped = call.unary(run=_awaited(behaviour))
             elif executor is None:
                 fallback = self.inline_fallback
                 wrapped = call.unary(
@@ -116,7 +120,7 @@ class CallWrapper:
         if not is_async and (kind != "client_stream" or executor is None):
             raise TypeError(f"{method}: a sync {kind} needs a pool on the aio server")
         if kind == "client_stream":
-            run = pooled_client_stream(behaviour, executor) if executor else behaviour
+            run = pooled_client_stream(behaviour, executor) if executor else _awaited(behaviour)
             return grpc.stream_unary_rpc_method_handler(
                 call.client_stream(run), call.marking_deserializer(), serialize
             )
@@ -129,6 +133,61 @@ class CallWrapper:
 
 def _raw(data: bytes) -> bytes:
     return data
+
+
+def _awaited(behaviour: Behaviour) -> Run:
+    """An async behaviour as a Run: awaited on the loop, so it ends with its call."""
+
+    async def run(argument: Any, context: AioContext, _place: Place) -> Any:
+        return await behaviour(argument, context)
+
+    return run
+
+
+class _Place:
+    """An admitted call's place in `in_flight`, taken as it is made; given back when
+    the call ends, or, if its thread's work still runs then, when that work ends."""
+
+    __slots__ = ("_work", "_wrapper")
+
+    def __init__(self, wrapper: CallWrapper) -> None:
+        self._wrapper = wrapper
+        self._work: Future[Any] | None = None
+        wrapper.in_flight += 1
+
+    def hold_until(self, work: Future[Any]) -> None:
+        self._work = work
+
+    def give_back(self) -> None:
+        """On the loop, as the call ends."""
+        work = self._work
+        if work is None or work.done():
+            self._free()
+            return
+        loop = asyncio.get_running_loop()
+
+        def ended(_work: Future[Any]) -> None:  # on the thread that did the work
+            # A closed loop: the server that counted is gone too.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._free)
+
+        work.add_done_callback(ended)
+
+    def _free(self) -> None:
+        self._wrapper.in_flight -= 1
+
+
+class _Uncounted:
+    """The place of a call the limit does not count (a response stream)."""
+
+    def hold_until(self, work: Future[Any]) -> None:
+        pass
+
+    def give_back(self) -> None:
+        pass
+
+
+_UNCOUNTED = _Uncounted()
 
 
 class _Problem:
@@ -146,9 +205,10 @@ _OK = grpc.StatusCode.OK
 class _Call:
     """One method's checks, bound once; its methods make the behaviours grpc runs.
 
-    A call is counted by the metrics from its start, and in `in_flight` from its
-    admission to its end. A refusal or a servicer's abort is recorded before the
-    status goes out (Aborted), as the sync server's interceptor records it.
+    A call is counted by the metrics from its start to its end, and in `in_flight`
+    from its admission to its end or its thread's, whichever is later (`_Place`). A
+    refusal or a servicer's abort is recorded before the status goes out (Aborted), as
+    the sync server's interceptor records it.
     """
 
     def __init__(
@@ -252,19 +312,18 @@ class _Call:
     async def _guarded(
         self, run: Run, argument: Any, context: AioContext, *, counted: bool = True
     ) -> Any:
-        """Admits the call and runs `run(argument(), context)` (a coroutine), in
+        """Admits the call and runs `run(argument(), context, place)`, with a place in
         `in_flight` if `counted`."""
-        wrapper = self._wrapper
         started = self._started()
         try:
             self._admit(context)
-            wrapper.in_flight += counted
+            place = _Place(self._wrapper) if counted else _UNCOUNTED
             try:
-                response = await run(argument(), context)
+                response = await run(argument(), context, place)
             except _STREAM_REFUSALS as exc:
                 raise _refusal(exc) from None
             finally:
-                wrapper.in_flight -= counted
+                place.give_back()
         except Aborted as aborted:
             self._finished(started, aborted.code)
             await context.abort(aborted.code, aborted.details)
@@ -293,9 +352,10 @@ class _Call:
             return _checked(argument)
 
         if not inspect.isasyncgenfunction(behaviour):
+            run = _awaited(behaviour)
 
             async def written(argument: Any, context: AioContext) -> None:
-                await self._guarded(behaviour, lambda: start(argument), context, counted=False)
+                await self._guarded(run, lambda: start(argument), context, counted=False)
 
             return written
 
