@@ -93,3 +93,33 @@ def test_a_cancelled_pooled_call_keeps_its_place_until_its_thread_is_done(
 
 def _assert(condition: bool) -> None:
     assert condition
+
+
+def test_a_pooled_call_in_flight_when_stop_begins_is_answered_ok(
+    held_store: SpyStore, campaigns: CampaignServer, sample_profile_doc: dict[str, Any]
+) -> None:
+    options = ServerOptions(host="127.0.0.1", grace_seconds=30)
+    server = start(held_store, campaigns, io=IO_AIO, server=options, **HELD_READS)
+    reads = HeldReads(held_store)
+    request = pb.GetClientConfigRequest(player_id=sample_profile_doc["player_id"])
+    stopping = threading.Thread(target=server.stop, daemon=True)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = matcher_service_pb2_grpc.ProfileMatcherServiceStub(channel)
+            held = stub.GetClientConfig.future(request, timeout=30)
+            assert reads.entered.wait(10)
+            stopping.start()
+            eventually(lambda: _assert(_refuses_new_calls(server)))  # the grace has begun
+            reads.release()
+            answer = held.result(timeout=30)
+        assert list(answer.profile.active_campaigns) == ["mycampaign"]
+        stopping.join(30)
+        assert not stopping.is_alive()
+    finally:
+        reads.release()
+        stopping.join(30)
+
+
+def _refuses_new_calls(server: MatcherServer) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        return _health_code(channel) == grpc.StatusCode.UNAVAILABLE
