@@ -13,8 +13,9 @@ the checks in order:
    call whose thread still works when the call ends keeps its place until that work
    ends, as on the threaded server);
 4. a request over the message limit is refused, one that does not parse is
-   INVALID_ARGUMENT (a unary request arrives as bytes and is parsed here, after the
-   checks; a streamed one is parsed as it is read);
+   INVALID_ARGUMENT (request_checks.py, as on the threaded server: a unary request
+   arrives as bytes and is checked here, after the other checks; a streamed one as
+   it is read);
 5. the behaviour runs: an async one on the loop; a sync one (our servicers) inline on
    the loop while nothing on its way can wait (the in-memory store, a catalog held:
    `inline_while`), or on a thread pool, through
@@ -48,7 +49,8 @@ from services.transport.aio_sync import (
     pooled_unary,
 )
 from services.transport.handlers import Behaviour, Handler, behaviour_of, rpc_type
-from services.transport.limits import RequestTooLarge, busy
+from services.transport.limits import busy
+from services.transport.request_checks import Refused, RequestTooLarge, checking
 from services.transport.status import ended_code, status_for
 
 log = logging.getLogger(__name__)
@@ -190,15 +192,6 @@ class _Uncounted:
 _UNCOUNTED = _Uncounted()
 
 
-class _Problem:
-    """Stands in for a streamed request message that is over the limit or did not parse."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-
 _OK = grpc.StatusCode.OK
 
 
@@ -221,10 +214,9 @@ class _Call:
     ) -> None:
         self._wrapper = wrapper
         self._method = method
-        self._parse = parse
         self._gates = gates
         self._observer = observer
-        self._limit = wrapper.max_message_bytes
+        self._check = checking(parse, wrapper.max_message_bytes)
 
     def _admit(self, context: AioContext) -> None:
         """Raises Aborted for a call the gates or the concurrency limit refuse."""
@@ -241,31 +233,15 @@ class _Call:
             raise Aborted(grpc.StatusCode.RESOURCE_EXHAUSTED, busy(wrapper.max_concurrent))
 
     def _request(self, data: bytes) -> Any:
-        if len(data) > self._limit:
-            raise Aborted(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, str(RequestTooLarge(len(data), self._limit))
-            )
-        try:
-            return self._parse(data)
-        except Exception as exc:  # whatever the parser raises, the bytes are at fault
-            raise Aborted(
-                grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid request message ({exc})"
-            ) from None
+        request = self._check(data)
+        if type(request) is Refused:
+            raise Aborted(*request.status())
+        return request
 
     def marking_deserializer(self) -> Callable[[bytes], Any]:
         """For streamed requests: a message over the limit or that does not parse
-        becomes a _Problem, raised where the handler reads it (`_checked`)."""
-        parse, limit = self._parse, self._limit
-
-        def deserialize(data: bytes) -> Any:
-            if len(data) > limit:
-                return _Problem(RequestTooLarge(len(data), limit))
-            try:
-                return parse(data)
-            except Exception as exc:
-                return _Problem(InvalidInput("request", f"not a valid request message ({exc})"))
-
-        return deserialize
+        becomes a Refused, raised where the handler reads it (`_checked`)."""
+        return self._check
 
     def _started(self) -> float:
         return 0.0 if self._observer is None else self._observer.started()
@@ -413,6 +389,6 @@ def _raised_code(context: AioContext, exc: BaseException) -> grpc.StatusCode:
 async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     # Raised inside the servicer's loop, so its error mapping answers for it.
     async for request in requests:
-        if type(request) is _Problem:
+        if type(request) is Refused:
             raise request.error
         yield request

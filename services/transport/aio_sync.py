@@ -17,7 +17,7 @@ import grpc
 
 from services.domain.errors import InvalidInput
 from services.transport.handlers import Behaviour
-from services.transport.limits import RequestTooLarge
+from services.transport.request_checks import RequestTooLarge
 
 Metadata = Sequence[tuple[str, str | bytes]]
 AioContext = grpc.aio.ServicerContext[Any, Any]
