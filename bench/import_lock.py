@@ -104,10 +104,11 @@ def main() -> None:
     print(f"store: in memory, {args.rows:,} players; batch: {size} profiles")
     for name, make in (("replace", replaced), ("create", new), (f"heavy {args.blob:,}B", heavy)):
         built = [make(i) for i in range(args.batches)]
-        report(
-            f"{name} batch",
-            measured(lock, args.batches, lambda i, b=built: store.upsert_many(b[i])),
-        )
+
+        def write(i: int, batches: list[list[Profile]] = built) -> None:
+            store.upsert_many(batches[i])
+
+        report(f"{name} batch", measured(lock, args.batches, write))
     write_backs = measured(
         lock,
         args.batches * 10,

@@ -70,7 +70,9 @@ def test_a_write_back_waiting_for_an_import_batch_does_not_hold_the_loop(
             answer = matched.result(timeout=10)
         assert list(answer.profile.active_campaigns) == ["mycampaign"]
         assert store.threads[0].startswith("match-worker")
-        assert inner.get(sample_profile_doc["player_id"]).active_campaigns == ("mycampaign",)
+        stored = inner.get(sample_profile_doc["player_id"])
+        assert stored is not None
+        assert stored.active_campaigns == ("mycampaign",)
     finally:
         batch.close()
         server.stop(0)
