@@ -2,9 +2,13 @@
 cases as the threaded server, placed for one event loop.
 
 - ProfileMatcherService (GetClientConfig, the batch, MatchProfile) runs inline on the
-  loop with the embedded store in memory, which never waits on anything but the GIL;
-  with a store that can wait (a file, MongoDB) it runs on --match-workers threads of
-  its own, so that a slow read holds neither the loop nor the other services.
+  loop with the embedded store in memory, which never waits on anything but the GIL,
+  and its write lock: a match that changes a player's stored active_campaigns writes
+  them back, and waits while another write (an import batch) holds the lock. So a
+  call that comes while the lock is held runs on the match pool instead
+  (`inline_while`), where that wait holds no one else. With a store that can wait (a
+  file, MongoDB) it runs on --match-workers threads of its own, so that a slow read
+  holds neither the loop nor the other services.
 - ProfileService and AudienceService run on the --workers pool: they write, count
   and read streams, all of which can wait.
 - Health and reflection are grpc's own async servicers, on the loop.
@@ -27,6 +31,8 @@ from services.matcher.settings import MatcherSettings, store_in_memory
 from services.observability.aio_metrics import rpc_observers
 from services.observability.metrics import RpcMetrics
 from services.profiles.servicer import ProfileServicer
+from services.storage.sqlite_store import SQLiteProfileStore
+from services.storage.wrapper import StoreWrapper
 from services.transport.aio_calls import CallGate, CallWrapper
 from services.transport.aio_server import AioRunningServer, Registrar
 from services.transport.auth import BearerTokenInterceptor, WritesClosedInterceptor
@@ -56,6 +62,16 @@ def placement(
     return place
 
 
+def write_in_progress(store: object) -> Callable[[], bool]:
+    """A look that never waits at whether a write holds `store`'s write lock (the
+    embedded store's, through any wrappers); never, for a store without one."""
+    while isinstance(store, StoreWrapper):
+        store = store.inner
+    if isinstance(store, SQLiteProfileStore):
+        return store.writing
+    return lambda: False
+
+
 def start_aio_matcher(
     settings: MatcherSettings,
     security: ServerSecurity,
@@ -65,13 +81,16 @@ def start_aio_matcher(
     service_names: Sequence[str],
     servicers: tuple[ProfileMatcherServicer, ProfileServicer, AudienceServicer],
     holds_catalog: Callable[[], bool],
+    store_writing: Callable[[], bool] = lambda: False,
 ) -> AioRunningServer:
     """Starts the matcher's services on an aio server (health NOT_SERVING until the
     caller sets it); raises OSError when the port cannot be bound.
 
     ProfileMatcherService runs inline on the loop (in-memory store) only while
-    `holds_catalog()`: until then a call would wait for the first catalog's fetch,
-    and so it runs on the match pool, as it does with any other store."""
+    `holds_catalog()` and not `store_writing()`: else a call could wait, for the
+    first catalog's fetch or for the store's write lock, and so it runs on the match
+    pool, as it does with any other store. (A write that takes the lock just after
+    the look can still hold one inline write-back for the length of one write.)"""
     matcher, profiles, audiences = servicers
     options = settings.server
     gates = gates_of(security.interceptors)  # first: a refusal leaves nothing started
@@ -82,9 +101,13 @@ def start_aio_matcher(
     )
     inline = store_in_memory(settings.store)
     executors = [general_pool, match_pool]
+
+    def nothing_to_wait_for() -> bool:
+        return holds_catalog() and not store_writing()
+
     wrapper = CallWrapper(
         placement(matcher_service, None if inline else match_pool, general_pool),
-        inline_while=holds_catalog if inline else None,
+        inline_while=nothing_to_wait_for if inline else None,
         inline_fallback=match_pool if inline else None,
         max_concurrent=options.max_concurrent_rpcs,
         max_message_bytes=options.max_message_bytes,

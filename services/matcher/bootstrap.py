@@ -23,7 +23,7 @@ from profilematcher.profiles.v1 import profile_pb2, profile_service_pb2, profile
 from services.codecs.profile_view import MessageView
 from services.domain.errors import DependencyUnavailable
 from services.matcher.access import server_security
-from services.matcher.aio_wiring import start_aio_matcher
+from services.matcher.aio_wiring import start_aio_matcher, write_in_progress
 from services.matcher.audience import EstimateAudience
 from services.matcher.audience_servicer import AudienceServicer
 from services.matcher.campaign_client import CampaignClient
@@ -198,7 +198,13 @@ def start_matcher(
     servicers = (matcher_servicer, profile_servicer, audience_servicer)
     if settings.io == IO_AIO:
         running, metrics_server = _start_aio(
-            settings, security, metrics, channel, servicers, holds_catalog=cache.holds_catalog
+            settings,
+            security,
+            metrics,
+            channel,
+            servicers,
+            holds_catalog=cache.holds_catalog,
+            store_writing=write_in_progress(store),
         )
     else:
         running, metrics_server, pools = _start_threaded(
@@ -236,6 +242,7 @@ def _start_aio(
     servicers: tuple[ProfileMatcherServicer, ProfileServicer, AudienceServicer],
     *,
     holds_catalog: Callable[[], bool],
+    store_writing: Callable[[], bool],
 ) -> tuple[AioRunningServer, MetricsServer | None]:
     """The matcher's services on a grpc.aio server (--io aio, aio_wiring.py)."""
     try:
@@ -247,6 +254,7 @@ def _start_aio(
             service_names=SERVICE_NAMES,
             servicers=servicers,
             holds_catalog=holds_catalog,
+            store_writing=store_writing,
         )
     except BaseException:
         channel.close()

@@ -179,6 +179,11 @@ class SQLiteProfileStore:
         with self._db.read("ping", timeout) as conn:
             conn.execute("SELECT 1").fetchone()
 
+    def writing(self) -> bool:
+        """Whether a write (an import batch, say) holds this store's write lock now: a
+        look that never waits, for a caller that must not wait for the lock itself."""
+        return self._db.write_lock.locked()
+
     def count(self, *, timeout: float | None = None) -> int:
         """How many profiles are stored (a full count: for tools and tests, not serving)."""
         with self._db.read("count profiles", timeout) as conn:

@@ -9,10 +9,13 @@ the checks in order:
 1. the metrics observer notes the start (services/observability/aio_metrics.py), and
    records the final code however the call ends;
 2. token gates (services/transport/auth.py) refuse before anything is parsed;
-3. the concurrency limit refuses beyond its count of calls in their handlers;
+3. the concurrency limit refuses beyond its count of calls in their handlers (a
+   call whose thread still works when the call ends keeps its place until that work
+   ends, as on the threaded server);
 4. a request over the message limit is refused, one that does not parse is
-   INVALID_ARGUMENT (a unary request arrives as bytes and is parsed here, after the
-   checks; a streamed one is parsed as it is read);
+   INVALID_ARGUMENT (request_checks.py, as on the threaded server: a unary request
+   arrives as bytes and is checked here, after the other checks; a streamed one as
+   it is read);
 5. the behaviour runs: an async one on the loop; a sync one (our servicers) inline on
    the loop while nothing on its way can wait (the in-memory store, a catalog held:
    `inline_while`), or on a thread pool, through
@@ -24,10 +27,11 @@ the status goes out, then sent with `context.abort`, as any other call's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +42,7 @@ from services.transport.aio_sync import (
     Aborted,
     AioContext,
     Metadata,
+    Place,
     Run,
     SyncContext,
     pooled_client_stream,
@@ -45,7 +50,8 @@ from services.transport.aio_sync import (
 )
 from services.transport.auth import log_refusal
 from services.transport.handlers import Behaviour, Handler, behaviour_of, rpc_type
-from services.transport.limits import RequestTooLarge, busy
+from services.transport.limits import busy
+from services.transport.request_checks import Refused, RequestTooLarge, checking
 from services.transport.status import ended_code, status_for
 
 log = logging.getLogger(__name__)
@@ -103,7 +109,7 @@ class CallWrapper:
         executor = None if is_async else self.placement(method)
         if kind == "unary":
             if is_async:
-                wrapped = call.unary(run=behaviour)
+                wrapped = call.unary(run=_awaited(behaviour))
             elif executor is None:
                 fallback = self.inline_fallback
                 wrapped = call.unary(
@@ -117,7 +123,7 @@ class CallWrapper:
         if not is_async and (kind != "client_stream" or executor is None):
             raise TypeError(f"{method}: a sync {kind} needs a pool on the aio server")
         if kind == "client_stream":
-            run = pooled_client_stream(behaviour, executor) if executor else behaviour
+            run = pooled_client_stream(behaviour, executor) if executor else _awaited(behaviour)
             return grpc.stream_unary_rpc_method_handler(
                 call.client_stream(run), call.marking_deserializer(), serialize
             )
@@ -132,13 +138,59 @@ def _raw(data: bytes) -> bytes:
     return data
 
 
-class _Problem:
-    """Stands in for a streamed request message that is over the limit or did not parse."""
+def _awaited(behaviour: Behaviour) -> Run:
+    """An async behaviour as a Run: awaited on the loop, so it ends with its call."""
 
-    __slots__ = ("error",)
+    async def run(argument: Any, context: AioContext, _place: Place) -> Any:
+        return await behaviour(argument, context)
 
-    def __init__(self, error: Exception) -> None:
-        self.error = error
+    return run
+
+
+class _Place:
+    """An admitted call's place in `in_flight`, taken as it is made; given back when
+    the call ends, or, if its thread's work still runs then, when that work ends."""
+
+    __slots__ = ("_work", "_wrapper")
+
+    def __init__(self, wrapper: CallWrapper) -> None:
+        self._wrapper = wrapper
+        self._work: Future[Any] | None = None
+        wrapper.in_flight += 1
+
+    def hold_until(self, work: Future[Any]) -> None:
+        self._work = work
+
+    def give_back(self) -> None:
+        """On the loop, as the call ends."""
+        work = self._work
+        if work is None or work.done():
+            self._free()
+            return
+        loop = asyncio.get_running_loop()
+
+        def ended(_work: Future[Any]) -> None:  # on the thread that did the work
+            # A closed loop: the server that counted is gone too.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._free)
+
+        work.add_done_callback(ended)
+
+    def _free(self) -> None:
+        self._wrapper.in_flight -= 1
+
+
+class _Uncounted:
+    """The place of a call the limit does not count (a response stream)."""
+
+    def hold_until(self, work: Future[Any]) -> None:
+        pass
+
+    def give_back(self) -> None:
+        pass
+
+
+_UNCOUNTED = _Uncounted()
 
 
 _OK = grpc.StatusCode.OK
@@ -147,9 +199,10 @@ _OK = grpc.StatusCode.OK
 class _Call:
     """One method's checks, bound once; its methods make the behaviours grpc runs.
 
-    A call is counted by the metrics from its start, and in `in_flight` from its
-    admission to its end. A refusal or a servicer's abort is recorded before the
-    status goes out (Aborted), as the sync server's interceptor records it.
+    A call is counted by the metrics from its start to its end, and in `in_flight`
+    from its admission to its end or its thread's, whichever is later (`_Place`). A
+    refusal or a servicer's abort is recorded before the status goes out (Aborted), as
+    the sync server's interceptor records it.
     """
 
     def __init__(
@@ -162,10 +215,9 @@ class _Call:
     ) -> None:
         self._wrapper = wrapper
         self._method = method
-        self._parse = parse
         self._gates = gates
         self._observer = observer
-        self._limit = wrapper.max_message_bytes
+        self._check = checking(parse, wrapper.max_message_bytes)
 
     def _admit(self, context: AioContext) -> None:
         """Raises Aborted for a call the gates or the concurrency limit refuse."""
@@ -182,31 +234,15 @@ class _Call:
             raise Aborted(grpc.StatusCode.RESOURCE_EXHAUSTED, busy(wrapper.max_concurrent))
 
     def _request(self, data: bytes) -> Any:
-        if len(data) > self._limit:
-            raise Aborted(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, str(RequestTooLarge(len(data), self._limit))
-            )
-        try:
-            return self._parse(data)
-        except Exception as exc:  # whatever the parser raises, the bytes are at fault
-            raise Aborted(
-                grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid request message ({exc})"
-            ) from None
+        request = self._check(data)
+        if type(request) is Refused:
+            raise Aborted(*request.status())
+        return request
 
     def marking_deserializer(self) -> Callable[[bytes], Any]:
         """For streamed requests: a message over the limit or that does not parse
-        becomes a _Problem, raised where the handler reads it (`_checked`)."""
-        parse, limit = self._parse, self._limit
-
-        def deserialize(data: bytes) -> Any:
-            if len(data) > limit:
-                return _Problem(RequestTooLarge(len(data), limit))
-            try:
-                return parse(data)
-            except Exception as exc:
-                return _Problem(InvalidInput("request", f"not a valid request message ({exc})"))
-
-        return deserialize
+        becomes a Refused, raised where the handler reads it (`_checked`)."""
+        return self._check
 
     def _started(self) -> float:
         return 0.0 if self._observer is None else self._observer.started()
@@ -253,19 +289,18 @@ class _Call:
     async def _guarded(
         self, run: Run, argument: Any, context: AioContext, *, counted: bool = True
     ) -> Any:
-        """Admits the call and runs `run(argument(), context)` (a coroutine), in
+        """Admits the call and runs `run(argument(), context, place)`, with a place in
         `in_flight` if `counted`."""
-        wrapper = self._wrapper
         started = self._started()
         try:
             self._admit(context)
-            wrapper.in_flight += counted
+            place = _Place(self._wrapper) if counted else _UNCOUNTED
             try:
-                response = await run(argument(), context)
+                response = await run(argument(), context, place)
             except _STREAM_REFUSALS as exc:
                 raise _refusal(exc) from None
             finally:
-                wrapper.in_flight -= counted
+                place.give_back()
         except Aborted as aborted:
             self._finished(started, aborted.code)
             await context.abort(aborted.code, aborted.details)
@@ -294,9 +329,10 @@ class _Call:
             return _checked(argument)
 
         if not inspect.isasyncgenfunction(behaviour):
+            run = _awaited(behaviour)
 
             async def written(argument: Any, context: AioContext) -> None:
-                await self._guarded(behaviour, lambda: start(argument), context, counted=False)
+                await self._guarded(run, lambda: start(argument), context, counted=False)
 
             return written
 
@@ -354,6 +390,6 @@ def _raised_code(context: AioContext, exc: BaseException) -> grpc.StatusCode:
 async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     # Raised inside the servicer's loop, so its error mapping answers for it.
     async for request in requests:
-        if type(request) is _Problem:
+        if type(request) is Refused:
             raise request.error
         yield request

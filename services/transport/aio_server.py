@@ -72,6 +72,16 @@ class _Health:
         self._run(self.servicer.enter_graceful_shutdown())
 
 
+async def _end_leftovers() -> None:
+    """Ends whatever still runs on the loop once the server stopped (a stream's
+    pending read, say), so that no thread waits for it."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class AioRunningServer:
     """A started aio server: the same surface as grpc_server.RunningServer."""
 
@@ -116,8 +126,9 @@ class AioRunningServer:
             self.health.enter_graceful_shutdown()
 
     def stop(self, grace: float | None = None) -> None:
-        """Health to NOT_SERVING, then new calls refused and those in flight given
-        `grace` (by default the server's); then the loop and the pools end."""
+        """Health to NOT_SERVING, then new calls refused and those in flight, on the
+        loop or a pool, given `grace` (by default the server's); then the pools end,
+        then the loop (`_close`)."""
         if self._closed:
             return
         self.set_serving(False)
@@ -127,21 +138,20 @@ class AioRunningServer:
     async def _stop(self, grace: float) -> None:
         if self._server is not None:
             await self._server.stop(grace)
-        # Whatever is left (a stream's pending read, say) ends now, so that no thread
-        # waits for a loop that is gone.
-        current = asyncio.current_task()
-        tasks = [task for task in asyncio.all_tasks() if task is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _end_leftovers()
 
     def _close(self) -> None:
+        """The pools end first, the loop still running: a thread whose call the grace
+        cut short works on, and may still read its request stream or hand back its
+        result through the loop; with the loop gone first, such a read could wait
+        for ever, and the pool's shutdown with it."""
         self._closed = True
+        for executor in self._executors:
+            executor.shutdown(wait=True)
+        self._run(_end_leftovers())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
-        for executor in self._executors:
-            executor.shutdown(wait=True)
 
     def start(
         self,

@@ -9,20 +9,30 @@ aio, aborting is a coroutine that must run on the loop, so here `abort` raises
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import Executor
-from typing import Any, NoReturn
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
+from typing import Any, NoReturn, Protocol
 
 import grpc
 
 from services.domain.errors import InvalidInput
 from services.transport.handlers import Behaviour
-from services.transport.limits import RequestTooLarge
+from services.transport.request_checks import RequestTooLarge
 
 Metadata = Sequence[tuple[str, str | bytes]]
 AioContext = grpc.aio.ServicerContext[Any, Any]
-# The behaviour of a call, once admitted: (request or requests, context) -> response.
-Run = Callable[[Any, AioContext], Any]
+
+
+class Place(Protocol):
+    """An admitted call's place under the concurrency limit."""
+
+    def hold_until(self, work: Future[Any]) -> None:
+        """Keeps the place, once the call is over, until `work` (its thread's) ends."""
+
+
+# The behaviour of a call, once admitted: (request or requests, context, its place)
+# -> response.
+Run = Callable[[Any, AioContext, Place], Awaitable[Any]]
 
 
 class Aborted(Exception):
@@ -70,9 +80,8 @@ class SyncContext:
 def pooled_unary(behaviour: Behaviour, executor: Executor) -> Run:
     """A sync unary behaviour on `executor`, so that the loop never waits for it."""
 
-    async def pooled(request: Any, context: AioContext) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, behaviour, request, SyncContext(context))
+    async def pooled(request: Any, context: AioContext, place: Place) -> Any:
+        return await _on_pool(executor.submit(behaviour, request, SyncContext(context)), place)
 
     return pooled
 
@@ -81,12 +90,24 @@ def pooled_client_stream(behaviour: Behaviour, executor: Executor) -> Run:
     """A sync client-streaming behaviour on `executor`, reading its stream through a
     blocking iterator (inline, it would hold the loop while it waits for messages)."""
 
-    async def pooled(requests: AsyncIterator[Any], context: AioContext) -> Any:
-        loop = asyncio.get_running_loop()
-        blocking = _BlockingStream(requests, loop)
-        return await loop.run_in_executor(executor, behaviour, blocking, SyncContext(context))
+    async def pooled(requests: AsyncIterator[Any], context: AioContext, place: Place) -> Any:
+        blocking = _BlockingStream(requests, asyncio.get_running_loop())
+        return await _on_pool(executor.submit(behaviour, blocking, SyncContext(context)), place)
 
     return pooled
+
+
+async def _on_pool(work: Future[Any], place: Place) -> Any:
+    try:
+        return await asyncio.wrap_future(work)
+    except asyncio.CancelledError:
+        # The call is over (its client left, its deadline passed, the server stopped)
+        # but a thread cannot be stopped: the call keeps its place until the thread's
+        # work ends, as on the threaded server, or clients that leave and retry would
+        # pile work on the pool past the limit. Work not started yet was dropped
+        # (cancelling the awaited future cancels `work`), and frees the place at once.
+        place.hold_until(work)
+        raise
 
 
 class CallEnded(grpc.RpcError):

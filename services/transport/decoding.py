@@ -4,7 +4,8 @@ grpcio answers a request its deserializer cannot parse with INTERNAL ("Exception
 deserializing request!") before any servicer sees it. Bad bytes are the caller's
 mistake, and a well-formed client can send them: protobuf refuses to parse a message
 nested more than 100 levels deep, which a custom field (a Struct) can be. This
-interceptor has the deserializer hand the failure over, and refuses it as invalid.
+interceptor has the deserializer hand the failure over, and refuses it as invalid
+(request_checks.py, shared with the aio server).
 """
 
 from __future__ import annotations
@@ -14,24 +15,16 @@ from typing import Any
 
 import grpc
 
-from services.domain.errors import InvalidInput
 from services.transport.handlers import (
     Behaviour,
     Continuation,
+    Deserializer,
     Handler,
     PerMethod,
     behaviour_of,
     rebuilt,
 )
-
-
-class _Undecodable:
-    """Stands in for a request message that did not parse."""
-
-    __slots__ = ("problem",)
-
-    def __init__(self, problem: str) -> None:
-        self.problem = problem
+from services.transport.request_checks import Refused, messages, parsed
 
 
 class RequestDecodingInterceptor(grpc.ServerInterceptor):
@@ -57,33 +50,24 @@ def _decoding_handler(handler: Handler) -> Handler:
     if deserializer is None or behaviour is None:
         return handler
     inner: Behaviour = behaviour
+    parse: Deserializer = deserializer
 
     def decode(data: bytes) -> Any:
-        try:
-            return deserializer(data)
-        except Exception as exc:  # whatever the parser raises, the bytes are at fault
-            return _Undecodable(f"not a valid request message ({exc})")
+        return parsed(parse, data)
 
     wrapper: Behaviour
     if handler.request_streaming:
 
         def wrapper(requests: Iterator[Any], context: grpc.ServicerContext, *rest: Any) -> Any:
-            return inner(_checked(requests), context, *rest)
+            # Raised inside the servicer's loop, so its error mapping (mapped_errors)
+            # answers; aborting here would be overwritten by that mapping.
+            return inner(messages(requests), context, *rest)
 
     else:
 
         def wrapper(request: Any, context: grpc.ServicerContext, *rest: Any) -> Any:
-            if isinstance(request, _Undecodable):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request: {request.problem}")
+            if type(request) is Refused:
+                context.abort(*request.status())
             return inner(request, context, *rest)
 
     return rebuilt(handler, wrapper, decode, stands_in_for=inner)
-
-
-def _checked(requests: Iterator[Any]) -> Iterator[Any]:
-    # Raised inside the servicer's loop, so its error mapping (mapped_errors) answers
-    # INVALID_ARGUMENT; aborting here would be overwritten by that mapping.
-    for request in requests:
-        if isinstance(request, _Undecodable):
-            raise InvalidInput("request", request.problem)
-        yield request

@@ -12,14 +12,14 @@ interceptor like any other call.
   dropped. A call that ends before its handler runs (the client left first) gives it
   back when grpc drops the handler.
 - Size: grpc's own receive limit is set to twice ours (`grpc_receive_limit`), and the
-  request deserializer checks ours, so a request between the two is refused here,
-  counted, with a message naming the limit. A larger one is still cut off by grpc
+  request deserializer checks ours (request_checks.py, shared with the aio server),
+  so a request between the two is refused here, counted, with a message naming the
+  limit. A larger one is still cut off by grpc
   before any of our code runs, and is not counted.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -27,7 +27,6 @@ from typing import Any, NoReturn
 
 import grpc
 
-from services.domain.errors import Overloaded
 from services.transport.handlers import (
     Behaviour,
     Continuation,
@@ -40,6 +39,7 @@ from services.transport.handlers import (
     server_hints,
     take_hints,
 )
+from services.transport.request_checks import Refused, RequestTooLarge, messages, sized
 
 
 def grpc_receive_limit(max_message_bytes: int) -> int:
@@ -50,23 +50,6 @@ def grpc_receive_limit(max_message_bytes: int) -> int:
 def busy(limit: int) -> str:
     """What a call refused over the concurrency limit is told."""
     return f"server busy: {limit} calls in flight, its limit; retry later"
-
-
-class RequestTooLarge(Overloaded):
-    """A request message over the server's limit (an Overloaded, so that servicers'
-    error mapping answers RESOURCE_EXHAUSTED when it surfaces inside a stream)."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"request message is {size} bytes, over this server's limit of {limit}")
-
-
-class _TooLarge:
-    """What the deserializer gives instead of a message over the limit."""
-
-    __slots__ = ("size",)
-
-    def __init__(self, size: int) -> None:
-        self.size = size
 
 
 class _Slot:
@@ -107,8 +90,6 @@ class CallLimits(grpc.ServerInterceptor):
         self._lock = threading.Lock()
         self._in_flight = 0
         self._plans = PerMethod(self._plan)
-        self._check_request = functools.partial(_checked_request, limit=max_message_bytes)
-        self._check_stream = functools.partial(_checked_stream, limit=max_message_bytes)
         self._refusals = futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="grpc-refusal"
         )
@@ -152,7 +133,7 @@ class CallLimits(grpc.ServerInterceptor):
         method: the call then only binds its slot."""
         behaviour = behaviour_of(handler)
         assert behaviour is not None, "a registered method has a behaviour"
-        arguments = self._check_stream if handler.request_streaming else self._check_request
+        arguments = _checked_stream if handler.request_streaming else _checked_request
         limit: Callable[[Behaviour, Behaviour, _Slot], Behaviour]
         if getattr(behaviour, "experimental_non_blocking", False):
             limit = _non_blocking
@@ -229,27 +210,21 @@ def _too_large_aborts(behaviour: Behaviour, argument: Any, context: grpc.Service
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
 
 
-def _checked_request(request: Any, context: grpc.ServicerContext, *, limit: int) -> Any:
-    if type(request) is _TooLarge:
-        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(RequestTooLarge(request.size, limit)))
+def _checked_request(request: Any, context: grpc.ServicerContext) -> Any:
+    # Over the limit, or (decoding.py's deserializer inside ours) not parsed.
+    if type(request) is Refused:
+        context.abort(*request.status())
     return request
 
 
-def _checked_stream(
-    requests: Iterator[Any], context: grpc.ServicerContext, *, limit: int
-) -> Iterator[Any]:
-    for request in requests:
-        if type(request) is _TooLarge:
-            raise RequestTooLarge(request.size, limit)
-        yield request
+def _checked_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+    return messages(requests)
 
 
 def _size_checked(deserializer: Deserializer | None, limit: int) -> Deserializer:
     parse: Deserializer = (lambda data: data) if deserializer is None else deserializer
 
     def deserialize(data: bytes) -> Any:
-        if len(data) > limit:
-            return _TooLarge(len(data))
-        return parse(data)
+        return sized(data, limit) or parse(data)
 
     return deserialize
