@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -53,8 +52,6 @@ from services.transport.handlers import Behaviour, Handler, behaviour_of, rpc_ty
 from services.transport.limits import busy
 from services.transport.request_checks import Refused, RequestTooLarge, checking
 from services.transport.status import ended_code, status_for
-
-log = logging.getLogger(__name__)
 
 
 class MethodObserver(Protocol):
