@@ -4,7 +4,9 @@
     uv run python -m bench.against /tmp/before       # about four minutes
 
 Both checkouts serve the catalog that the other one's `demo-catalog` writes, so the
-older code understands every line of it and both answer the sample player alike. The
+older code understands every line of it and both answer the sample player alike.
+An older checkout's servers serve the one way they know; one whose bench.serve takes
+--io serves as this one does, and its echo answers what its own matcher answered. The
 rounds interleave the two checkouts' echo and matcher (bench/e2e.py's servers and
 h2load runs, each in its own process), so drift on a shared machine hits all four
 alike; each round's figures of this checkout over the other's are the fair reading.
@@ -13,6 +15,7 @@ alike; each round's figures of this checkout over the other's are the fair readi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import statistics
 import subprocess
@@ -55,14 +58,37 @@ def main() -> None:
             cwd=other,
             check=True,
         )
-        with (
-            server("matcher", 50071, PLAYERS, *threads, checkout=other) as other_matcher,
-            server("echo", 50072, 0, *threads, checkout=other) as other_echo,
-            server("matcher", 50073, PLAYERS, *threads, *io, "--catalog", str(catalog)) as matcher,
-            server(
-                "echo", 50074, 0, *threads, *io, "--response", str(fetch_response(50073, Path(tmp)))
-            ) as echo,
-        ):
+        with contextlib.ExitStack() as servers:
+            # An older commit's servers have one way to serve and its echo a list of
+            # its own to answer; a newer one's take --io, and --response with what
+            # its matcher answered.
+            knows = (other / "bench" / "serve.py").read_text()
+            other_io = io if "--io" in knows else ()
+            other_matcher = servers.enter_context(
+                server("matcher", 50071, PLAYERS, *threads, *other_io, checkout=other)
+            )
+            answer = (
+                ("--response", str(fetch_response(50071, Path(tmp))))
+                if "--response" in knows
+                else ()
+            )
+            other_echo = servers.enter_context(
+                server("echo", 50072, 0, *threads, *other_io, *answer, checkout=other)
+            )
+            matcher = servers.enter_context(
+                server("matcher", 50073, PLAYERS, *threads, *io, "--catalog", str(catalog))
+            )
+            echo = servers.enter_context(
+                server(
+                    "echo",
+                    50074,
+                    0,
+                    *threads,
+                    *io,
+                    "--response",
+                    str(fetch_response(50073, Path(tmp))),
+                )
+            )
             targets = {
                 "other echo": (50072, other_echo),
                 "this echo": (50074, echo),
