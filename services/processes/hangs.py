@@ -64,6 +64,10 @@ class Liveness:
         if self.limit <= 0 or self.proved is None or self.killed:
             return None
         if self.terminated is not None:
+            if self.proved > self.terminated:
+                # It answers again: slow, not hung. It drains and ends by itself
+                # (its own grace); killed only if it falls silent again.
+                return self.proved + self.limit
             return self.terminated + min(self.limit, MAX_TERM_GRACE)
         return self.proved + self.limit
 

@@ -62,8 +62,9 @@ class LivenessProbe:
     def __init__(self, address: str, hang_seconds: float, prove: Callable[[], None]) -> None:
         self._address = address
         self._interval = probe_interval(hang_seconds)
-        # A Check may take the whole limit: a loaded server that answers late serves.
-        self._timeout = hang_seconds
+        # A Check may take most of the limit (a loaded server that answers late
+        # serves), but its answer must reach the parent before the limit passes.
+        self._timeout = hang_seconds - self._interval
         self._prove = prove
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="liveness-probe", daemon=True)

@@ -49,7 +49,7 @@ from services.transport.aio_sync import (
 )
 from services.transport.auth import log_refusal
 from services.transport.handlers import Behaviour, Handler, behaviour_of, rpc_type
-from services.transport.limits import busy
+from services.transport.limits import NEVER_SHED, busy
 from services.transport.request_checks import Refused, RequestTooLarge, checking
 from services.transport.status import ended_code, status_for
 
@@ -227,7 +227,7 @@ class _Call:
                 log_refusal(self._method, context.peer(), reason)
                 raise Aborted(code, reason)
         wrapper = self._wrapper
-        if wrapper.in_flight >= wrapper.max_concurrent:
+        if wrapper.in_flight >= wrapper.max_concurrent and self._method not in NEVER_SHED:
             raise Aborted(grpc.StatusCode.RESOURCE_EXHAUSTED, busy(wrapper.max_concurrent))
 
     def _request(self, data: bytes) -> Any:

@@ -47,6 +47,13 @@ def grpc_receive_limit(max_message_bytes: int) -> int:
     return min(2 * max_message_bytes, 2**31 - 1)
 
 
+# Never refused for the concurrency limit: a health check is cheap, and a probe
+# (Kubernetes', or --worker-hang-seconds's) must tell a busy server from a dead one.
+# It still counts while it runs, and on the threaded server still needs a worker
+# thread, so a pool whose every thread is stuck leaves it unanswered.
+NEVER_SHED = frozenset({"/grpc.health.v1.Health/Check"})
+
+
 def busy(limit: int) -> str:
     """What a call refused over the concurrency limit is told."""
     return f"server busy: {limit} calls in flight, its limit; retry later"
@@ -107,13 +114,14 @@ class CallLimits(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None:
             return None
+        method = handler_call_details.method
         with self._lock:
-            admitted = self._in_flight < self._max_concurrent
+            admitted = self._in_flight < self._max_concurrent or method in NEVER_SHED
             if admitted:
                 self._in_flight += 1
         if not admitted:
             return self._refusal(handler)
-        return self._plans.get(handler_call_details.method, handler)(_Slot(self))
+        return self._plans.get(method, handler)(_Slot(self))
 
     def _give_back(self) -> None:
         with self._lock:

@@ -159,6 +159,18 @@ def test_a_starting_worker_is_never_due_and_a_silent_one_is_terminated_then_kill
     assert liveness.action(1e9) is None
 
 
+def test_a_worker_that_answers_after_sigterm_drains_unless_it_falls_silent_again() -> None:
+    liveness = Liveness(limit=10.0)
+    liveness.prove(100.0)
+    assert liveness.action(110.0) is HangAction.TERMINATE
+    liveness.prove(111.0)  # slow, not hung: it answers while it drains
+    assert liveness.action(116.0) is None  # past the SIGKILL grace, but it answered
+    liveness.prove(118.0)
+    assert liveness.due() == 128.0
+    assert liveness.action(127.0) is None
+    assert liveness.action(128.0) is HangAction.KILL  # silent for a whole limit again
+
+
 def test_a_limit_of_0_watches_nothing() -> None:
     liveness = Liveness(limit=0.0)
     liveness.prove(0.0)
