@@ -72,8 +72,10 @@ def an_answer(address: str) -> None:
     assert checks(address), "the server does not answer"
 
 
-def stuck_while(address: str, release: threading.Event) -> None:
-    """Calls STUCK in the background, then shows the server answers no Check."""
+def answers_unless_stuck(address: str, release: threading.Event) -> None:
+    """Shows the server answers a Check; calls STUCK in the background and shows it
+    answers none; sets `release` and shows it answers again."""
+    assert checks(address)
     channel = grpc.insecure_channel(address)
     block: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(STUCK)
     call = block.future(b"", timeout=30)
@@ -83,6 +85,7 @@ def stuck_while(address: str, release: threading.Event) -> None:
         release.set()
         call.exception()
         channel.close()
+    eventually(lambda: an_answer(address))
 
 
 def test_a_stuck_aio_loop_answers_no_check(address: str) -> None:
@@ -97,9 +100,7 @@ def test_a_stuck_aio_loop_answers_no_check(address: str) -> None:
     running = AioRunningServer(options, [], [])
     running.start(options, wrapper, register, None)
     try:
-        assert checks(address)
-        stuck_while(address, release)
-        eventually(lambda: an_answer(address))
+        answers_unless_stuck(address, release)
     finally:
         running.stop(0)
 
@@ -117,9 +118,7 @@ def test_a_thread_pool_with_every_thread_stuck_answers_no_check(address: str) ->
     )
     running = start_server(server, options, [])
     try:
-        assert checks(address)
-        stuck_while(address, release)
-        eventually(lambda: an_answer(address))
+        answers_unless_stuck(address, release)
     finally:
         running.stop(0)
 
