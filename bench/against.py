@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.e2e import LoadResult, fetch_response, measure, server
+from bench.e2e import LoadResult, checkout_python, fetch_response, measure, server
 from bench.serve import SAMPLE_PLAYER
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from services.matcher.settings import DEFAULT_IO, EMBEDDED_MATCH_WORKERS, IO_MODES
@@ -54,7 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "catalog.json"
         subprocess.run(
-            [str(other / ".venv/bin/python"), "-m", "services.cli", "demo-catalog", str(catalog)],
+            [checkout_python(other), "-m", "services.cli", "demo-catalog", str(catalog)],
             cwd=other,
             check=True,
         )

@@ -54,6 +54,12 @@ SERVICE = "/profilematcher.matcher.v1.ProfileMatcherService"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def checkout_python(checkout: Path) -> str:
+    """A checkout's own Python: the one running this for this checkout, else the one
+    in its .venv (another commit's, for bench.against and the like)."""
+    return sys.executable if checkout == ROOT else str(checkout / ".venv" / "bin" / "python")
+
+
 @dataclass(frozen=True)
 class LoadResult:
     requests_per_second: float
@@ -128,7 +134,7 @@ def server(
     """Runs a bench.serve server of `checkout` (this one, or another with its own
     .venv, for bench.against), `under` a tool (valgrind, for bench.instructions);
     yields its pid once it answers health checks."""
-    python = sys.executable if checkout == ROOT else str(checkout / ".venv" / "bin" / "python")
+    python = checkout_python(checkout)
     process = subprocess.Popen(
         [
             *under,

@@ -27,13 +27,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.e2e import ROOT, checkout_python
+
 WORKER = Path(__file__).with_name("serving_path_worker.py")
-THIS = Path(__file__).resolve().parent.parent
-
-
-def python_of(checkout: Path) -> str:
-    """The checkout's own Python: the one running this for this checkout, else its .venv's."""
-    return sys.executable if checkout == THIS else str(checkout / ".venv/bin/python")
 
 
 class Worker:
@@ -44,7 +40,7 @@ class Worker:
         # `-c`: the worker's text, run in `checkout`, imports that checkout's code.
         self._process = subprocess.Popen(
             [
-                python_of(checkout),
+                checkout_python(checkout),
                 "-c",
                 WORKER.read_text(),
                 str(catalog),
@@ -97,14 +93,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "catalog.json"
         subprocess.run(
-            [python_of(other), "-m", "services.cli", "demo-catalog", str(catalog)],
+            [checkout_python(other), "-m", "services.cli", "demo-catalog", str(catalog)],
             cwd=other,
             check=True,
             stdout=subprocess.DEVNULL,
         )
         workers = {
             "other": Worker(other, catalog, args.players, args.batch),
-            "this": Worker(THIS, catalog, args.players, args.batch),
+            "this": Worker(ROOT, catalog, args.players, args.batch),
         }
         try:
             if workers["this"].answer != workers["other"].answer:
@@ -125,7 +121,7 @@ def main() -> None:
     print(f"# {command}")
     method = f"BatchGetClientConfig of {args.batch}" if args.batch else "GetClientConfig"
     print(
-        f"# ProfileMatcherServicer.{method}, this checkout ({THIS}) beside {other}, "
+        f"# ProfileMatcherServicer.{method}, this checkout ({ROOT}) beside {other}, "
         f"{args.rounds} interleaved rounds of {args.calls} calls, {args.players:,} players"
     )
     print("| checkout | µs/call median | min | max |")
