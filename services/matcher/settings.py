@@ -70,9 +70,7 @@ def store_in_memory(store: str | None) -> bool:
 
 def default_match_workers(store: str | None) -> int:
     """MatcherSettings.match_workers for a store URI (empty: the in-memory store)."""
-    return (
-        EMBEDDED_MATCH_WORKERS if store in (None, "", ":memory:") else WAITING_STORE_MATCH_WORKERS
-    )
+    return EMBEDDED_MATCH_WORKERS if store_in_memory(store) else WAITING_STORE_MATCH_WORKERS
 
 
 @dataclass(frozen=True, slots=True)
