@@ -276,7 +276,7 @@ def _match_workers(raw: str, store: str) -> int:
 
 def _processes(raw: str, store: str) -> int:
     processes = parse_processes("--processes", raw)
-    if processes > 1 and store in ("", ":memory:"):
+    if processes > 1 and store_in_memory(store):
         raise ValueError(
             f"--processes {processes}: the in-memory store lives inside one process;"
             " give --store a file (every worker opens it) or a mongodb:// URI"
