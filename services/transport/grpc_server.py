@@ -28,6 +28,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.transport.decoding import RequestDecodingInterceptor
+from services.transport.health_servicer import HealthServicer
 from services.transport.limits import CallLimits, grpc_receive_limit
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class ServerSecurity:
 @dataclass(slots=True)
 class RunningServer:
     server: grpc.Server
-    health: health.HealthServicer
+    health: HealthServicer
     port: int
     service_names: tuple[str, ...]
     grace_seconds: float
@@ -155,7 +156,7 @@ def start_server(
 
     Health starts NOT_SERVING; the caller flips it once its dependencies are ready.
     """
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
