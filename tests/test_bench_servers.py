@@ -106,7 +106,9 @@ def test_process_counters_add_up_every_thread() -> None:
     assert first is not None
     assert second is not None
     assert second.cpu_seconds > first.cpu_seconds
-    assert second.switches >= first.switches > 0
+    # Summed over the threads alive at each read, so one ending between them may lower it.
+    assert first.switches > 0
+    assert second.switches > 0
     assert ProcessCounters.read(2**22 + 1) is None  # above Linux's pid limit
 
 

@@ -97,11 +97,11 @@ def test_get_client_config_is_served_while_imports_and_a_big_batch_hold_threads(
             for n in range(20):
                 slow.send(profile_pb2.Profile(player_id=f"slow-{n}"))
                 got = matcher.GetClientConfig(
-                    mpb.GetClientConfigRequest(player_id=player), timeout=1
+                    mpb.GetClientConfigRequest(player_id=player), timeout=10
                 )
                 assert list(got.profile.active_campaigns) == ["mycampaign"]
                 dry_run = matcher.MatchProfile(
-                    mpb.MatchProfileRequest(profile=got.profile), timeout=1
+                    mpb.MatchProfileRequest(profile=got.profile), timeout=10
                 )
                 assert list(dry_run.active_campaigns) == ["mycampaign"]
 

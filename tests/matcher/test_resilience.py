@@ -110,7 +110,7 @@ def test_a_catalog_change_reaches_the_matcher_through_the_watch_stream(
     server = start(store, campaigns, catalog_ttl=3600.0)
     try:
         campaigns.service.set_catalog([sample_campaign(name="pushed")], "v2")
-        eventually(lambda: _assert(server.cache.state().version == "v2"), timeout=1.0)
+        eventually(lambda: _assert(server.cache.state().version == "v2"))
     finally:
         server.stop(0)
 

@@ -21,7 +21,7 @@ from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 
 # The matcher's --timeout in these tests, and how long its answers may take at most:
 # a write that queues behind another waiting one used to take twice the limit.
-LIMIT = 1.5
+LIMIT = 3.0
 ANSWERED_WITHIN = 1.8 * LIMIT
 
 

@@ -282,7 +282,9 @@ def test_stream_cancelled_by_the_client(metrics: Metrics, channel: grpc.Channel)
 
 def test_deadline_passing_while_the_handler_runs(metrics: Metrics, channel: grpc.Channel) -> None:
     wait = unary(channel, "Wait")
-    assert code_of(lambda: wait(b"", timeout=0.2)) == Code.DEADLINE_EXCEEDED
+    # Connected first, so that the deadline passes in the handler, not before it runs.
+    grpc.channel_ready_future(channel).result(timeout=10)
+    assert code_of(lambda: wait(b"", timeout=1.0)) == Code.DEADLINE_EXCEEDED
     eventually(lambda: _expect(handled(metrics, TEST, "Wait", Code.DEADLINE_EXCEEDED) == 1))
     assert handled(metrics, TEST, "Wait") == 1
 

@@ -3,8 +3,11 @@
 
 PLAN is JSON: {"slots": [[action, ...], ...], "hold_fork": bool}. Worker I's Nth
 start does slots[I][N] (the last action once they run out):
-- "serve": says it serves, then waits for a signal and stops as a server does;
+- "serve": says it serves once its signal handlers are in place (and touches
+  DIRECTORY/serving-I then), waits for a signal and stops as a server does;
 - "die": says it serves, then exits 3 at once;
+- "die-once-0-serves": waits for DIRECTORY/serving-0, then does as "die" (so that
+  worker 0 is sure to drain, not be killed, when the parent gives up);
 - "fail": exits 2 before it serves (a store it cannot open);
 - "hold": waits for the file DIRECTORY/go-I, then serves.
 "hold_fork": each child, just forked, prints "forked PID" and waits for the file
@@ -51,10 +54,17 @@ def planned_work(plan: list[list[str]], directory: Path) -> Callable[[WorkerStar
             return 2
         if action == "hold":
             wait_for_file(directory / f"go-{worker.index}")
-        worker.ready()
-        if action == "die":
+        if action == "die-once-0-serves":
+            wait_for_file(directory / "serving-0")
+        if action.startswith("die"):
+            worker.ready()
             return 3
-        wait_for_signal([], ready=lambda: None)
+
+        def serving() -> None:
+            worker.ready()
+            (directory / f"serving-{worker.index}").touch()
+
+        wait_for_signal([], ready=serving)
         return 0
 
     return work

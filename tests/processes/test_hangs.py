@@ -65,12 +65,12 @@ def test_a_worker_waiting_long_for_its_first_catalog_is_not_taken_for_hung(
 ) -> None:
     campaigns = CampaignServer(FakeCampaignService([sample_campaign()]))
     campaigns.port = free_port()  # where it will start; nothing listens there yet
-    matcher = CliProcess(matcher_argv(campaigns, str(store_file), "--worker-hang-seconds", "0.5"))
+    matcher = CliProcess(matcher_argv(campaigns, str(store_file), "--worker-hang-seconds", "2"))
     try:
         for worker in "01":
             matcher.wait_for(rf"^\[worker {worker} pid \d+\] .*no campaign catalog yet")
         # Several times the limit, with neither worker serving nor proving anything.
-        time.sleep(2.0)
+        time.sleep(5.0)
         campaigns.start()
         port = matcher.serving_port()
         assert health(port) is not None

@@ -69,13 +69,14 @@ def no_answer(address: str) -> None:
 
 
 def an_answer(address: str) -> None:
-    assert checks(address), "the server does not answer"
+    # Generous: a server that answers must not fail this on a loaded machine.
+    assert checks(address, timeout=10), "the server does not answer"
 
 
 def answers_unless_stuck(address: str, release: threading.Event) -> None:
     """Shows the server answers a Check; calls STUCK in the background and shows it
     answers none; sets `release` and shows it answers again."""
-    assert checks(address)
+    an_answer(address)
     channel = grpc.insecure_channel(address)
     block: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(STUCK)
     call = block.future(b"", timeout=30)

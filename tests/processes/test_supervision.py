@@ -64,7 +64,7 @@ def test_a_worker_of_a_slot_that_never_served_failing_fails_the_start(tmp_path: 
 def test_a_worker_that_keeps_dying_soon_after_its_start_makes_the_parent_give_up(
     tmp_path: Path,
 ) -> None:
-    parent = supervised(tmp_path, {"slots": [["serve"], ["die"]]})
+    parent = supervised(tmp_path, {"slots": [["serve"], ["die-once-0-serves"]]})
     try:
         assert parent.process.wait(timeout=20) == 3, parent.text
     finally:

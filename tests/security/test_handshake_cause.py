@@ -67,15 +67,15 @@ def test_the_probe_names_each_side_s_refusal(serve_threads: Serve, pki: PKI) -> 
     # We do not trust the server's CA.
     wrong_ca = ClientTLSSettings(ca_file=pki.other.ca, cert_file=trusted.client.cert,
                                  key_file=trusted.client.key)  # fmt: skip
-    assert "certificate verify failed" in (handshake_problem(address, wrong_ca) or "")
+    assert "certificate verify failed" in (handshake_problem(address, wrong_ca, timeout=10) or "")
     # The server does not trust our certificate's CA, or wants one we do not have.
     other_client = ClientTLSSettings(ca_file=trusted.ca, cert_file=pki.other.client.cert,
                                      key_file=pki.other.client.key)  # fmt: skip
     assert f"does not accept our client certificate {pki.other.client.cert}" in (
-        handshake_problem(address, other_client) or ""
+        handshake_problem(address, other_client, timeout=10) or ""
     )
     assert "requires a client certificate (mutual TLS) and none is configured" in (
-        handshake_problem(address, ClientTLSSettings(ca_file=trusted.ca)) or ""
+        handshake_problem(address, ClientTLSSettings(ca_file=trusted.ca), timeout=10) or ""
     )
     good = ClientTLSSettings(ca_file=trusted.ca, cert_file=trusted.client.cert,
                              key_file=trusted.client.key)  # fmt: skip
