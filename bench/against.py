@@ -18,12 +18,17 @@ import argparse
 import contextlib
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.e2e import LoadResult, checkout_python, fetch_response, measure, server
+from bench.e2e import (
+    LoadResult,
+    fetch_response,
+    measure,
+    other_catalog,
+    server,
+)
 from bench.serve import SAMPLE_PLAYER
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from services.matcher.settings import DEFAULT_IO, EMBEDDED_MATCH_WORKERS, IO_MODES
@@ -52,12 +57,7 @@ def main() -> None:
     io = ("--io", args.io)
     runs: dict[str, list[LoadResult]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        catalog = Path(tmp) / "catalog.json"
-        subprocess.run(
-            [checkout_python(other), "-m", "services.cli", "demo-catalog", str(catalog)],
-            cwd=other,
-            check=True,
-        )
+        catalog = other_catalog(other, tmp)
         with contextlib.ExitStack() as servers:
             # An older commit's servers have one way to serve and its echo a list of
             # its own to answer; a newer one's take --io, and --response with what

@@ -60,6 +60,19 @@ def checkout_python(checkout: Path) -> str:
     return sys.executable if checkout == ROOT else str(checkout / ".venv" / "bin" / "python")
 
 
+def other_catalog(other: Path, directory: str) -> Path:
+    """The demo catalog as the other checkout writes it, which both can serve (older code
+    understands every line of it)."""
+    path = Path(directory) / "catalog.json"
+    subprocess.run(
+        [checkout_python(other), "-m", "services.cli", "demo-catalog", str(path)],
+        cwd=other,
+        check=True,
+        stdout=subprocess.DEVNULL,  # "wrote PATH"; a failure's reason is on stderr
+    )
+    return path
+
+
 @dataclass(frozen=True)
 class LoadResult:
     requests_per_second: float

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import grpc
 
-from bench.e2e import ROOT, checkout_python, fetch_response, server
+from bench.e2e import ROOT, fetch_response, other_catalog, server
 from bench.serve import SAMPLE_PLAYER
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
@@ -39,18 +39,6 @@ from services.matcher.settings import EMBEDDED_MATCH_WORKERS as MATCH_WORKERS
 
 PLAYERS = 1_000
 IN_FLIGHT = 8
-
-
-def other_catalog(other: Path, directory: str) -> Path:
-    """The demo catalog as the other checkout writes it, which both can serve."""
-    path = Path(directory) / "catalog.json"
-    subprocess.run(
-        [checkout_python(other), "-m", "services.cli", "demo-catalog", str(path)],
-        cwd=other,
-        check=True,
-        capture_output=True,
-    )
-    return path
 
 
 def send_calls(port: int, calls: int) -> None:

@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.e2e import ROOT, checkout_python
+from bench.e2e import ROOT, checkout_python, other_catalog
 
 WORKER = Path(__file__).with_name("serving_path_worker.py")
 
@@ -91,13 +91,7 @@ def main() -> None:
         parser.error("--batch: 0 (single calls) or up to 500, and at most --players + 1")
     other: Path = args.other.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        catalog = Path(tmp) / "catalog.json"
-        subprocess.run(
-            [checkout_python(other), "-m", "services.cli", "demo-catalog", str(catalog)],
-            cwd=other,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        catalog = other_catalog(other, tmp)
         workers = {
             "other": Worker(other, catalog, args.players, args.batch),
             "this": Worker(ROOT, catalog, args.players, args.batch),
