@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import threading
 from collections.abc import Awaitable, Callable
 from concurrent import futures
 from typing import Any
@@ -24,6 +23,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from profilematcher.matcher.v1 import matcher_service_pb2 as pb
 from profilematcher.matcher.v1 import matcher_service_pb2_grpc
+
+_STOP = (signal.SIGTERM, signal.SIGINT)
 
 
 class BareServicer(matcher_service_pb2_grpc.ProfileMatcherServiceServicer):
@@ -67,6 +68,11 @@ class _AioPassThrough(grpc.aio.ServerInterceptor):
 def serve_bare_sync(
     port: int, workers: int, response: pb.GetClientConfigResponse, noop_interceptors: int = 0
 ) -> None:
+    # Blocked before grpc makes its threads, which inherit the mask: a stop signal then
+    # waits, pending, for sigwait below, whichever thread the kernel gave it to. (A
+    # Python handler setting an Event would not wake the main thread if it landed on
+    # another one.)
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers),
         interceptors=[_PassThrough() for _ in range(noop_interceptors)],
@@ -81,10 +87,7 @@ def serve_bare_sync(
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     print(f"bare-sync ready on {bound}", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    signal.sigwait(_STOP)
     server.stop(0).wait()
 
 
@@ -110,7 +113,7 @@ async def _serve_bare_aio(
     print(f"bare-aio ready on {bound}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in _STOP:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop(0)

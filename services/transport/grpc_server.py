@@ -15,12 +15,9 @@ it can still finish:
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
-from types import FrameType
 from typing import Protocol
 
 import grpc
@@ -30,6 +27,7 @@ from grpc_reflection.v1alpha import reflection
 from services.transport.decoding import RequestDecodingInterceptor
 from services.transport.health_servicer import HealthServicer
 from services.transport.limits import CallLimits, grpc_receive_limit
+from services.transport.stop_signals import StopSignals
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +180,16 @@ class Stoppable(Protocol):
     def stop(self, grace: float | None = None) -> None: ...
 
 
-def shut_down(servers: Sequence[Stoppable], *, cut_short: threading.Event | None = None) -> None:
-    """Drains every server for the longest of their drain delays (or until `cut_short`
-    is set), then stops each: new calls refused, in-flight ones given their grace."""
+def shut_down(servers: Sequence[Stoppable], *, drain_wait: Callable[[float], object]) -> None:
+    """Drains every server for the longest of their drain delays, then stops each: new
+    calls refused, in-flight ones given their grace. `drain_wait(seconds)` waits out
+    the drain, and may return sooner to cut it short (a second signal)."""
     for running in servers:
         running.start_draining()
     drain = max((running.drain_seconds for running in servers), default=0.0)
     if drain > 0:
         log.info("health NOT_SERVING; still serving for %g s before refusing new calls", drain)
-        (cut_short or threading.Event()).wait(drain)
+        drain_wait(drain)
     log.info("refusing new calls; letting calls in flight finish")
     for running in servers:
         running.stop()
@@ -202,26 +201,18 @@ def wait_for_signal(
     """Blocks until SIGTERM or SIGINT, then shuts the servers down (`shut_down`); a
     second signal cuts the drain short. `ready` runs once the handlers are in place, so
     whatever it announces (a log line that a supervisor or a test waits for) is never
-    followed by a signal that would still kill the process without a drain."""
-    signals: list[int] = []
-    first, second = threading.Event(), threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        signals.append(signum)
-        if len(signals) == 1:
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            first.set()
-        else:
-            log.info("received %s again, ending the drain", signal.Signals(signum).name)
-            second.set()
-
+    followed by a signal that would still kill the process without a drain. Either
+    signal is acted on whichever thread it lands on (stop_signals)."""
     # Kept until the servers are stopped, so a second Ctrl-C is no traceback.
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with StopSignals() as signals:
         if ready is not None:
             ready()
-        first.wait()
-        shut_down(servers, cut_short=second)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        first = signals.next()
+        log.info("received %s, shutting down", first.name)
+
+        def drain_wait(seconds: float) -> None:
+            again = signals.within(seconds)
+            if again is not None:
+                log.info("received %s again, ending the drain", again.name)
+
+        shut_down(servers, drain_wait=drain_wait)

@@ -70,7 +70,7 @@ def refused(server: MatcherServer, player_id: str) -> Callable[[], None]:
 
 def shutting_down(server: MatcherServer, cut_short: threading.Event) -> threading.Thread:
     thread = threading.Thread(
-        target=shut_down, args=([server],), kwargs={"cut_short": cut_short}, daemon=True
+        target=shut_down, args=([server],), kwargs={"drain_wait": cut_short.wait}, daemon=True
     )
     thread.start()
     return thread
