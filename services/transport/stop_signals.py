@@ -21,9 +21,14 @@ import os
 import select
 import signal
 import time
+from collections.abc import Callable
 from types import FrameType, TracebackType
+from typing import Any
 
 STOP = (signal.SIGTERM, signal.SIGINT)
+
+# What signal.signal returns: a handler, SIG_DFL or SIG_IGN, or None (not set from Python).
+_Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 def _noted_by_the_wakeup_fd(_signum: int, _frame: FrameType | None) -> None:
@@ -32,21 +37,20 @@ def _noted_by_the_wakeup_fd(_signum: int, _frame: FrameType | None) -> None:
 
 class StopSignals:
     """While entered (on the main thread, as signal handlers must be), SIGTERM and
-    SIGINT end nothing by themselves: `next` and `within` return each one, in the order they came.
-    On exit the handlers and wakeup fd that were there before are put back."""
+    SIGINT end nothing by themselves: `next` and `within` return each one, in the
+    order they came. On exit the handlers and wakeup fd from before are put back."""
 
     def __init__(self) -> None:
         self._read = self._write = -1
         self._previous_fd = -1
-        self._previous: dict[int, signal._HANDLER] = {}
+        self._previous: dict[int, _Handler] = {}
         self._received: list[signal.Signals] = []
 
     def __enter__(self) -> StopSignals:
         self._read, self._write = os.pipe()
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
-        # A full pipe only loses bytes the reader has not got to: it is read whenever
-        # anything is waited for, and a stop needs one signal.
+        # No warning when it is full: a pipe full of unread signals already holds a stop.
         self._previous_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
         self._previous = {sig: signal.signal(sig, _noted_by_the_wakeup_fd) for sig in STOP}
         return self
