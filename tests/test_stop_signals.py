@@ -1,8 +1,9 @@
-"""A stop signal is acted on whichever thread of the process it lands on.
+"""Waiting for a stop signal (wait_for_signal, stop_signals): the handlers are in place
+before `ready`, and a signal is acted on whichever thread of the process it lands on.
 
-Each test sends its signals with `pthread_kill` to a thread other than the main one:
-what the kernel may do with any SIGTERM sent to a process with grpc's threads in it.
-A rescuer stands by to wake the main thread with a harmless signal of its own, so a
+Each thread test sends its signals with `pthread_kill` to a thread other than the
+main one: what the kernel may do with any SIGTERM sent to a process with grpc's
+threads in it. A rescuer stands by to wake the main thread with a harmless signal of its own, so a
 main thread that slept through the stop signal fails the test instead of hanging it.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -25,6 +27,8 @@ RESCUE_AFTER = 10.0
 
 
 class _RecordingServer:
+    """Stands in for a server: records what shutting down did to it."""
+
     def __init__(self, drain_seconds: float) -> None:
         self.drain_seconds = drain_seconds
         self.calls: list[str] = []
@@ -110,6 +114,17 @@ def test_a_second_signal_that_lands_on_another_thread_ends_the_drain(
     assert not rescued.is_set(), "the main thread slept through the second signal"
     assert "received SIGTERM, shutting down" in caplog.text
     assert "received SIGINT again, ending the drain" in caplog.text
+
+
+def test_ready_runs_once_a_signal_would_be_handled() -> None:
+    # What `ready` announces ("serving") is what supervisors and tests wait for before
+    # they send SIGTERM: by then the signal must start a drain, not kill the process
+    # with the default handler (which here would end the test run itself).
+    server = _RecordingServer(drain_seconds=0.0)
+
+    wait_for_signal([server], ready=lambda: os.kill(os.getpid(), signal.SIGTERM))
+
+    assert server.calls == ["drain", "stop"]
 
 
 def test_signals_come_in_order_and_none_within_a_quiet_wait() -> None:

@@ -4,8 +4,6 @@ calls and let the ones in flight finish within the grace period."""
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +24,7 @@ from services.matcher.settings import GRACE_MARGIN, MatcherSettings, add_flags
 from services.storage.base import ServingStore
 from services.storage.sqlite_store import SQLiteProfileStore
 from services.storage.wrapper import StoreWrapper
-from services.transport.grpc_server import ServerOptions, shut_down, wait_for_signal
+from services.transport.grpc_server import ServerOptions, shut_down
 from tests.matcher.conftest import start
 from tests.matcher.fakes import CampaignServer, SpyStore, eventually
 
@@ -164,29 +162,3 @@ def test_a_negative_drain_or_grace_is_refused_naming_the_flag(flag: str) -> None
 
 def _assert(condition: bool) -> None:
     assert condition
-
-
-class _RecordingServer:
-    """Stands in for a server: records what shutting down did to it."""
-
-    drain_seconds = 0.0
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def start_draining(self) -> None:
-        self.calls.append("drain")
-
-    def stop(self, grace: float | None = None) -> None:
-        self.calls.append("stop")
-
-
-def test_ready_runs_once_a_signal_would_be_handled() -> None:
-    # What `ready` announces ("serving") is what supervisors and tests wait for before
-    # they send SIGTERM: by then the signal must start a drain, not kill the process
-    # with the default handler (which here would end the test run itself).
-    server = _RecordingServer()
-
-    wait_for_signal([server], ready=lambda: os.kill(os.getpid(), signal.SIGTERM))
-
-    assert server.calls == ["drain", "stop"]
